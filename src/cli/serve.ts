@@ -1,0 +1,79 @@
+import { pino } from 'pino';
+import { createApp } from '../server/create-app.js';
+import { createMetadata } from '../db/kysely-metadata.js';
+import type { RegistryOptions } from '../registry/context.js';
+import type { Config } from '../config/schema.js';
+import { parseCommandArgs, parsePort } from './args.js';
+import { resolveConfig, resolveDataDir, openConfiguredDatabase, ensureSchema, openPreferredStorage } from './runtime.js';
+
+const HELP = `usage: quayside serve [options]
+
+  --config FILE     a Quay config.yaml (env QUAYSIDE_CONFIG); keys it leaves out take the embedded defaults
+  --data-dir DIR    where the embedded SQLite database and local blobs live (env QUAYSIDE_DATA_DIR, default ./quayside-data)
+  --address ADDR    listen address (env QUAYSIDE_ADDRESS, default 127.0.0.1)
+  --port PORT       listen port (env QUAYSIDE_PORT, default 5000; 0 picks a free one)
+  --no-migrate      do not apply database migrations on start (refuse to start if some are pending)`;
+
+const MANIFEST_LIMIT_BYTES = 4 * 1024 * 1024;
+const UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000;
+
+/** Maps the Quay configuration onto the /v2 API's limits and switches. */
+export function registryOptionsFrom(config: Config): RegistryOptions {
+  return {
+    maxManifestBytes: MANIFEST_LIMIT_BYTES,
+    maxLayerBytes: config.MAXIMUM_LAYER_SIZE,
+    referrersApi: config.FEATURE_REFERRERS_API,
+    uploadExpiryMs: UPLOAD_EXPIRY_MS,
+  };
+}
+
+/** `quayside serve`: runs until SIGINT/SIGTERM, then drains and exits 0. */
+export async function runServeCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('serve', argv, {
+    config: { type: 'string' },
+    'data-dir': { type: 'string' },
+    address: { type: 'string' },
+    port: { type: 'string' },
+    'no-migrate': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const address = values.address ?? process.env.QUAYSIDE_ADDRESS ?? '127.0.0.1';
+  const port = parsePort(values.port ?? process.env.QUAYSIDE_PORT ?? '5000', 'port');
+  const dataDir = resolveDataDir(values['data-dir']);
+  const config = await resolveConfig(values.config, dataDir);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+
+  const database = await openConfiguredDatabase(config);
+  await ensureSchema(database, !values['no-migrate'], say);
+  const { location, store } = openPreferredStorage(config);
+
+  const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
+  const app = await createApp({
+    metadata: createMetadata(database),
+    blobs: store,
+    options: registryOptionsFrom(config),
+    logger,
+  });
+  await app.listen({ host: address, port });
+  const bound = app.server.address();
+  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+  say(`quayside listening on http://${address.includes(':') ? `[${address}]` : address}:${boundPort}`);
+  say(`metadata: ${database.dialect}${database.dialect === 'sqlite' ? ` (${config.DB_URI})` : ''}; blobs: ${store.kind} storage location "${location}"`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      say(`quayside: ${signal} received, draining`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await app.close();
+  await store.close?.();
+  await database.close();
+  return 0;
+}

@@ -1,0 +1,154 @@
+/**
+ * The registry's metadata contract, split by role. One implementation (src/db/kysely-metadata.ts)
+ * serves SQLite, PostgreSQL and MySQL/MariaDB; every method is safe under concurrent callers on
+ * several instances (idempotent inserts, compare-and-set on upload offsets, tag moves in a transaction).
+ */
+
+export interface RepositoryRecord {
+  id: number;
+  /** Full repository name as used in /v2/<name>/..., e.g. "acme/tools/app". */
+  name: string;
+  /** First path component ("acme"); empty for single-component names. */
+  namespace: string;
+  visibility: 'public' | 'private';
+  createdAt: Date;
+}
+
+export interface BlobRecord {
+  digest: string;
+  size: number;
+  createdAt: Date;
+}
+
+export interface UploadRecord {
+  id: string;
+  repositoryId: number;
+  /** Bytes received so far (the next chunk must start here). */
+  size: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What a manifest references; recorded for validation, referrers and garbage collection. */
+export interface ManifestReference {
+  digest: string;
+  kind: 'blob' | 'manifest';
+}
+
+export interface NewManifest {
+  digest: string;
+  mediaType: string;
+  /** artifactType of an OCI artifact, else the config media type for OCI images (per the referrers rules), else null. */
+  artifactType: string | null;
+  subjectDigest: string | null;
+  /** Annotations of the manifest, reported by the referrers API. */
+  annotations: Record<string, string> | null;
+  /** The exact bytes the client sent. */
+  bytes: Buffer;
+  references: ManifestReference[];
+}
+
+export interface ManifestRecord {
+  id: number;
+  repositoryId: number;
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  subjectDigest: string | null;
+  annotations: Record<string, string> | null;
+  size: number;
+  bytes: Buffer;
+  createdAt: Date;
+}
+
+export type ManifestSummary = Omit<ManifestRecord, 'bytes' | 'repositoryId'>;
+
+export interface TagRecord {
+  id: number;
+  repositoryId: number;
+  name: string;
+  manifestDigest: string;
+  /** When this tag started pointing at manifestDigest. */
+  lifetimeStart: Date;
+  /** When it stopped (moved or deleted); null while current. */
+  lifetimeEnd: Date | null;
+}
+
+/** Page parameters shared by catalog and tag listing: entries strictly after `last`, at most `limit`. */
+export interface Page {
+  last?: string;
+  limit: number;
+}
+
+export interface RepositoryStore {
+  getRepository(name: string): Promise<RepositoryRecord | undefined>;
+  /** Returns the repository, creating it (private) when missing; concurrent callers get the same row. */
+  ensureRepository(name: string): Promise<RepositoryRecord>;
+  /** Repository names in lexical order. */
+  listRepositories(page: Page): Promise<string[]>;
+}
+
+export interface BlobIndex {
+  /** A blob known anywhere in the registry (for cross-repository mounts and dedup). */
+  getBlob(digest: string): Promise<BlobRecord | undefined>;
+  /** Idempotent. */
+  recordBlob(digest: string, size: number): Promise<void>;
+  /** Idempotent: links a recorded blob into a repository. */
+  linkBlob(repositoryId: number, digest: string): Promise<void>;
+  /** The blob, only if linked into this repository. */
+  getLinkedBlob(repositoryId: number, digest: string): Promise<BlobRecord | undefined>;
+  /** Removes the link; true when a link was removed. */
+  unlinkBlob(repositoryId: number, digest: string): Promise<boolean>;
+  /** Digests that no repository links and no manifest references (for garbage collection). */
+  listUnreferencedBlobs(limit: number): Promise<string[]>;
+  /** Removes the blob row (after its storage object is gone). */
+  forgetBlob(digest: string): Promise<void>;
+}
+
+export interface UploadIndex {
+  createUpload(id: string, repositoryId: number): Promise<UploadRecord>;
+  getUpload(id: string): Promise<UploadRecord | undefined>;
+  /** Compare-and-set: moves size from `expectedSize` to `newSize`; false when another writer got there first. */
+  advanceUpload(id: string, expectedSize: number, newSize: number): Promise<boolean>;
+  /** Idempotent. */
+  deleteUpload(id: string): Promise<void>;
+  /** Uploads not written since `before`. */
+  listStaleUploads(before: Date, limit: number): Promise<UploadRecord[]>;
+}
+
+export interface ManifestIndex {
+  /** Idempotent: a second put of the same digest in the same repository is a no-op. */
+  putManifest(repositoryId: number, manifest: NewManifest): Promise<ManifestRecord>;
+  getManifest(repositoryId: number, digest: string): Promise<ManifestRecord | undefined>;
+  /** Existence check without loading bytes (index validation). */
+  hasManifest(repositoryId: number, digest: string): Promise<boolean>;
+  /** Deletes the manifest and ends the lifetime of every tag pointing at it; true when it existed. */
+  deleteManifest(repositoryId: number, digest: string): Promise<boolean>;
+  /** Manifests of this repository whose subject is `subjectDigest`, optionally of one artifactType. */
+  listReferrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestSummary[]>;
+}
+
+export interface TagIndex {
+  /** The current tag, if any. */
+  getTag(repositoryId: number, name: string): Promise<TagRecord | undefined>;
+  /** Points the tag at a manifest, ending the previous lifetime when it pointed elsewhere; atomic. */
+  setTag(repositoryId: number, name: string, manifestDigest: string): Promise<void>;
+  /** Ends the tag's current lifetime; true when a current tag existed. */
+  deleteTag(repositoryId: number, name: string): Promise<boolean>;
+  /** Current tag names in lexical order. */
+  listTags(repositoryId: number, page: Page): Promise<string[]>;
+  /** Every lifetime of every tag (or of one tag), newest first: the data for tag history and restore. */
+  tagHistory(repositoryId: number, name?: string): Promise<TagRecord[]>;
+}
+
+/** Everything the registry needs from the database. */
+export interface Metadata {
+  readonly repositories: RepositoryStore;
+  readonly blobs: BlobIndex;
+  readonly uploads: UploadIndex;
+  readonly manifests: ManifestIndex;
+  readonly tags: TagIndex;
+  /** Resolves when the database answers a trivial query; used by /health. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,36 @@
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metadata } from '../db/metadata.js';
+import type { BlobStore } from '../storage/blob-store.js';
+
+/** Limits and feature switches of the /v2 API, mapped from config.yaml by the composition root. */
+export interface RegistryOptions {
+  /** Largest manifest accepted, in bytes (larger: 413). */
+  maxManifestBytes: number;
+  /** MAXIMUM_LAYER_SIZE in bytes, or undefined for no limit. */
+  maxLayerBytes?: number;
+  /** FEATURE_REFERRERS_API. */
+  referrersApi: boolean;
+  /** Uploads not written for this long are purged (ms). */
+  uploadExpiryMs: number;
+}
+
+/** What every /v2 handler may use; built once in createApp and passed in, never imported as a global. */
+export interface RegistryDeps {
+  metadata: Metadata;
+  blobs: BlobStore;
+  options: RegistryOptions;
+  log: FastifyBaseLogger;
+}
+
+/** One matched /v2 request: the repository name is already validated by the router. */
+export interface RouteContext {
+  deps: RegistryDeps;
+  /** Validated repository name ("" for routes without one, e.g. /v2/ and /v2/_catalog). */
+  name: string;
+  /** Further path parameters of the route: `digest`, `reference`, `uuid`. */
+  params: Record<string, string>;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export type RouteHandler = (ctx: RouteContext) => Promise<void>;

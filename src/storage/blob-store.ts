@@ -1,0 +1,84 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The storage contract every driver (local, S3, Swift) implements and every driver passes
+ * one conformance suite for (test/storage/conformance.ts). Drivers are dumb byte stores:
+ * digests are computed and verified by the caller; a driver never sees a hash.
+ * Blobs live at `sha256/<first 2 hex>/<hex>`; uploads are temporary objects keyed by upload id.
+ */
+
+/** An inclusive byte range, as in HTTP Range. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** Reading committed, content-addressed blobs. */
+export interface BlobReader {
+  /** Size of a committed blob, or undefined when this store does not hold it. */
+  stat(digest: string): Promise<{ size: number } | undefined>;
+  /** A stream of the blob (or of the range). Rejects with BlobNotFoundError when absent. */
+  read(digest: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+  /** A URL the client may be redirected to for this blob, when the driver supports it; else undefined. */
+  redirectUrl?(digest: string): Promise<string | undefined>;
+}
+
+/** Removing committed blobs (garbage collection, blob DELETE of the last link). */
+export interface BlobRemover {
+  /** Idempotent: deleting an absent blob is not an error. */
+  delete(digest: string): Promise<void>;
+}
+
+/**
+ * Temporary upload objects. Appends are strictly sequential: `offset` must equal the current size,
+ * so that any instance may take the next chunk of an upload whose state lives in the database.
+ */
+export interface UploadArea {
+  /** Create an empty temporary object for the upload. */
+  startUpload(uploadId: string): Promise<void>;
+  /** Append the body at `offset`; resolves with the new total size. Rejects with UploadOffsetError on mismatch. */
+  appendUpload(uploadId: string, offset: number, body: Readable, signal?: AbortSignal): Promise<number>;
+  /** Current size of the temporary object; rejects with UploadNotFoundError when absent. */
+  uploadSize(uploadId: string): Promise<number>;
+  /** Stream the temporary object from the start (used to re-hash when another instance took earlier chunks). */
+  readUpload(uploadId: string, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Move the temporary object to its content address atomically. If the blob already exists the
+   * temporary object is simply removed (concurrent pushes of the same blob both succeed).
+   */
+  commitUpload(uploadId: string, digest: string): Promise<void>;
+  /** Remove the temporary object; idempotent. */
+  abortUpload(uploadId: string): Promise<void>;
+  /** Upload ids whose temporary objects were last written before `before` (for the purge worker). */
+  listStaleUploads(before: Date): Promise<string[]>;
+}
+
+/** A whole driver. */
+export interface BlobStore extends BlobReader, BlobRemover, UploadArea {
+  /** A short name for logs and health output ("local", "s3", "swift"). */
+  readonly kind: string;
+  /** Resolves when the store can be written and read; used by /health. */
+  ping(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(readonly digest: string) {
+    super(`blob ${digest} not found in storage`);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+export class UploadNotFoundError extends Error {
+  constructor(readonly uploadId: string) {
+    super(`upload ${uploadId} not found in storage`);
+    this.name = 'UploadNotFoundError';
+  }
+}
+
+export class UploadOffsetError extends Error {
+  constructor(readonly uploadId: string, readonly expected: number, readonly actual: number) {
+    super(`upload ${uploadId}: append at offset ${expected} but object holds ${actual} bytes`);
+    this.name = 'UploadOffsetError';
+  }
+}
