@@ -1,0 +1,83 @@
+import type { Database } from './database.js';
+import type { BlobIndex, BlobRecord } from './metadata.js';
+import { ignoreDuplicate, retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
+
+/** BlobIndex on the blob and repository_blob tables. */
+export class KyselyBlobIndex implements BlobIndex {
+  constructor(
+    private readonly database: Database,
+    private readonly now: () => number,
+  ) {}
+
+  async getBlob(digest: string): Promise<BlobRecord | undefined> {
+    const row = await this.database.db
+      .selectFrom('blob')
+      .select(['digest', 'size', 'created_at'])
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row && { digest: row.digest, size: toNumber(row.size), createdAt: toDate(row.created_at) };
+  }
+
+  async recordBlob(digest: string, size: number): Promise<void> {
+    await retryOnDeadlock(() =>
+      ignoreDuplicate(
+        this.database,
+        this.database.db.insertInto('blob').values({ digest, size, created_at: this.now() }),
+        'digest',
+      ).execute(),
+    );
+  }
+
+  async linkBlob(repositoryId: number, digest: string): Promise<void> {
+    await retryOnDeadlock(() =>
+      ignoreDuplicate(
+        this.database,
+        this.database.db
+          .insertInto('repository_blob')
+          .values({ repository_id: repositoryId, digest, created_at: this.now() }),
+        'digest',
+      ).execute(),
+    );
+  }
+
+  async getLinkedBlob(repositoryId: number, digest: string): Promise<BlobRecord | undefined> {
+    const row = await this.database.db
+      .selectFrom('repository_blob')
+      .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+      .select(['blob.digest', 'blob.size', 'blob.created_at'])
+      .where('repository_blob.repository_id', '=', repositoryId)
+      .where('repository_blob.digest', '=', digest)
+      .executeTakeFirst();
+    return row && { digest: row.digest, size: toNumber(row.size), createdAt: toDate(row.created_at) };
+  }
+
+  async unlinkBlob(repositoryId: number, digest: string): Promise<boolean> {
+    const result = await this.database.db
+      .deleteFrom('repository_blob')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async listUnreferencedBlobs(limit: number): Promise<string[]> {
+    const rows = await this.database.db
+      .selectFrom('blob')
+      .select('blob.digest')
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('repository_blob as l').select('l.digest').whereRef('l.digest', '=', 'blob.digest'))),
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('manifest_reference as r').select('r.digest').whereRef('r.digest', '=', 'blob.digest'))),
+      )
+      .orderBy('blob.created_at')
+      .orderBy('blob.digest')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.digest);
+  }
+
+  async forgetBlob(digest: string): Promise<void> {
+    await this.database.db.deleteFrom('blob').where('digest', '=', digest).execute();
+  }
+}

@@ -1,0 +1,300 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { createPool as createMysqlPool, type PoolOptions as MysqlPoolOptions } from 'mysql2';
+import pg from 'pg';
+import type { Schema } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres' | 'mysql';
+
+/** Quay's DB_URI and DB_CONNECTION_ARGS. */
+export interface DatabaseOptions {
+  uri: string;
+  connectionArgs?: Record<string, unknown>;
+}
+
+export interface Database {
+  db: Kysely<Schema>;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+/** A DB_URI or DB_CONNECTION_ARGS problem; the message never contains the password. */
+export class DatabaseConfigError extends Error {
+  override name = 'DatabaseConfigError';
+}
+
+export type TlsFiles = { ca?: Buffer; cert?: Buffer; key?: Buffer };
+/** false: plaintext. Otherwise TLS; verify says how much of the server certificate is checked. */
+export type TlsConfig = false | (TlsFiles & { verify: 'none' | 'ca' | 'full' });
+
+/** What openDatabase needs, parsed and validated from a URI plus connection arguments. */
+export type DatabaseConfig =
+  | { dialect: 'sqlite'; filename: string; busyTimeoutMs: number }
+  | {
+      dialect: 'postgres' | 'mysql';
+      host: string;
+      port: number;
+      user: string | undefined;
+      password: string | undefined;
+      database: string;
+      /** Pool size, from DB_CONNECTION_ARGS.max_connections (peewee's pool name for it); default 10. */
+      maxConnections: number;
+      /** Idle connections are closed after this, from DB_CONNECTION_ARGS.stale_timeout (seconds). */
+      idleTimeoutMs: number | undefined;
+      connectTimeoutMs: number | undefined;
+      tls: TlsConfig;
+    };
+
+const SCHEMES: Record<string, Dialect> = {
+  sqlite: 'sqlite',
+  postgresql: 'postgres',
+  postgres: 'postgres',
+  'postgresql+psycopg2': 'postgres',
+  'postgresql+psycopg': 'postgres',
+  mysql: 'mysql',
+  'mysql+pymysql': 'mysql',
+  'mysql+mysqldb': 'mysql',
+  'mysql+mysqlconnector': 'mysql',
+  mariadb: 'mysql',
+  'mariadb+pymysql': 'mysql',
+};
+
+/** Quay's peewee-only arguments: thread-local connections and autorollback have no meaning for a Node pool. */
+const IGNORED_ARGS = new Set(['threadlocals', 'autorollback']);
+const PG_SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+/** Parses a Quay DB_URI and DB_CONNECTION_ARGS into a validated configuration (no I/O except reading TLS files). */
+export function parseDatabaseConfig(options: DatabaseOptions): DatabaseConfig {
+  const match = /^([a-z0-9+]+):\/\/(.*)$/is.exec(options.uri);
+  if (!match) throw new DatabaseConfigError('DB_URI is not a URI of the form scheme://...');
+  const scheme = match[1]!.toLowerCase();
+  const dialect = SCHEMES[scheme];
+  if (!dialect) {
+    throw new DatabaseConfigError(`DB_URI scheme "${scheme}" is not supported (use sqlite, postgresql or mysql)`);
+  }
+  const args = options.connectionArgs ?? {};
+  return dialect === 'sqlite' ? sqliteConfig(match[2]!, args) : serverConfig(dialect, options.uri, args);
+}
+
+/** SQLAlchemy's rules: sqlite:///relative.db, sqlite:////absolute.db, sqlite:///:memory: or sqlite://. */
+function sqliteConfig(rest: string, args: Record<string, unknown>): DatabaseConfig {
+  if (rest.includes('?')) throw new DatabaseConfigError('DB_URI: sqlite URIs take no query parameters');
+  if (rest !== '' && !rest.startsWith('/')) {
+    throw new DatabaseConfigError('DB_URI: a sqlite URI has no host; write sqlite:///relative.db or sqlite:////absolute.db');
+  }
+  const path = rest.slice(1);
+  const filename = path === '' || path === ':memory:' ? ':memory:' : resolve(path);
+  let busyTimeoutMs = 5000;
+  for (const [key, value] of Object.entries(args)) {
+    if (IGNORED_ARGS.has(key)) continue;
+    // A single SQLite connection serves the process (writers serialize anyway), so a pool size is moot.
+    if (key === 'max_connections' || key === 'stale_timeout') continue;
+    if (key === 'timeout') busyTimeoutMs = seconds(key, value) * 1000;
+    else throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "${key}" is not supported for sqlite`);
+  }
+  return { dialect: 'sqlite', filename, busyTimeoutMs };
+}
+
+function serverConfig(dialect: 'postgres' | 'mysql', uri: string, args: Record<string, unknown>): DatabaseConfig {
+  let url: URL;
+  try {
+    // WHATWG URL parses the authority of any scheme written with "//"; normalise it to a fixed one.
+    url = new URL(uri.replace(/^[^:]+:/, 'db:'));
+  } catch {
+    throw new DatabaseConfigError(`DB_URI for ${dialect} is malformed (expected ${dialect}://user:password@host:port/database)`);
+  }
+  const database = decode(url.pathname.replace(/^\//, ''), 'database name');
+  if (url.hostname === '') throw new DatabaseConfigError('DB_URI has no host');
+  if (database === '' || database.includes('/')) throw new DatabaseConfigError('DB_URI must name one database in its path');
+  const port = url.port === '' ? (dialect === 'postgres' ? 5432 : 3306) : Number(url.port);
+  // URI query parameters are connection arguments too (SQLAlchemy passes them to the driver).
+  const all: Record<string, unknown> = { ...Object.fromEntries(url.searchParams), ...args };
+  const config = {
+    dialect,
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port,
+    user: url.username === '' ? undefined : decode(url.username, 'user name'),
+    password: url.password === '' ? undefined : decode(url.password, 'password'),
+    database,
+    maxConnections: 10,
+    idleTimeoutMs: undefined as number | undefined,
+    connectTimeoutMs: undefined as number | undefined,
+    tls: false as TlsConfig,
+  };
+  const pgTls: { sslmode?: string; files: TlsFiles } = { files: {} };
+  for (const [key, value] of Object.entries(all)) {
+    if (IGNORED_ARGS.has(key)) continue;
+    if (key === 'max_connections') config.maxConnections = positiveInteger(key, value);
+    else if (key === 'stale_timeout') config.idleTimeoutMs = seconds(key, value) * 1000;
+    else if (key === 'connect_timeout') config.connectTimeoutMs = seconds(key, value) * 1000;
+    else if (dialect === 'postgres' && key === 'sslmode') pgTls.sslmode = oneOf(key, value, PG_SSLMODES);
+    else if (dialect === 'postgres' && key === 'sslrootcert') pgTls.files.ca = readTlsFile(key, value);
+    else if (dialect === 'postgres' && key === 'sslcert') pgTls.files.cert = readTlsFile(key, value);
+    else if (dialect === 'postgres' && key === 'sslkey') pgTls.files.key = readTlsFile(key, value);
+    else if (dialect === 'mysql' && key === 'ssl') config.tls = mysqlTls(value);
+    else throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "${key}" is not supported for ${dialect}`);
+  }
+  if (dialect === 'postgres') config.tls = postgresTls(pgTls.sslmode, pgTls.files);
+  return config;
+}
+
+/**
+ * libpq's sslmode. node-pg cannot try TLS and fall back to plaintext, so "allow" and "prefer" (libpq's
+ * default) connect in plaintext like "disable"; "require" insists on TLS without checking the certificate,
+ * unless sslrootcert is given (then it checks the CA, as libpq does).
+ */
+function postgresTls(sslmode: string | undefined, files: TlsFiles): TlsConfig {
+  const mode = sslmode ?? (files.ca ? 'verify-ca' : 'prefer');
+  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return false;
+  if (mode === 'verify-full') return { ...files, verify: 'full' };
+  if (mode === 'verify-ca' || files.ca) return { ...files, verify: 'ca' };
+  return { ...files, verify: 'none' };
+}
+
+/** PyMySQL's ssl dict: { ca, cert, key, check_hostname }; with TLS the server certificate is always verified. */
+function mysqlTls(value: unknown): TlsConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DatabaseConfigError('DB_CONNECTION_ARGS: "ssl" must be a mapping such as { ca: /path/to/ca.pem }');
+  }
+  const files: TlsFiles = {};
+  let checkHostname = true;
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'ca' || key === 'cert' || key === 'key') files[key] = readTlsFile(`ssl.${key}`, item);
+    else if (key === 'check_hostname') checkHostname = boolean(`ssl.${key}`, item);
+    else throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "ssl.${key}" is not supported for mysql`);
+  }
+  return { ...files, verify: checkHostname ? 'full' : 'ca' };
+}
+
+function readTlsFile(key: string, value: unknown): Buffer {
+  if (typeof value !== 'string' || value === '') {
+    throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "${key}" must be a file path`);
+  }
+  try {
+    return readFileSync(value);
+  } catch (error) {
+    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+    throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "${key}" file ${value} cannot be read (${reason})`);
+  }
+}
+
+function decode(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new DatabaseConfigError(`DB_URI: the ${what} has a malformed %-escape`);
+  }
+}
+
+function numberArg(key: string, value: unknown): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
+    throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "${key}" must be a positive number`);
+  }
+  return n;
+}
+
+function seconds(key: string, value: unknown): number {
+  return numberArg(key, value);
+}
+
+function positiveInteger(key: string, value: unknown): number {
+  const n = numberArg(key, value);
+  if (!Number.isInteger(n)) throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "${key}" must be a positive integer`);
+  return n;
+}
+
+function boolean(key: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "${key}" must be true or false`);
+}
+
+function oneOf(key: string, value: unknown, allowed: string[]): string {
+  if (typeof value === 'string' && allowed.includes(value)) return value;
+  throw new DatabaseConfigError(`DB_CONNECTION_ARGS: "${key}" must be one of ${allowed.join(', ')}`);
+}
+
+/** Opens a pool for a Quay DB_URI (see parseDatabaseConfig); throws DatabaseConfigError on bad configuration. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const config = parseDatabaseConfig(options);
+  if (config.dialect === 'sqlite') return openSqlite(config.filename, config.busyTimeoutMs);
+  const db = config.dialect === 'postgres' ? postgresKysely(config) : mysqlKysely(config);
+  return { db, dialect: config.dialect, close: () => db.destroy() };
+}
+
+function openSqlite(filename: string, busyTimeoutMs: number): Database {
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  const sqlite = new SqliteDatabase(filename);
+  // WAL lets readers proceed during a write; busy_timeout makes a second process wait instead of failing.
+  if (filename !== ':memory:') sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma(`busy_timeout = ${Math.round(busyTimeoutMs)}`);
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+type ServerConfig = Extract<DatabaseConfig, { dialect: 'postgres' | 'mysql' }>;
+
+function postgresKysely(config: ServerConfig): Kysely<Schema> {
+  const pool = new pg.Pool({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    max: config.maxConnections,
+    idleTimeoutMillis: config.idleTimeoutMs,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    ssl: config.tls === false ? false : {
+      ca: config.tls.ca,
+      cert: config.tls.cert,
+      key: config.tls.key,
+      rejectUnauthorized: config.tls.verify !== 'none',
+      // verify-ca checks the chain but not the host name.
+      ...(config.tls.verify === 'ca' ? { checkServerIdentity: () => undefined } : {}),
+    },
+  });
+  // An idle client losing its server (restart, failover) emits 'error' on the pool; without a listener
+  // Node would crash the process. The next query gets a fresh connection or a proper error.
+  pool.on('error', () => undefined);
+  return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+}
+
+const MYSQL_SQL_MODE = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
+
+function mysqlKysely(config: ServerConfig): Kysely<Schema> {
+  const options: MysqlPoolOptions = {
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    connectionLimit: config.maxConnections,
+    idleTimeout: config.idleTimeoutMs,
+    connectTimeout: config.connectTimeoutMs,
+    charset: 'UTF8MB4_BIN',
+    supportBigNumbers: true,
+    ssl: config.tls === false ? undefined : {
+      ca: config.tls.ca,
+      cert: config.tls.cert,
+      key: config.tls.key,
+      rejectUnauthorized: true,
+      ...(config.tls.verify === 'ca' ? { checkServerIdentity: () => undefined } : {}),
+    },
+  };
+  const pool = createMysqlPool(options);
+  return new Kysely<Schema>({
+    dialect: new MysqlDialect({
+      pool,
+      // Strict mode turns over-long values into errors instead of silent truncation; READ COMMITTED makes
+      // a read after a row lock see the latest committed rows (as on PostgreSQL) and takes fewer gap locks.
+      onCreateConnection: async (connection) => {
+        await connection.executeQuery(CompiledQuery.raw(`set session sql_mode = '${MYSQL_SQL_MODE}'`));
+        await connection.executeQuery(CompiledQuery.raw('set session transaction isolation level read committed'));
+      },
+    }),
+  });
+}

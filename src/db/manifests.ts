@@ -1,0 +1,161 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './database.js';
+import type { ManifestIndex, ManifestRecord, ManifestReference, ManifestSummary, NewManifest } from './metadata.js';
+import { ignoreDuplicate, inRepositoryTransaction, retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
+import type { Schema } from './schema.js';
+
+const SUMMARY_COLUMNS = [
+  'id', 'digest', 'media_type', 'artifact_type', 'subject_digest', 'annotations', 'size', 'created_at',
+] as const;
+
+type SummaryRow = {
+  id: number;
+  digest: string;
+  media_type: string;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  annotations: string | null;
+  size: number | string;
+  created_at: number | string;
+};
+
+/** Reads the stored annotations, keeping only string values (what the referrers API may report). */
+export function parseAnnotations(text: string | null): Record<string, string> | null {
+  if (text === null) return null;
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) if (typeof value === 'string') result[key] = value;
+  return result;
+}
+
+function toSummary(row: SummaryRow): ManifestSummary {
+  return {
+    id: row.id,
+    digest: row.digest,
+    mediaType: row.media_type,
+    artifactType: row.artifact_type,
+    subjectDigest: row.subject_digest,
+    annotations: parseAnnotations(row.annotations),
+    size: toNumber(row.size),
+    createdAt: toDate(row.created_at),
+  };
+}
+
+/** The references without duplicates (a layer may appear twice in one manifest). */
+function distinct(references: ManifestReference[]): ManifestReference[] {
+  const seen = new Map<string, ManifestReference>();
+  for (const r of references) seen.set(`${r.kind} ${r.digest}`, { digest: r.digest, kind: r.kind });
+  return [...seen.values()];
+}
+
+/** ManifestIndex on the manifest and manifest_reference tables. */
+export class KyselyManifestIndex implements ManifestIndex {
+  constructor(
+    private readonly database: Database,
+    private readonly now: () => number,
+  ) {}
+
+  async putManifest(repositoryId: number, manifest: NewManifest): Promise<ManifestRecord> {
+    const existing = await this.getManifest(repositoryId, manifest.digest);
+    if (existing) return existing;
+    // One transaction, so a manifest is never visible without the references that protect its blobs from GC.
+    await retryOnDeadlock(() =>
+      this.database.db.transaction().execute(async (trx) => {
+        await ignoreDuplicate(
+          this.database,
+          trx.insertInto('manifest').values({
+            repository_id: repositoryId,
+            digest: manifest.digest,
+            media_type: manifest.mediaType,
+            artifact_type: manifest.artifactType,
+            subject_digest: manifest.subjectDigest,
+            annotations: manifest.annotations === null ? null : JSON.stringify(manifest.annotations),
+            size: manifest.bytes.length,
+            bytes: manifest.bytes,
+            created_at: this.now(),
+          }),
+          'digest',
+        ).execute();
+        await this.insertReferences(trx, repositoryId, manifest);
+      }),
+    );
+    const stored = await this.getManifest(repositoryId, manifest.digest);
+    if (!stored) throw new Error(`manifest ${manifest.digest} vanished right after it was stored`);
+    return stored;
+  }
+
+  /** Idempotent: a concurrent put of the same manifest inserts the same rows, which are then ignored. */
+  private async insertReferences(trx: Kysely<Schema>, repositoryId: number, manifest: NewManifest): Promise<void> {
+    const row = await trx
+      .selectFrom('manifest')
+      .select('id')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', manifest.digest)
+      .executeTakeFirstOrThrow();
+    const references = distinct(manifest.references);
+    if (references.length === 0) return;
+    await ignoreDuplicate(
+      this.database,
+      trx
+        .insertInto('manifest_reference')
+        .values(references.map((r) => ({ manifest_id: row.id, digest: r.digest, kind: r.kind }))),
+      'digest',
+    ).execute();
+  }
+
+  async getManifest(repositoryId: number, digest: string): Promise<ManifestRecord | undefined> {
+    const row = await this.database.db
+      .selectFrom('manifest')
+      .select([...SUMMARY_COLUMNS, 'repository_id', 'bytes'])
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row && { ...toSummary(row), repositoryId: row.repository_id, bytes: Buffer.from(row.bytes) };
+  }
+
+  async hasManifest(repositoryId: number, digest: string): Promise<boolean> {
+    const row = await this.database.db
+      .selectFrom('manifest')
+      .select('id')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async deleteManifest(repositoryId: number, digest: string): Promise<boolean> {
+    return inRepositoryTransaction(this.database, repositoryId, async (trx) => {
+      const row = await trx
+        .selectFrom('manifest')
+        .select('id')
+        .where('repository_id', '=', repositoryId)
+        .where('digest', '=', digest)
+        .executeTakeFirst();
+      if (!row) return false;
+      await trx.deleteFrom('manifest_reference').where('manifest_id', '=', row.id).execute();
+      await trx.deleteFrom('manifest').where('id', '=', row.id).execute();
+      // Tags pointing here end their lifetime; their history rows stay for restore.
+      await trx
+        .updateTable('tag')
+        .set({ lifetime_end: this.now() })
+        .where('repository_id', '=', repositoryId)
+        .where('manifest_digest', '=', digest)
+        .where('lifetime_end', 'is', null)
+        .execute();
+      return true;
+    });
+  }
+
+  async listReferrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestSummary[]> {
+    let query = this.database.db
+      .selectFrom('manifest')
+      .select(SUMMARY_COLUMNS)
+      .where('repository_id', '=', repositoryId)
+      .where('subject_digest', '=', subjectDigest)
+      .orderBy('created_at')
+      .orderBy('id');
+    if (artifactType !== undefined) query = query.where('artifact_type', '=', artifactType);
+    return (await query.execute()).map(toSummary);
+  }
+}

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { sql } from 'kysely';
+import { migrateToLatest, pendingMigrations } from '../../src/db/migrate.js';
+import { ALL_DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+
+for (const dialect of ALL_DIALECTS) {
+  describe(`migrations on ${dialect}`, () => {
+    let fresh: FreshDatabase;
+    before(async () => {
+      fresh = await freshDatabase(dialect, { migrate: false });
+    });
+    after(() => fresh.drop());
+
+    it('lists the initial migration as pending on an empty database', async () => {
+      assert.deepEqual(await pendingMigrations(fresh.database), ['0001_initial']);
+    });
+
+    it('applies each migration once when two instances (processes) migrate at the same time', async () => {
+      const runs = await Promise.all([migrateInChild(fresh.uri), migrateInChild(fresh.uri)]);
+      assert.deepEqual(runs.flatMap((r) => r.applied), ['0001_initial']);
+      assert.deepEqual(runs.flatMap((r) => r.lines), ['applied migration 0001_initial']);
+      assert.deepEqual(await pendingMigrations(fresh.database), []);
+    });
+
+    it('is a no-op once everything is applied', async () => {
+      const lines: string[] = [];
+      assert.deepEqual(await migrateToLatest(fresh.database, (l) => lines.push(l)), []);
+      assert.deepEqual(lines, []);
+      assert.deepEqual(await pendingMigrations(fresh.database), []);
+    });
+
+    it('creates the tables the metadata layer uses', async () => {
+      for (const table of ['repository', 'blob', 'repository_blob', 'upload', 'manifest', 'manifest_reference', 'tag']) {
+        const result = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(fresh.database.db);
+        assert.equal(Number(result.rows[0]?.n), 0, table);
+      }
+    });
+  });
+}
+
+/** Runs migrateToLatest in a separate Node process (its own pool, like another instance); returns what it applied and reported. */
+async function migrateInChild(uri: string): Promise<{ applied: string[]; lines: string[] }> {
+  const dbModule = new URL('../../src/db/database.js', import.meta.url).href;
+  const migrateModule = new URL('../../src/db/migrate.js', import.meta.url).href;
+  const script = `
+    const { openDatabase } = await import(${JSON.stringify(dbModule)});
+    const { migrateToLatest } = await import(${JSON.stringify(migrateModule)});
+    const database = await openDatabase({ uri: process.argv[1] });
+    const lines = [];
+    try {
+      const applied = await migrateToLatest(database, (line) => lines.push(line));
+      console.log(JSON.stringify({ applied, lines }));
+    } finally {
+      await database.close();
+    }
+  `;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, uri]);
+  const parsed = JSON.parse(stdout) as { applied: unknown; lines: unknown };
+  assert.ok(Array.isArray(parsed.applied) && Array.isArray(parsed.lines), stdout);
+  return { applied: parsed.applied.map(String), lines: parsed.lines.map(String) };
+}
