@@ -1,0 +1,169 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { isQuayKeyNotYetUsed } from './quay-keys.js';
+import { CONFIG_KEYS, configSchema, type Config } from './schema.js';
+
+/** A validated configuration and what the operator should hear about it (one line each). */
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+}
+
+/** A configuration that cannot be used; the message is one line naming the file, the key and the problem. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Quay reads this variable to pick the preferred storage per deployment (e.g. per region) from one shared file. */
+const PREFERENCE_ENV = 'QUAY_DISTRIBUTED_STORAGE_PREFERENCE';
+
+/** Aliases expanded beyond this count mean a "billion laughs" file, not a configuration. */
+const MAX_ALIAS_COUNT = 100;
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? '').replace(/:\s*$/, '').trim();
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}`;
+  if (typeof value === 'number') return `the number ${value}`;
+  if (typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Date) return 'a date';
+  if (typeof value === 'object') return 'a mapping';
+  return typeof value;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+  tuple: 'a list [driverName, {parameters}]',
+};
+
+/** Turns one zod issue into the "what is wrong" part of the message. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type': {
+      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      if (issue.input === undefined) return `is required (expected ${expected})`;
+      return `expected ${expected}, got ${describeValue(issue.input)}`;
+    }
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(issue.input)}`;
+    case 'too_small':
+      if (issue.origin === 'string') return 'must not be empty';
+      if (issue.origin === 'array') return `must have at least ${String(issue.minimum)} item(s)`;
+      return issue.message;
+    case 'invalid_key':
+      return issue.issues[0] ? `invalid key: ${describeIssue(issue.issues[0])}` : issue.message;
+    case 'too_big':
+      if (issue.origin === 'array') return `must have at most ${String(issue.maximum)} item(s)`;
+      return issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+function formatPath(segments: readonly PropertyKey[], preferenceFromEnv: boolean): string {
+  let out = '';
+  for (const segment of segments) {
+    out += typeof segment === 'number' ? `[${segment}]` : `${out === '' ? '' : '.'}${String(segment)}`;
+  }
+  if (preferenceFromEnv && segments[0] === 'DISTRIBUTED_STORAGE_PREFERENCE') out += ` (from ${PREFERENCE_ENV})`;
+  return out === '' ? '(top level)' : out;
+}
+
+/** Path of the first `__proto__` key anywhere in the document: such a key would be dropped or pollute objects. */
+function findProtoKey(value: unknown, at: PropertyKey[] = []): PropertyKey[] | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const entries: [PropertyKey, unknown][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  for (const [key, child] of entries) {
+    if (key === '__proto__') return [...at, key];
+    const found = findProtoKey(child, [...at, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Splits QUAY_DISTRIBUTED_STORAGE_PREFERENCE as Quay does (whitespace; commas accepted too). */
+function preferenceFromEnv(env: NodeJS.ProcessEnv): string[] | undefined {
+  const value = env[PREFERENCE_ENV];
+  if (value === undefined || value.trim() === '') return undefined;
+  return value.split(/[\s,]+/).filter((name) => name !== '');
+}
+
+/** Parse YAML text (a file's contents) into a validated config; env overrides applied. */
+export function parseConfig(yamlText: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  // YAML 1.1 is what PyYAML, and so Quay, reads: `yes`/`no`/`on`/`off` are booleans, `<<` merges.
+  const doc = parseDocument(yamlText, { version: '1.1', uniqueKeys: true, prettyErrors: true });
+  const syntaxError = doc.errors[0];
+  if (syntaxError) throw new ConfigError(`${source}: invalid YAML: ${firstLine(syntaxError.message)}`);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    throw new ConfigError(`${source}: invalid YAML: ${firstLine(error instanceof Error ? error.message : String(error))}`);
+  }
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(`${source}: the file is empty (expected a mapping of Quay configuration keys)`);
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw) || raw instanceof Date) {
+    throw new ConfigError(`${source}: the top level must be a mapping of Quay configuration keys, got ${describeValue(raw)}`);
+  }
+  const protoKey = findProtoKey(raw);
+  if (protoKey) throw new ConfigError(`${source}: ${formatPath(protoKey, false)}: the key __proto__ is not allowed`);
+  const input: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+
+  const warnings: string[] = [];
+  for (const key of Object.keys(input)) {
+    if (CONFIG_KEYS.has(key)) continue;
+    warnings.push(isQuayKeyNotYetUsed(key) ? `${key} is a Quay key Quayside does not use yet` : `unknown key ${key} (ignored)`);
+  }
+
+  const preference = preferenceFromEnv(env);
+  if (preference) input.DISTRIBUTED_STORAGE_PREFERENCE = preference;
+
+  const result = configSchema.safeParse(input, { reportInput: true });
+  if (!result.success) {
+    const problems = result.error.issues.map(
+      (issue) => `${formatPath(issue.path, preference !== undefined)}: ${describeIssue(issue)}`,
+    );
+    throw new ConfigError(`${source}: ${problems.join('; ')}`);
+  }
+  return { config: result.data, warnings };
+}
+
+/** Read and parse a config.yaml; ConfigError when it cannot be read or is not valid. */
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : firstLine(String(error));
+    throw new ConfigError(`${file}: cannot read the configuration: ${reason}`);
+  }
+  return parseConfig(text, file, env);
+}
+
+/** The embedded default: SQLite at <dataDir>/quayside.db and LocalStorage at <dataDir>/storage, location name 'local'. */
+export function defaultConfig(dataDir: string): Config {
+  const dir = path.resolve(dataDir);
+  return configSchema.parse({
+    // SQLAlchemy's spelling, as in Quay: sqlite:/// followed by the path, so an absolute path gives four slashes.
+    DB_URI: `sqlite:///${path.join(dir, 'quayside.db')}`,
+    DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: path.join(dir, 'storage') }] },
+    DISTRIBUTED_STORAGE_PREFERENCE: ['local'],
+    DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: [],
+  });
+}

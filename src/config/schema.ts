@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/**
+ * The one schema of config.yaml: Quay's key names, types and defaults, so that an existing Quay
+ * configuration starts Quayside. Keys Quayside does not read are not here (see quay-keys.ts); the loader
+ * reports them instead of passing them on.
+ */
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+const SIZE_RE = /^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$/i;
+
+/** Parses Quay's size form ('20G', '500M', '1024K', '12345') into bytes (binary units); undefined when malformed. */
+export function parseSize(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  const match = SIZE_RE.exec(value);
+  if (match === null) return undefined;
+  const bytes = Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toUpperCase()] ?? Number.NaN);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
+const sizeSchema = z
+  .union([z.string(), z.number()], { error: 'expected a size such as 20G, 500M, 1024K or a number of bytes' })
+  .transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a positive size such as 20G, 500M, 1024K or a number of bytes, got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+/** host, host:port, [ipv6] or [ipv6]:port: what Quay puts in URLs it builds (no scheme, no path). */
+const HOSTNAME_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?$/;
+
+const hostnameSchema = z.string().regex(HOSTNAME_RE, {
+  message: 'expected host[:port] without scheme or path, e.g. quay.example.com or quay.example.com:8443',
+});
+
+/** SQLAlchemy-style URIs as Quay writes them: postgresql://, mysql+pymysql://, sqlite:///path. */
+const dbUriSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/\S*$/, {
+  message: 'expected a database URI such as postgresql://user:password@host/db or sqlite:///path/to/file.db',
+});
+
+/** Location names become object keys and log fields; this keeps out `__proto__` and other surprises. */
+const locationName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+  message: 'expected a storage location name of letters, digits, "_", "." or "-" (at most 64)',
+});
+
+/** One DISTRIBUTED_STORAGE_CONFIG entry: [driverName, params], e.g. ['LocalStorage', { storage_path: '/data' }]. */
+const storageLocationSchema = z.tuple([z.string().min(1), z.record(z.string(), z.unknown())]);
+
+export type StorageLocationConfig = [string, Record<string, unknown>];
+
+const objectSchema = z.object({
+  SERVER_HOSTNAME: hostnameSchema.optional(),
+  PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
+  DB_URI: dbUriSchema.optional(),
+  DB_CONNECTION_ARGS: z.record(z.string(), z.unknown()).default({}),
+  DISTRIBUTED_STORAGE_CONFIG: z.record(locationName, storageLocationSchema).default({}),
+  DISTRIBUTED_STORAGE_PREFERENCE: z.array(locationName).default([]),
+  DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: z.array(locationName).default([]),
+  FEATURE_ANONYMOUS_ACCESS: z.boolean().default(true),
+  FEATURE_REFERRERS_API: z.boolean().default(true),
+  FEATURE_USER_CREATION: z.boolean().default(true),
+  SUPER_USERS: z.array(z.string().min(1)).default([]),
+  MAXIMUM_LAYER_SIZE: sizeSchema.default(20 * 1024 ** 3),
+});
+
+/** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */
+export const configSchema = objectSchema.superRefine((config, ctx) => {
+  const locations = config.DISTRIBUTED_STORAGE_CONFIG;
+  const known = Object.keys(locations);
+  const listed = known.length > 0 ? `one of ${known.join(', ')}` : 'none are configured';
+  for (const key of ['DISTRIBUTED_STORAGE_PREFERENCE', 'DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS'] as const) {
+    config[key].forEach((name, index) => {
+      if (!Object.hasOwn(locations, name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key, index],
+          message: `storage location ${JSON.stringify(name)} is not in DISTRIBUTED_STORAGE_CONFIG (${listed})`,
+        });
+      }
+    });
+  }
+  if (known.length > 0 && config.DISTRIBUTED_STORAGE_PREFERENCE.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DISTRIBUTED_STORAGE_PREFERENCE'],
+      message: `must name at least one storage location when DISTRIBUTED_STORAGE_CONFIG is set (${listed})`,
+    });
+  }
+});
+
+/** The validated configuration. */
+export type Config = z.infer<typeof configSchema>;
+
+/** The keys this schema reads; everything else in a config.yaml is reported by the loader. */
+export const CONFIG_KEYS: ReadonlySet<string> = new Set(Object.keys(objectSchema.shape));
