@@ -1,0 +1,357 @@
+// Registry benchmark: the same workloads against CNCF distribution and `quayside serve`, started side by side
+// in one run on this machine, and one table comparing them. See bench/README.md ("Registry").
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { distributionVersion, REPO_ROOT, startDistribution, startQuayside, type RegistryServer } from '../test/helpers/processes.js';
+import { GeneratedBlob, RegistryClient } from './registry-client.js';
+import { renderTable, verdict, type Cell, type Row } from './registry-report.js';
+import { headLoad } from './registry-head-load.js';
+import { runWrk, type WrkResult } from './registry-wrk.js';
+
+const MiB = 1024 * 1024;
+const MB = 1_000_000;
+
+interface Sizes {
+  blobBytes: number;
+  chunkBytes: number;
+  pullStreams: number;
+  wrkSeconds: number;
+  wrkThreads: number;
+  wrkConnections: number;
+  smallBlobs: number;
+  smallBlobBytes: number;
+  smallConcurrency: number;
+}
+
+const FULL: Sizes = {
+  blobBytes: 1024 * MiB,
+  chunkBytes: 64 * MiB,
+  pullStreams: 8,
+  wrkSeconds: 10,
+  wrkThreads: 2,
+  wrkConnections: 64,
+  smallBlobs: 500,
+  smallBlobBytes: 4096,
+  smallConcurrency: 16,
+};
+
+// --quick keeps every workload but shrinks it; 16 MiB chunks so the chunked push still sends several PATCHes.
+const QUICK: Sizes = { ...FULL, blobBytes: 64 * MiB, chunkBytes: 16 * MiB, wrkSeconds: 3, smallBlobs: 100 };
+
+const USAGE = `usage: node dist/bench/registry-bench.js [--quick] [--json FILE] [--config FILE]
+                                          [--quayside-url URL [--quayside-pid PID]]
+
+  --quick          64 MiB blob, 3 s wrk runs, 100 small blobs (a smoke run)
+  --json FILE      also write the figures as JSON
+  --config FILE    start quayside with this config.yaml (e.g. PostgreSQL metadata) instead of the embedded default
+  --quayside-url   benchmark an already running quayside instead of starting one (memory is sampled only
+                   when --quayside-pid is given)
+`;
+
+/** A running server the bench did not start: nothing to stop, memory sampled through the given pid. */
+function external(url: string, pid: number): RegistryServer {
+  const base = new URL(url);
+  const port = Number(base.port || 80);
+  const proc = {
+    pid,
+    child: undefined as never,
+    readyMatch: [url] as RegExpMatchArray,
+    stdoutLines: () => [],
+    stderrLines: () => [],
+    waitForLine: () => Promise.reject(new Error('an external server has no captured output')),
+    running: () => true,
+    stop: async () => undefined,
+  };
+  return { kind: 'quayside', url: base.origin, hostPort: base.host, port, process: proc, stop: async () => undefined };
+}
+
+interface Target {
+  name: 'distribution' | 'quayside';
+  server: RegistryServer;
+  client: RegistryClient;
+}
+
+type Both = { distribution: Cell; quayside: Cell };
+
+/** Runs `measure` against each registry in turn (distribution first); a failure becomes that cell's error. */
+async function forBoth(targets: Target[], measure: (target: Target) => Promise<number>): Promise<Both> {
+  const cells: Partial<Both> = {};
+  for (const target of targets) {
+    try {
+      cells[target.name] = { value: await measure(target) };
+    } catch (error) {
+      cells[target.name] = { error: error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error) };
+    }
+  }
+  return { distribution: cells.distribution ?? { error: 'not run' }, quayside: cells.quayside ?? { error: 'not run' } };
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Samples a process's VmRSS every `everyMs`; stop() returns the largest sample and the kernel's VmHWM, in MB. */
+function sampleMemory(pid: number, everyMs = 50): { stop(): { peakRssMb: number; hwmMb: number } } {
+  const read = (field: 'VmRSS' | 'VmHWM'): number => {
+    try {
+      const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return match ? (Number(match[1]) * 1024) / MB : 0;
+    } catch {
+      return 0;
+    }
+  };
+  let peak = read('VmRSS');
+  const timer = setInterval(() => {
+    peak = Math.max(peak, read('VmRSS'));
+  }, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      peak = Math.max(peak, read('VmRSS'));
+      return { peakRssMb: peak, hwmMb: read('VmHWM') };
+    },
+  };
+}
+
+function command(cmd: string, args: string[]): string {
+  const result = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n')[0] ?? '';
+}
+
+function describeMachine(): string[] {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string };
+  const commit = command('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']) || 'unknown';
+  return [
+    `machine: ${availableParallelism()} CPUs (nproc), ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Linux ${release()}`,
+    `quayside ${pkg.version ?? '?'} (commit ${commit}) on Node.js ${process.version}; ${distributionVersion()}; ${command('wrk', ['-v'])}`,
+  ];
+}
+
+/** Pushes a small image (config + one 4 KiB layer) tagged v1 plus 20 more tags, for the request-rate workloads. */
+async function seedSmallImage(client: RegistryClient, repository: string): Promise<{ layerDigest: string }> {
+  const layer = randomBytes(4096);
+  const layerDigest = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDigest] } }));
+  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  await client.pushSmall(repository, layer, layerDigest, false);
+  await client.pushSmall(repository, config, configDigest, false);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
+    }),
+  );
+  for (const tag of ['v1', ...Array.from({ length: 20 }, (_, i) => `t${String(i).padStart(3, '0')}`)]) {
+    await client.putManifest(repository, tag, 'application/vnd.oci.image.manifest.v1+json', manifest);
+  }
+  return { layerDigest };
+}
+
+/** Pushes `blobs` with `concurrency` requests in flight; returns blobs per second. */
+async function pushSmallBlobs(client: RegistryClient, repository: string, blobs: Buffer[], concurrency: number, singlePost: boolean): Promise<number> {
+  const digests = blobs.map((blob) => `sha256:${createHash('sha256').update(blob).digest('hex')}`);
+  let next = 0;
+  const worker = async () => {
+    while (next < blobs.length) {
+      const i = next;
+      next += 1;
+      await client.pushSmall(repository, blobs[i] as Buffer, digests[i] as string, singlePost);
+    }
+  };
+  const seconds = await timed(() => Promise.all(Array.from({ length: concurrency }, worker)));
+  return blobs.length / seconds;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      config: { type: 'string' },
+      'quayside-url': { type: 'string' },
+      'quayside-pid': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const sizes = values.quick ? QUICK : FULL;
+  const header = describeMachine();
+  const load = loadavg()[0] ?? 0;
+  header.push(`load average at start: ${load.toFixed(2)}${load > availableParallelism() / 2 ? ' (WARNING: the machine is busy; figures will be noisy)' : ''}`);
+  for (const line of header) console.log(line);
+  console.log(
+    `mode: ${values.quick ? 'quick' : 'full'} (blob ${sizes.blobBytes / MiB} MiB, chunks ${sizes.chunkBytes / MiB} MiB, ` +
+      `wrk -t${sizes.wrkThreads} -c${sizes.wrkConnections} -d${sizes.wrkSeconds}s, ${sizes.smallBlobs} x ${sizes.smallBlobBytes / 1024} KiB blobs)`,
+  );
+
+  const logs = await mkdtemp(join(tmpdir(), 'registry-bench-logs-'));
+  const targets: Target[] = [];
+  let failed = true;
+  try {
+    const distribution = await startDistribution({ outputFile: join(logs, 'distribution.log'), maxLines: 100 });
+    targets.push({ name: 'distribution', server: distribution, client: new RegistryClient(distribution.url) });
+    const quayside = values['quayside-url']
+      ? external(values['quayside-url'], Number(values['quayside-pid'] ?? 0))
+      : await startQuayside({ outputFile: join(logs, 'quayside.log'), maxLines: 100, config: values.config });
+    targets.push({ name: 'quayside', server: quayside, client: new RegistryClient(quayside.url) });
+    console.log(`distribution at ${distribution.url} (pid ${distribution.process.pid}), quayside at ${quayside.url} (pid ${quayside.process.pid}); logs in ${logs}`);
+
+    const rows: Row[] = [];
+    const sizeMb = sizes.blobBytes / MB;
+    const blobs = new Map<string, { mono: GeneratedBlob; chunked: GeneratedBlob }>();
+    const memory = new Map<string, { peakRssMb: number; hwmMb: number }>();
+
+    // 1. Big blob pushes, with memory sampled over both pushes. Digests are computed before the clock starts.
+    console.log('1/5 pushing big blobs ...');
+    for (const target of targets) {
+      const pair = { mono: new GeneratedBlob(sizes.blobBytes), chunked: new GeneratedBlob(sizes.blobBytes) };
+      pair.mono.digest();
+      pair.chunked.digest();
+      blobs.set(target.name, pair);
+    }
+    const samplers = new Map<string, ReturnType<typeof sampleMemory>>();
+    const restingRss = new Map<string, number>();
+    for (const target of targets) {
+      if (target.server.process.pid > 0) restingRss.set(target.name, sampleMemory(target.server.process.pid).stop().peakRssMb);
+    }
+    const mono = await forBoth(targets, async (target) => {
+      if (target.server.process.pid > 0) samplers.set(target.name, sampleMemory(target.server.process.pid));
+      const blob = blobs.get(target.name)?.mono as GeneratedBlob;
+      return sizeMb / (await timed(() => target.client.pushMonolithic('bench/big', blob)));
+    });
+    const chunked = await forBoth(targets, async (target) => {
+      const blob = blobs.get(target.name)?.chunked as GeneratedBlob;
+      try {
+        return sizeMb / (await timed(() => target.client.pushChunked('bench/big', blob, sizes.chunkBytes)));
+      } finally {
+        memory.set(target.name, samplers.get(target.name)?.stop() ?? { peakRssMb: 0, hwmMb: 0 });
+      }
+    });
+    rows.push({ label: `push ${sizes.blobBytes / MiB} MiB blob, monolithic`, unit: 'MB/s', better: 'higher', ...mono, target: { minRatio: 1.5 } });
+    rows.push({
+      label: `push ${sizes.blobBytes / MiB} MiB blob, ${sizes.chunkBytes / MiB} MiB chunks`,
+      unit: 'MB/s',
+      better: 'higher',
+      ...chunked,
+      target: { minRatio: 1.5 },
+    });
+
+    // 2. Pulls of the monolithic blob: one stream, then N at once; one untimed pull checks the bytes.
+    console.log('2/5 pulling ...');
+    const pullOne = await forBoth(targets, async (target) => {
+      const blob = blobs.get(target.name)?.mono as GeneratedBlob;
+      const hash = createHash('sha256');
+      const received = await target.client.pull('bench/big', blob.digest(), hash);
+      if (received !== blob.size || `sha256:${hash.digest('hex')}` !== blob.digest()) throw new Error('pulled bytes differ from the pushed blob');
+      return sizeMb / (await timed(() => target.client.pull('bench/big', blob.digest())));
+    });
+    const pullMany = await forBoth(targets, async (target) => {
+      const blob = blobs.get(target.name)?.mono as GeneratedBlob;
+      const seconds = await timed(async () => {
+        const counts = await Promise.all(Array.from({ length: sizes.pullStreams }, () => target.client.pull('bench/big', blob.digest())));
+        if (counts.some((count) => count !== blob.size)) throw new Error(`a stream received a short body: ${counts.join(', ')}`);
+      });
+      return (sizeMb * sizes.pullStreams) / seconds;
+    });
+    rows.push({ label: 'pull blob, 1 stream', unit: 'MB/s', better: 'higher', ...pullOne, target: { minRatio: 1.0 } });
+    rows.push({ label: `pull blob, ${sizes.pullStreams} streams (aggregate)`, unit: 'MB/s', better: 'higher', ...pullMany, target: { minRatio: 1.0 } });
+
+    // 3. Request rates with wrk on small metadata requests.
+    console.log('3/5 wrk ...');
+    const seeded = new Map<string, string>();
+    for (const target of targets) seeded.set(target.name, (await seedSmallImage(target.client, 'bench/small')).layerDigest);
+    const endpoints: { label: string; method: 'GET' | 'HEAD'; path: (target: Target) => string; headers?: Record<string, string> }[] = [
+      {
+        label: 'GET manifest',
+        method: 'GET',
+        path: () => '/v2/bench/small/manifests/v1',
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+      },
+      { label: 'HEAD blob (raw-socket loader)', method: 'HEAD', path: (target) => `/v2/bench/small/blobs/${seeded.get(target.name) ?? ''}` },
+      { label: 'GET tags/list', method: 'GET', path: () => '/v2/bench/small/tags/list' },
+    ];
+    for (const endpoint of endpoints) {
+      const p99 = new Map<string, Cell>();
+      const rps = await forBoth(targets, async (target) => {
+        const url = `${target.server.url}${endpoint.path(target)}`;
+        const load = { headers: endpoint.headers, threads: sizes.wrkThreads, connections: sizes.wrkConnections, seconds: sizes.wrkSeconds };
+        // wrk cannot do HEAD (it waits for a body that never comes); the raw-socket loader stands in.
+        const result: WrkResult = endpoint.method === 'HEAD' ? await headLoad(url, load) : await runWrk(url, load);
+        if (result.requests === 0) throw new Error('no request completed');
+        // A figure made of error responses or broken sockets would flatter whoever fails fastest.
+        if (result.non2xx > 0 || result.socketErrors > 0) {
+          throw new Error(`${result.non2xx} non-2xx responses and ${result.socketErrors} socket errors out of ${result.requests}`);
+        }
+        p99.set(target.name, { value: result.p99Ms });
+        return result.requestsPerSecond;
+      });
+      const latency = (name: string): Cell => p99.get(name) ?? { error: 'no wrk result' };
+      rows.push({ label: endpoint.method === 'HEAD' ? endpoint.label : `${endpoint.label} (wrk)`, unit: 'req/s', better: 'higher', ...rps, target: { minRatio: 5 } });
+      rows.push({ label: `${endpoint.label} p99 latency`, unit: 'ms', better: 'lower', distribution: latency('distribution'), quayside: latency('quayside') });
+    }
+
+    // 4. Many small blobs, one by one and 16 at a time, each registry with its quickest monolithic upload.
+    console.log('4/5 small blobs ...');
+    const modes = new Map<string, boolean>();
+    for (const target of targets) modes.set(target.name, await target.client.supportsSinglePostUpload('bench/small-blobs'));
+    const fresh = () => Array.from({ length: sizes.smallBlobs }, () => randomBytes(sizes.smallBlobBytes));
+    const modeNote = targets.map((target) => `${target.name}: ${modes.get(target.name) ? 'one POST ?digest=' : 'POST + PUT ?digest= (no single-POST upload)'}`).join('; ');
+    const sequential = await forBoth(targets, (target) => pushSmallBlobs(target.client, 'bench/small-blobs', fresh(), 1, modes.get(target.name) ?? false));
+    const parallel = await forBoth(targets, (target) =>
+      pushSmallBlobs(target.client, 'bench/small-blobs', fresh(), sizes.smallConcurrency, modes.get(target.name) ?? false),
+    );
+    rows.push({ label: `push ${sizes.smallBlobs} x 4 KiB blobs, one by one`, unit: 'blobs/s', better: 'higher', ...sequential, target: { minRatio: 1.5 }, note: modeNote });
+    rows.push({ label: `push ${sizes.smallBlobs} x 4 KiB blobs, ${sizes.smallConcurrency} at a time`, unit: 'blobs/s', better: 'higher', ...parallel, target: { minRatio: 1.5 } });
+
+    // 5. Memory during the big pushes.
+    console.log('5/5 memory');
+    const mem = (name: string, field: 'peakRssMb' | 'hwmMb'): Cell => {
+      const sample = memory.get(name);
+      return sample && sample[field] > 0 ? { value: sample[field] } : { error: 'not sampled' };
+    };
+    const resting = (name: string): Cell => {
+      const value = restingRss.get(name);
+      return value ? { value } : { error: 'not sampled' };
+    };
+    rows.push({ label: 'RSS at rest before the pushes', unit: 'MB', better: 'lower', distribution: resting('distribution'), quayside: resting('quayside') });
+    rows.push({ label: 'peak RSS during big pushes (50 ms samples)', unit: 'MB', better: 'lower', distribution: mem('distribution', 'peakRssMb'), quayside: mem('quayside', 'peakRssMb'), target: { maxQuayside: 150 } });
+    rows.push({ label: 'VmHWM after big pushes (lifetime peak)', unit: 'MB', better: 'lower', distribution: mem('distribution', 'hwmMb'), quayside: mem('quayside', 'hwmMb'), target: { maxQuayside: 150 } });
+
+    console.log('');
+    console.log(renderTable(rows));
+    if (values.json) {
+      await writeFile(values.json, `${JSON.stringify({ header, mode: values.quick ? 'quick' : 'full', sizes, rows: rows.map((row) => ({ ...row, verdict: verdict(row) })) }, null, 2)}\n`);
+      console.log(`results written to ${values.json}`);
+    }
+    failed = rows.some((row) => 'error' in row.distribution || 'error' in row.quayside);
+    return failed ? 1 : 0;
+  } finally {
+    for (const target of targets) target.client.close();
+    await Promise.all(targets.map((target) => target.server.stop()));
+    // The servers' logs are the first place to look when a figure is an error: keep them then.
+    if (failed) console.log(`server logs kept in ${logs}`);
+    else await rm(logs, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exitCode = 1;
+  },
+);

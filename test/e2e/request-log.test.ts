@@ -1,0 +1,111 @@
+// The request log: one JSON line on stdout per request, with what an operator needs to read it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildMultiArchIndex, http, type LayoutImage } from '../helpers/oci-images.js';
+import { requireCommand, skopeo, startQuayside, type RegistryServer } from '../helpers/processes.js';
+
+type Json = Record<string, unknown>;
+
+/** The first value found at one of the dotted paths (log field names differ between pino setups). */
+function pick(line: Json, paths: string[]): unknown {
+  for (const path of paths) {
+    let value: unknown = line;
+    for (const key of path.split('.')) {
+      value = typeof value === 'object' && value !== null ? (value as Json)[key] : undefined;
+    }
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+const FIELDS = {
+  method: ['method', 'req.method', 'request.method'],
+  url: ['url', 'path', 'req.url', 'request.url'],
+  status: ['status', 'statusCode', 'res.statusCode', 'response.statusCode'],
+  bytes: ['bytes', 'responseBytes', 'responseSize', 'contentLength', 'res.bytes', 'response.bytes'],
+  duration: ['duration', 'durationMs', 'duration_ms', 'responseTime', 'res.duration'],
+  client: ['client', 'clientAddress', 'remoteAddress', 'ip', 'req.remoteAddress', 'req.ip', 'request.remoteAddress'],
+};
+
+/** The stdout lines that parse as JSON objects. */
+function jsonLines(lines: string[]): Json[] {
+  const parsed: Json[] = [];
+  for (const line of lines) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const value: unknown = JSON.parse(line);
+      if (typeof value === 'object' && value !== null) parsed.push(value as Json);
+    } catch {
+      // A non-JSON line on stdout (the startup banner) is allowed; request lines are checked below.
+    }
+  }
+  return parsed;
+}
+
+const requestLines = (server: RegistryServer, method: string, url: string) =>
+  jsonLines(server.process.stdoutLines()).filter(
+    (line) => pick(line, FIELDS.method) === method && pick(line, FIELDS.url) === url && pick(line, FIELDS.status) !== undefined,
+  );
+
+/** Polls the captured stdout until `count` request lines for method + url are there (or 10 s passed). */
+async function waitForRequestLines(server: RegistryServer, method: string, url: string, count: number): Promise<Json[]> {
+  const deadline = Date.now() + 10_000;
+  while (requestLines(server, method, url).length < count && Date.now() < deadline) {
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  // Let a line too many (a duplicate) show up too, if there is one.
+  await new Promise((done) => setTimeout(done, 200));
+  return requestLines(server, method, url);
+}
+
+describe('the request log', () => {
+  let server: RegistryServer;
+  let work: string;
+  let image: LayoutImage;
+
+  before(async () => {
+    requireCommand('skopeo', 'apt-get install skopeo');
+    work = await mkdtemp(join(tmpdir(), 'quayside-e2e-log-'));
+    server = await startQuayside();
+    image = await buildMultiArchIndex(join(work, 'layout'), 'v1');
+    await skopeo(['copy', '--all', '--dest-tls-verify=false', `oci:${image.dir}:v1`, `docker://${server.hostPort}/e2e/log:v1`]);
+  });
+
+  after(async () => {
+    await server?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  test('a skopeo manifest GET is logged with method, url, status, bytes, duration and client address', async () => {
+    await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${server.hostPort}/e2e/log:v1`]);
+    const url = '/v2/e2e/log/manifests/v1';
+    const lines = await waitForRequestLines(server, 'GET', url, 1);
+    assert.equal(lines.length, 1, `expected one JSON request line for GET ${url}, got ${lines.length}:\n${server.process.stdoutLines().slice(-20).join('\n')}`);
+    const line = lines[0];
+    assert.ok(line);
+    assert.equal(pick(line, FIELDS.method), 'GET');
+    assert.equal(pick(line, FIELDS.url), url);
+    assert.equal(pick(line, FIELDS.status), 200);
+    assert.equal(Number(pick(line, FIELDS.bytes)), image.manifestBytes.length, `bytes field wrong in ${JSON.stringify(line)}`);
+    const duration = pick(line, FIELDS.duration);
+    assert.equal(typeof duration, 'number', `no numeric duration in ${JSON.stringify(line)}`);
+    assert.ok((duration as number) >= 0);
+    assert.equal(pick(line, FIELDS.client), '127.0.0.1', `client address wrong in ${JSON.stringify(line)}`);
+  });
+
+  test('every request gets exactly one line, errors included', async () => {
+    const marker = randomBytes(6).toString('hex');
+    const url = `/v2/e2e/log-${marker}/tags/list`;
+    for (let i = 0; i < 3; i += 1) {
+      const res = await http(`${server.url}${url}`);
+      assert.equal(res.status, 404);
+    }
+    const lines = await waitForRequestLines(server, 'GET', url, 3);
+    assert.equal(lines.length, 3, `expected 3 log lines for ${url}, got ${lines.length}`);
+    for (const line of lines) assert.equal(pick(line, FIELDS.status), 404);
+  });
+});
