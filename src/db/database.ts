@@ -1,9 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
-import { createPool as createMysqlPool, type PoolOptions as MysqlPoolOptions } from 'mysql2';
-import pg from 'pg';
+import type { PoolOptions as MysqlPoolOptions } from 'mysql2';
 import type { Schema } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres' | 'mysql';
@@ -220,12 +218,15 @@ function oneOf(key: string, value: unknown, allowed: string[]): string {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const config = parseDatabaseConfig(options);
   if (config.dialect === 'sqlite') return openSqlite(config.filename, config.busyTimeoutMs);
-  const db = config.dialect === 'postgres' ? postgresKysely(config) : mysqlKysely(config);
+  const db = config.dialect === 'postgres' ? await postgresKysely(config) : await mysqlKysely(config);
   return { db, dialect: config.dialect, close: () => db.destroy() };
 }
 
-function openSqlite(filename: string, busyTimeoutMs: number): Database {
+// Each dialect's driver is loaded only when that dialect is used: an embedded instance does not pay the
+// memory of the pg and mysql2 modules, nor a server instance that of better-sqlite3.
+async function openSqlite(filename: string, busyTimeoutMs: number): Promise<Database> {
   if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  const { default: SqliteDatabase } = await import('better-sqlite3');
   const sqlite = new SqliteDatabase(filename);
   // WAL lets readers proceed during a write; busy_timeout makes a second process wait instead of failing.
   if (filename !== ':memory:') sqlite.pragma('journal_mode = WAL');
@@ -238,7 +239,8 @@ function openSqlite(filename: string, busyTimeoutMs: number): Database {
 
 type ServerConfig = Extract<DatabaseConfig, { dialect: 'postgres' | 'mysql' }>;
 
-function postgresKysely(config: ServerConfig): Kysely<Schema> {
+async function postgresKysely(config: ServerConfig): Promise<Kysely<Schema>> {
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     host: config.host,
     port: config.port,
@@ -265,7 +267,8 @@ function postgresKysely(config: ServerConfig): Kysely<Schema> {
 
 const MYSQL_SQL_MODE = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
 
-function mysqlKysely(config: ServerConfig): Kysely<Schema> {
+async function mysqlKysely(config: ServerConfig): Promise<Kysely<Schema>> {
+  const { createPool: createMysqlPool } = await import('mysql2');
   const options: MysqlPoolOptions = {
     host: config.host,
     port: config.port,
