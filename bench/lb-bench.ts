@@ -17,7 +17,7 @@ import { get, tempDir } from '../test/helpers/haproxy.js';
 import { freePort, requireCommand } from '../test/helpers/processes.js';
 
 const SAMPLES = Number(process.env.LB_BENCH_SAMPLES ?? 20);
-const WRK_DURATION = process.env.LB_BENCH_WRK_DURATION ?? '10s';
+const WRK_DURATION = process.env.LB_BENCH_WRK_DURATION ?? (process.argv.includes('--quick') ? '3s' : '10s');
 const DEBOUNCE_MS = 500;
 
 function wrk(port: number, host: string): Promise<number> {
@@ -144,14 +144,16 @@ async function main(): Promise<void> {
     const etcdStructural: number[] = [];
     const etcdBackends: number[] = [];
     const hosts = ['bench.test'];
+    let current = 0;
     for (let i = 0; i < SAMPLES; i++) {
       hosts.push(`y${i}.bench.test`);
       let started = Date.now();
-      await writeYaml(hosts, [backendPorts[0] ?? 0]);
+      await writeYaml(hosts, [backendPorts[current] ?? 0]);
       yamlStructural.push(await untilLive(lbPort, `y${i}.bench.test`, started));
       await sleep(DEBOUNCE_MS + 100);
       // Backend-only: swap the backend between the two answers (runtime API: remove one, fill a slot).
-      const to = i % 2 === 0 ? 1 : 0;
+      const to = 1 - current;
+      current = to;
       started = Date.now();
       await writeYaml(hosts, [backendPorts[to] ?? 0]);
       yamlBackends.push(await untilLive(lbPort, 'bench.test', started, `backend-${to}`));

@@ -128,12 +128,16 @@ function checkPorts(
   }
 }
 
+const DEFAULT_SPARE_SLOTS = 4;
+
 /** Cross-check a (merged) source document and apply every default. Throws LbConfigError with all issues. */
 export function buildModel(document: SourceDocument): LoadBalancerModel {
   const issues: LbIssue[] = [];
   const loadBalancer = buildLoadBalancer(document.loadBalancer, issues);
   const lbOrigin = document.loadBalancer?.origin ?? document.origin;
-  const defaultSpareSlots = document.loadBalancer?.input.spare_slots ?? 0;
+  // Spare disabled server slots let the controller add backends through the runtime API without a
+  // reload; a handful per service covers ordinary scaling, and `spare_slots` raises or removes them.
+  const defaultSpareSlots = document.loadBalancer?.input.spare_slots ?? DEFAULT_SPARE_SLOTS;
   const entries = [...document.services].sort((a, b) => a.name.localeCompare(b.name));
   const services: ServiceModel[] = [];
   const seen = new Map<string, string>();
