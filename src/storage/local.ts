@@ -12,6 +12,11 @@ import {
   type ByteRange,
 } from './blob-store.js';
 
+// Reads in 1 MiB chunks: with Node's default 64 KiB, a blob pull spends most of its CPU on per-chunk
+// overhead (one read, one event-loop turn and one socket write per 64 KiB) and runs at half the speed.
+const READ_CHUNK_BYTES = 1024 * 1024;
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
 /**
  * The local filesystem driver: `<root>/sha256/<2 hex>/<hex>` for blobs, `<root>/uploads/<id>` for uploads.
  * Every name a client can influence (digest, upload id) is checked against a strict pattern before it
@@ -53,6 +58,13 @@ function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
   if (typeof chunk === 'string') return Buffer.from(chunk);
   throw new TypeError('upload body must be a byte stream');
+}
+
+/** Writes all of `buffers` in order with one writev when it is not short (it rarely is). */
+async function writeAllv(handle: FileHandle, buffers: Uint8Array[]): Promise<void> {
+  const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+  const { bytesWritten } = await handle.writev(buffers);
+  if (bytesWritten < total) await writeAll(handle, Buffer.concat(buffers).subarray(bytesWritten));
 }
 
 /** Writes all of `bytes`: a file write may be short, so loop until everything landed. */
@@ -132,7 +144,7 @@ export class LocalBlobStore implements BlobStore {
       throw error;
     }
     // Opening first and streaming from the handle means a concurrent delete cannot turn into a stream error.
-    const stream = createReadStream('', { fd: handle, start: range?.start, end: range?.end });
+    const stream = createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES });
     return signal ? addAbortSignal(signal, stream) : stream;
   }
 
@@ -198,12 +210,31 @@ export class LocalBlobStore implements BlobStore {
         await pipeline(
           body,
           async (source: AsyncIterable<unknown>) => {
+            // Socket chunks (~64 KiB) are gathered into batches written with one writev, and the next batch
+            // is read from the network while the previous one is written: one write in flight at a time, so
+            // memory stays bounded by two batches whatever the blob size.
+            let batch: Uint8Array[] = [];
+            let batchBytes = 0;
+            const flush = async () => {
+              await inFlight;
+              const buffers = batch;
+              const bytes = batchBytes;
+              batch = [];
+              batchBytes = 0;
+              inFlight = writeAllv(handle, buffers).then(() => {
+                written += bytes;
+              });
+              // Marks the rejection handled until it is awaited (the next flush or the final await).
+              inFlight.catch(() => undefined);
+            };
             for await (const chunk of source) {
               const bytes = toBytes(chunk);
-              inFlight = writeAll(handle, bytes);
-              await inFlight;
-              written += bytes.length;
+              batch.push(bytes);
+              batchBytes += bytes.length;
+              if (batchBytes >= WRITE_BATCH_BYTES) await flush();
             }
+            if (batchBytes > 0) await flush();
+            await inFlight;
           },
           signal ? { signal } : {},
         );
@@ -242,7 +273,7 @@ export class LocalBlobStore implements BlobStore {
       if (isErrno(error, 'ENOENT')) throw new UploadNotFoundError(uploadId);
       throw error;
     }
-    const stream = createReadStream('', { fd: handle });
+    const stream = createReadStream('', { fd: handle, highWaterMark: READ_CHUNK_BYTES });
     return signal ? addAbortSignal(signal, stream) : stream;
   }
 
