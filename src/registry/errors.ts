@@ -3,6 +3,7 @@
  * Handlers throw RegistryError; the HTTP layer turns it into an OCI error body in one place.
  */
 export const ERROR_CODES = {
+  // Entries whose wire code differs from their name carry `wire`: the spec has one code for two statuses.
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
   BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid' },
   BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry' },
@@ -16,6 +17,9 @@ export const ERROR_CODES = {
   UNAUTHORIZED: { status: 401, message: 'authentication required' },
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 415, message: 'the operation is unsupported' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed', wire: 'UNSUPPORTED' },
+  NOT_FOUND: { status: 404, message: 'no such endpoint' },
+  REQUEST_INVALID: { status: 400, message: 'invalid request', wire: 'UNSUPPORTED' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
   // Not in the spec's table but used by distribution and Quay with these statuses.
   RANGE_INVALID: { status: 416, message: 'invalid content range' },
@@ -24,7 +28,7 @@ export const ERROR_CODES = {
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
   INTERNAL: { status: 500, message: 'internal server error' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, { status: number; message: string; wire?: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -47,7 +51,9 @@ export class RegistryError extends Error {
 
   /** The OCI error body: {"errors":[{"code","message","detail"}]}. */
   toBody(): { errors: Array<{ code: string; message: string; detail?: unknown }> } {
-    const entry: { code: string; message: string; detail?: unknown } = { code: this.code, message: this.message };
+    const spec = ERROR_CODES[this.code];
+    const wire = 'wire' in spec ? spec.wire : this.code;
+    const entry: { code: string; message: string; detail?: unknown } = { code: wire, message: this.message };
     if (this.detail !== undefined) entry.detail = this.detail;
     return { errors: [entry] };
   }

@@ -1,0 +1,114 @@
+import type { BlobRecord } from '../db/metadata.js';
+import { BlobNotFoundError, type ByteRange } from '../storage/blob-store.js';
+import type { RouteContext, RouteHandler } from './context.js';
+import { RegistryError } from './errors.js';
+import { parseRangeHeader } from './range-headers.js';
+
+/**
+ * Blob GET, HEAD and DELETE. A repository sees a blob only through its own link row; the bytes
+ * come from the content-addressed store and are streamed, never buffered.
+ */
+
+/** Blobs never change under their digest, so caches may keep them for a year. */
+const CACHE_CONTROL = 'max-age=31536000';
+
+/** The blob as linked into ctx.name, else BLOB_UNKNOWN. */
+async function linkedBlob(ctx: RouteContext): Promise<BlobRecord> {
+  const digest = ctx.params.digest ?? '';
+  const unknown = () => new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+  const repository = await ctx.deps.metadata.repositories.getRepository(ctx.name);
+  if (repository === undefined) throw unknown();
+  const blob = await ctx.deps.metadata.blobs.getLinkedBlob(repository.id, digest);
+  if (blob === undefined) throw unknown();
+  return blob;
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((candidate) => {
+    const value = candidate.trim().replace(/^W\//, '');
+    return value === '*' || value === etag;
+  });
+}
+
+function payloadHeaders(size: number, length: number, range: ByteRange | undefined): Record<string, string> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length) };
+  if (range !== undefined) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+  return headers;
+}
+
+/** Answers GET (withBody) or HEAD for a linked blob, honouring Range and If-None-Match. */
+async function serveBlob(ctx: RouteContext, withBody: boolean): Promise<void> {
+  const blob = await linkedBlob(ctx);
+  const { reply, request, deps } = ctx;
+  const etag = `"${blob.digest}"`;
+  reply.headers({
+    'Docker-Content-Digest': blob.digest,
+    ETag: etag,
+    'Accept-Ranges': 'bytes',
+    'Cache-Control': CACHE_CONTROL,
+  });
+  if (etagMatches(request.headers['if-none-match'], etag)) {
+    await reply.code(304).send();
+    return;
+  }
+  const range = parseRangeHeader(request.headers.range, blob.size);
+  if (range === 'unsatisfiable') {
+    throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { size: blob.size }, {
+      'Content-Range': `bytes */${blob.size}`,
+    });
+  }
+  if (withBody && deps.blobs.redirectUrl !== undefined) {
+    const url = await deps.blobs.redirectUrl(blob.digest);
+    if (url !== undefined) {
+      await reply.code(307).header('Location', url).send();
+      return;
+    }
+  }
+  const length = range === undefined ? blob.size : range.end - range.start + 1;
+  reply.code(range === undefined ? 200 : 206);
+  if (!withBody) {
+    await reply.headers(payloadHeaders(blob.size, length, range)).send();
+    return;
+  }
+  // Stop reading storage as soon as the client goes away (Fastify also destroys the stream then).
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  };
+  reply.raw.once('close', onClose);
+  let stream;
+  try {
+    // Ask for exactly the announced bytes, even for a whole blob: the stream then ends with its last
+    // byte instead of after one more read to find the end of the file, and it can never send more
+    // than the Content-Length this answer promises.
+    const wanted = range ?? (blob.size > 0 ? { start: 0, end: blob.size - 1 } : undefined);
+    stream = await deps.blobs.read(blob.digest, wanted, controller.signal);
+  } catch (error) {
+    reply.raw.off('close', onClose);
+    if (error instanceof BlobNotFoundError) {
+      // Linked in the database but missing in storage: report it as unknown, and say why in the log.
+      deps.log.error({ digest: blob.digest }, 'blob is linked but missing from storage');
+      throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: blob.digest });
+    }
+    throw error;
+  }
+  // Set only now: an error answer must not inherit the blob's Content-Length.
+  reply.headers(payloadHeaders(blob.size, length, range));
+  await reply.send(stream);
+}
+
+/** GET /v2/<name>/blobs/<digest>: the bytes (200), a range of them (206), or 416. */
+export const getBlob: RouteHandler = (ctx) => serveBlob(ctx, true);
+
+/** HEAD /v2/<name>/blobs/<digest>: the GET's headers without the body. */
+export const headBlob: RouteHandler = (ctx) => serveBlob(ctx, false);
+
+/** DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository (202); storage is left to GC. */
+export const deleteBlob: RouteHandler = async (ctx) => {
+  const digest = ctx.params.digest ?? '';
+  const repository = await ctx.deps.metadata.repositories.getRepository(ctx.name);
+  const removed = repository !== undefined && (await ctx.deps.metadata.blobs.unlinkBlob(repository.id, digest));
+  if (!removed) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+  await ctx.reply.code(202).header('Content-Length', '0').send();
+};

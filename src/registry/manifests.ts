@@ -1,0 +1,248 @@
+import type { Readable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
+import type { ManifestRecord, RepositoryRecord } from '../db/metadata.js';
+import { parseDigest, sha256Digest } from '../oci/digest.js';
+import { ManifestError } from '../oci/descriptor.js';
+import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import { isValidTag } from '../oci/names.js';
+import type { RegistryDeps, RouteContext, RouteHandler } from './context.js';
+import { RegistryError } from './errors.js';
+import { queryOf } from './url.js';
+
+/**
+ * Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, where the router has already
+ * checked that <reference> is a valid tag or digest. Manifest bytes are stored exactly as sent.
+ */
+
+/** A reference the router accepted: digests contain a colon, tags never do. */
+function isDigestReference(reference: string): boolean {
+  return reference.includes(':');
+}
+
+async function requireRepository(deps: RegistryDeps, name: string): Promise<RepositoryRecord> {
+  const repository = await deps.metadata.repositories.getRepository(name);
+  if (repository === undefined) throw new RegistryError('NAME_UNKNOWN', undefined, { name });
+  return repository;
+}
+
+/** The manifest a tag or digest names in the repository, or MANIFEST_UNKNOWN. */
+async function resolveManifest(deps: RegistryDeps, repository: RepositoryRecord, reference: string): Promise<ManifestRecord> {
+  let digest = reference;
+  if (!isDigestReference(reference)) {
+    const tag = await deps.metadata.tags.getTag(repository.id, reference);
+    if (tag === undefined) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: reference });
+    digest = tag.manifestDigest;
+  }
+  const manifest = await deps.metadata.manifests.getManifest(repository.id, digest);
+  if (manifest === undefined) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
+  return manifest;
+}
+
+/** The media types an Accept header lists (q=0 entries excluded); empty when the client stated none. */
+export function acceptedMediaTypes(accept: string | string[] | undefined): string[] {
+  if (accept === undefined) return [];
+  const joined = Array.isArray(accept) ? accept.join(',') : accept;
+  const types: string[] = [];
+  for (const entry of joined.split(',')) {
+    const [type = '', ...params] = entry.split(';').map((part) => part.trim());
+    if (type === '') continue;
+    const q = params.find((p) => /^q\s*=/i.test(p));
+    if (q !== undefined && Number(q.split('=')[1]) === 0) continue;
+    types.push(type.toLowerCase());
+  }
+  return types;
+}
+
+/**
+ * True when a manifest of `mediaType` may be served to a client sending this Accept header.
+ * No Accept (or a wildcard) takes anything, as distribution does; a client that lists types gets only those.
+ */
+export function isAcceptable(accept: string | string[] | undefined, mediaType: string): boolean {
+  const types = acceptedMediaTypes(accept);
+  if (types.length === 0) return true;
+  const wanted = mediaType.toLowerCase();
+  return types.some((t) => t === '*/*' || t === wanted || (t.endsWith('/*') && wanted.startsWith(t.slice(0, -1))));
+}
+
+async function serveManifest(ctx: RouteContext, withBody: boolean): Promise<void> {
+  const { deps, name, params, request, reply } = ctx;
+  const reference = params.reference ?? '';
+  const repository = await requireRepository(deps, name);
+  const manifest = await resolveManifest(deps, repository, reference);
+  if (!isAcceptable(request.headers.accept, manifest.mediaType)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', undefined, {
+      reference,
+      reason: `the manifest is ${manifest.mediaType}, which the Accept header does not list`,
+    });
+  }
+  reply
+    .code(200)
+    .header('Content-Type', manifest.mediaType)
+    .header('Docker-Content-Digest', manifest.digest)
+    .header('Content-Length', String(manifest.bytes.length));
+  await reply.send(withBody ? manifest.bytes : undefined);
+}
+
+/** GET /v2/<name>/manifests/<reference>. */
+export const getManifest: RouteHandler = (ctx) => serveManifest(ctx, true);
+
+/** HEAD /v2/<name>/manifests/<reference>: headers only, Content-Length of the stored bytes. */
+export const headManifest: RouteHandler = (ctx) => serveManifest(ctx, false);
+
+function tooLarge(limit: number): RegistryError {
+  return new RegistryError('MANIFEST_TOO_LARGE', undefined, { limit });
+}
+
+/**
+ * Reads a manifest body, refusing as soon as it passes `limit` bytes (a declared Content-Length
+ * over the limit is refused before reading). The rest of an oversized body is drained by Node.
+ */
+export async function readLimitedBody(request: FastifyRequest, limit: number): Promise<Buffer> {
+  const declared = request.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+  const stream: Readable = request.raw;
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const cleanup = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('aborted', onAborted);
+      stream.off('close', onAborted);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit) {
+        cleanup();
+        // Keep the connection usable: discard what is still on the wire instead of destroying it.
+        stream.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, total));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(new RegistryError('MANIFEST_INVALID', 'request body aborted'));
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('aborted', onAborted);
+    // A connection that closes before 'end' may emit neither 'aborted' nor 'error'.
+    stream.on('close', onAborted);
+  });
+}
+
+/** Every tag the PUT asks for: the reference when it is a tag, plus each `?tag=`; all validated first. */
+function requestedTags(reference: string, url: string): string[] {
+  const tags = new Set<string>();
+  if (!isDigestReference(reference)) tags.add(reference);
+  for (const tag of queryOf(url).getAll('tag')) {
+    if (!isValidTag(tag)) {
+      throw new RegistryError('MANIFEST_INVALID', 'invalid tag', {
+        tag: tag.slice(0, 300),
+        reason: 'tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}',
+      });
+    }
+    tags.add(tag);
+  }
+  return [...tags];
+}
+
+function parseBody(bytes: Buffer, contentType: string | undefined): ParsedManifest {
+  try {
+    return parseManifest(bytes, contentType);
+  } catch (error) {
+    if (error instanceof ManifestError) throw new RegistryError(error.code, undefined, error.message);
+    throw error;
+  }
+}
+
+/** The digest of the body; a PUT by digest must name exactly these bytes. */
+function bodyDigest(reference: string, bytes: Buffer): string {
+  const digest = sha256Digest(bytes);
+  if (!isDigestReference(reference)) return digest;
+  const parsed = parseDigest(reference);
+  if (parsed?.algorithm !== 'sha256') {
+    throw new RegistryError('DIGEST_INVALID', 'unsupported digest algorithm', {
+      digest: reference,
+      reason: 'manifests are addressed by sha256',
+    });
+  }
+  if (parsed.digest !== digest) {
+    throw new RegistryError('DIGEST_INVALID', undefined, { expected: reference, actual: digest });
+  }
+  return digest;
+}
+
+/** Every referenced blob must be linked in the repository and every child manifest present in it. */
+async function checkReferences(deps: RegistryDeps, repository: RepositoryRecord | undefined, parsed: ParsedManifest): Promise<void> {
+  // parseManifest leaves the subject out of references: it may be pushed later, or never.
+  const references = parsed.references;
+  if (references.length === 0) return;
+  if (repository === undefined) {
+    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: references[0]?.digest });
+  }
+  const missing = await Promise.all(
+    references.map(async (r) => {
+      const present =
+        r.kind === 'blob'
+          ? (await deps.metadata.blobs.getLinkedBlob(repository.id, r.digest)) !== undefined
+          : await deps.metadata.manifests.hasManifest(repository.id, r.digest);
+      return present ? undefined : r.digest;
+    }),
+  );
+  const first = missing.find((d) => d !== undefined);
+  if (first !== undefined) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: first });
+}
+
+/** PUT /v2/<name>/manifests/<reference>[?tag=...]: validate, store byte for byte, tag. */
+export const putManifest: RouteHandler = async ({ deps, name, params, request, reply }) => {
+  const reference = params.reference ?? '';
+  const tags = requestedTags(reference, request.url);
+  const bytes = await readLimitedBody(request, deps.options.maxManifestBytes);
+  const digest = bodyDigest(reference, bytes);
+  const parsed = parseBody(bytes, request.headers['content-type']);
+
+  await checkReferences(deps, await deps.metadata.repositories.getRepository(name), parsed);
+  const repository = await deps.metadata.repositories.ensureRepository(name);
+  await deps.metadata.manifests.putManifest(repository.id, {
+    digest,
+    mediaType: parsed.mediaType,
+    artifactType: parsed.artifactType,
+    subjectDigest: parsed.subject?.digest ?? null,
+    annotations: parsed.annotations,
+    bytes,
+    references: parsed.references,
+  });
+  for (const tag of tags) await deps.metadata.tags.setTag(repository.id, tag, digest);
+
+  reply
+    .code(201)
+    .header('Location', `/v2/${name}/manifests/${digest}`)
+    .header('Docker-Content-Digest', digest)
+    .header('Content-Length', '0');
+  if (parsed.subject !== undefined && deps.options.referrersApi) reply.header('OCI-Subject', parsed.subject.digest);
+  await reply.send();
+};
+
+/** DELETE by digest removes the manifest and ends its tags; DELETE by tag removes only the tag. Both 202. */
+export const deleteManifest: RouteHandler = async ({ deps, name, params, reply }) => {
+  const reference = params.reference ?? '';
+  const repository = await requireRepository(deps, name);
+  const removed = isDigestReference(reference)
+    ? await deps.metadata.manifests.deleteManifest(repository.id, reference)
+    : await deps.metadata.tags.deleteTag(repository.id, reference);
+  if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
+  await reply.code(202).header('Content-Length', '0').send();
+};

@@ -1,0 +1,93 @@
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { API_VERSION, API_VERSION_HEADER } from './base.js';
+import type { RegistryDeps } from './context.js';
+import { RegistryError } from './errors.js';
+import { dispatch } from './routes.js';
+
+/**
+ * The /v2 API as one encapsulated Fastify plugin: bodies stay raw streams (no parser in this
+ * scope buffers them), every route goes through the one dispatcher, and every error becomes
+ * OCI error JSON in one place.
+ */
+
+interface OciErrorResponse {
+  status: number;
+  body: { errors: Array<{ code: string; message: string; detail?: unknown }> };
+  headers: Record<string, string>;
+}
+
+// Unexpected errors are kept here so the one request log line can carry them (see create-app).
+const failures = new WeakMap<FastifyRequest, unknown>();
+
+/** Records an unexpected error of a request for its log line. */
+export function recordFailure(request: FastifyRequest, error: unknown): void {
+  failures.set(request, error);
+}
+
+/** The unexpected error a request failed with, if any. */
+export function failureOf(request: FastifyRequest): unknown {
+  return failures.get(request);
+}
+
+function isFastifyError(error: unknown): error is FastifyError {
+  return error instanceof Error && typeof (error as Partial<FastifyError>).code === 'string';
+}
+
+/** Maps Fastify's own client errors (raised before a handler runs) onto the nearest OCI code. */
+function fromFastifyError(error: FastifyError): RegistryError | undefined {
+  const status = error.statusCode;
+  if (status === undefined || status < 400 || status >= 500) return undefined;
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new RegistryError('BLOB_TOO_LARGE', 'request body too large');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new RegistryError('SIZE_INVALID', 'request body size did not match Content-Length');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_TYPE':
+      return new RegistryError('UNSUPPORTED', 'unsupported or malformed Content-Type');
+    default:
+      return new RegistryError(status === 404 ? 'NOT_FOUND' : status === 405 ? 'METHOD_NOT_ALLOWED' : 'REQUEST_INVALID', error.message);
+  }
+}
+
+/** Turns any error into the OCI error response; anything unexpected is a 500 without internals. */
+export function toOciError(error: unknown): OciErrorResponse | undefined {
+  const known = error instanceof RegistryError ? error : isFastifyError(error) ? fromFastifyError(error) : undefined;
+  return known && { status: known.status, body: known.toBody(), headers: known.headers };
+}
+
+/** Sends the OCI error JSON for `error`, recording unexpected ones for the request log. */
+export async function sendOciError(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void> {
+  let response = toOciError(error);
+  if (response === undefined) {
+    recordFailure(request, error);
+    const internal = new RegistryError('INTERNAL');
+    response = { status: internal.status, body: internal.toBody(), headers: {} };
+  }
+  if (reply.sent || reply.raw.headersSent) {
+    // Too late for an error body (a stream failed midway): cut the connection so the client sees a short body.
+    reply.raw.destroy();
+    return;
+  }
+  reply.code(response.status).headers(response.headers).header(API_VERSION_HEADER, API_VERSION);
+  await reply.type('application/json; charset=utf-8').send(JSON.stringify(response.body));
+}
+
+/** Builds the /v2 plugin around the registry's dependencies. Register it without fastify-plugin. */
+export function registryPlugin(deps: RegistryDeps): FastifyPluginAsync {
+  return async function registry(instance: FastifyInstance): Promise<void> {
+    // Blob and manifest bodies are read by their handlers from request.raw; nothing here may consume them.
+    instance.removeAllContentTypeParsers();
+    instance.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+    instance.addHook('onSend', async (_request, reply, payload) => {
+      reply.header(API_VERSION_HEADER, API_VERSION);
+      return payload;
+    });
+    instance.setErrorHandler((error, request, reply) => sendOciError(request, reply, error));
+
+    const handler = (request: FastifyRequest, reply: FastifyReply) => dispatch(deps, request, reply);
+    instance.all('/v2', handler);
+    instance.all('/v2/*', handler);
+  };
+}

@@ -1,0 +1,191 @@
+import type { ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { LoggerOptions } from 'pino';
+import type { Metadata } from '../db/metadata.js';
+import { registryChecks } from '../health/checks.js';
+import { healthRoutes } from '../health/routes.js';
+import { clientAddress } from '../net/client-address.js';
+import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
+import { failureOf, recordFailure, registryPlugin, sendOciError } from '../registry/plugin.js';
+import { matchRoute } from '../registry/routes.js';
+import { RegistryError } from '../registry/errors.js';
+import { pathOf } from '../registry/url.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { startUploadPurge } from '../workers/upload-purge.js';
+
+/** What the application is built from; tests build their own. */
+export interface AppDeps {
+  metadata: Metadata;
+  blobs: BlobStore;
+  options: RegistryOptions;
+  /** A pino logger to use as is, or pino options for Fastify to build one (false: silent). */
+  logger: FastifyBaseLogger | LoggerOptions | boolean;
+  /** Bound on each health probe (default 3 s). */
+  healthTimeoutMs?: number;
+}
+
+function isLoggerInstance(logger: AppDeps['logger']): logger is FastifyBaseLogger {
+  return typeof logger === 'object' && typeof (logger as Partial<FastifyBaseLogger>).child === 'function';
+}
+
+// Repository names are at most 255 characters, but a route parameter must never be the reason for a 404.
+const MAX_PARAM_LENGTH = 8192;
+
+interface RequestTiming {
+  startedAt: bigint;
+  bytes: () => number;
+}
+
+const timings = new WeakMap<FastifyRequest, RequestTiming>();
+
+function chunkSize(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (chunk instanceof Uint8Array) return chunk.byteLength;
+  return 0;
+}
+
+/** Counts the body bytes written to a response (streams included, whatever Content-Length said). */
+function countBodyBytes(res: ServerResponse): () => number {
+  let bytes = 0;
+  const write = res.write;
+  const end = res.end;
+  res.write = function countingWrite(this: ServerResponse, ...args: unknown[]): boolean {
+    bytes += chunkSize(args[0], args[1]);
+    return Reflect.apply(write, this, args) as boolean;
+  } as ServerResponse['write'];
+  res.end = function countingEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+    if (typeof args[0] !== 'function') bytes += chunkSize(args[0], args[1]);
+    return Reflect.apply(end, this, args) as ServerResponse;
+  } as ServerResponse['end'];
+  return () => bytes;
+}
+
+function startTiming(request: FastifyRequest, reply: FastifyReply): void {
+  if (!timings.has(request)) timings.set(request, { startedAt: process.hrtime.bigint(), bytes: countBodyBytes(reply.raw) });
+}
+
+/** Writes the one JSON line of a finished request. */
+function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+  const timing = timings.get(request);
+  const durationMs = timing === undefined ? 0 : Number(process.hrtime.bigint() - timing.startedAt) / 1e6;
+  const line: Record<string, unknown> = {
+    method: request.method,
+    url: request.url,
+    status: reply.statusCode,
+    bytes: request.method === 'HEAD' ? 0 : (timing?.bytes() ?? 0),
+    durationMs: Math.round(durationMs * 1000) / 1000,
+    client: clientAddress(request.raw.socket),
+  };
+  const failure = failureOf(request);
+  if (failure !== undefined) {
+    request.log.error({ ...line, err: failure }, 'request failed');
+  } else {
+    request.log.info(line, 'request');
+  }
+}
+
+/** One JSON line per request, written when the response is done; replaces Fastify's two request lines. */
+function installRequestLog(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => startTiming(request, reply));
+  app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
+}
+
+/** Errors outside /v2 (health, later /api/v1): plain JSON, internals never shown. */
+async function rootErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (pathOf(request.url).startsWith('/v2')) {
+    await sendOciError(request, reply, error);
+    return;
+  }
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    await reply.code(status).send({ error: error instanceof Error ? error.message : 'bad request' });
+    return;
+  }
+  recordFailure(request, error);
+  await reply.code(500).send({ error: 'internal server error' });
+}
+
+/**
+ * Errors Fastify raises before routing (a URL it cannot percent-decode). On /v2 the router's own
+ * validation names the bad part (NAME_INVALID, DIGEST_INVALID, ...), as for any other bad input.
+ */
+async function frameworkErrorHandler(
+  deps: RegistryDeps,
+  error: Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  // Fastify skips the request hooks for these, so the log line is written here.
+  startTiming(request, reply);
+  reply.raw.once('finish', () => logRequest(request, reply));
+  const path = pathOf(request.url);
+  if (path === '/v2' || path.startsWith('/v2/')) {
+    let problem: unknown = error;
+    try {
+      matchRoute(request.method, request.url, deps.options);
+    } catch (routeProblem) {
+      problem = routeProblem;
+    }
+    await sendOciError(request, reply, problem);
+    return;
+  }
+  await reply.code(400).send({ error: 'malformed URL' });
+}
+
+/** The composition root: builds the whole HTTP application from its dependencies. Not yet listening. */
+export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Filled in once the app (and so its logger) exists; Fastify calls frameworkErrors only for requests.
+  let registryDeps: RegistryDeps | undefined;
+  const app = Fastify({
+    ...(isLoggerInstance(deps.logger) ? { loggerInstance: deps.logger } : { logger: deps.logger }),
+    // The onResponse hook below writes the one line per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    trustProxy: false,
+    // Applies only to the JSON routes outside /v2; /v2 bodies are streams read by their handlers.
+    bodyLimit: 1024 * 1024,
+    frameworkErrors: (error, request, reply) => {
+      // registryDeps is set right below, long before the first request can arrive.
+      if (registryDeps !== undefined) {
+        const req = request as unknown as FastifyRequest;
+        const res = reply as unknown as FastifyReply;
+        frameworkErrorHandler(registryDeps, error, req, res).catch((failure: unknown) => {
+          req.log.error({ err: failure }, 'could not answer a malformed request');
+          res.raw.destroy();
+        });
+      }
+    },
+  }) as unknown as FastifyInstance;
+
+  registryDeps = {
+    metadata: deps.metadata,
+    blobs: deps.blobs,
+    options: deps.options,
+    log: app.log,
+  };
+
+  installRequestLog(app);
+  app.setErrorHandler(rootErrorHandler);
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = pathOf(request.url);
+    if (path === '/v2' || path.startsWith('/v2/')) {
+      await sendOciError(request, reply, new RegistryError('NOT_FOUND', `no route for ${request.method} ${path.slice(0, 300)}`));
+      return;
+    }
+    await reply.code(404).send({ error: 'not found' });
+  });
+
+  const depsForWorkers = registryDeps;
+  let purge: { stop(): Promise<void> } | undefined;
+  app.addHook('onReady', async () => {
+    purge = startUploadPurge(depsForWorkers);
+  });
+  app.addHook('onClose', async () => {
+    await purge?.stop();
+    purge = undefined;
+  });
+
+  await app.register(healthRoutes({ instanceChecks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs }));
+  await app.register(registryPlugin(registryDeps));
+  return app;
+}

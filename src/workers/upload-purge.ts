@@ -1,0 +1,83 @@
+import type { RegistryDeps } from '../registry/context.js';
+import { uploadHasherFor } from '../registry/upload-hasher.js';
+
+/**
+ * Removes abandoned uploads: rows not written for `uploadExpiryMs` (with their temporary objects),
+ * and temporary objects that have no row at all (a monolithic upload or a session start that
+ * crashed half way). Every step is idempotent, so several instances may purge at the same time.
+ */
+
+/** Default pause between two purges. */
+export const DEFAULT_PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+/** Rows handled per database round trip. */
+const BATCH = 100;
+/** Upper bound of batches per run, so a storage outage cannot spin one run forever. */
+const MAX_BATCHES = 1000;
+
+/** Purges stale uploads once; resolves with how many uploads (rows or orphaned objects) were removed. */
+export async function purgeStaleUploads(deps: RegistryDeps): Promise<number> {
+  const { metadata, blobs, log } = deps;
+  const hasher = uploadHasherFor(blobs);
+  const before = new Date(Date.now() - deps.options.uploadExpiryMs);
+  let removed = 0;
+  const failed = new Set<string>();
+
+  for (let batch = 0; batch < MAX_BATCHES; batch += 1) {
+    const stale = (await metadata.uploads.listStaleUploads(before, BATCH + failed.size)).filter((u) => !failed.has(u.id));
+    if (stale.length === 0) break;
+    for (const upload of stale) {
+      hasher.forget(upload.id);
+      try {
+        // Object first: if the row went first and we crashed, the object would wait for the orphan scan.
+        await blobs.abortUpload(upload.id);
+        await metadata.uploads.deleteUpload(upload.id);
+        removed += 1;
+      } catch (error) {
+        failed.add(upload.id);
+        log.warn({ err: error, upload: upload.id }, 'upload purge: could not remove a stale upload');
+      }
+    }
+  }
+
+  for (const id of await blobs.listStaleUploads(before)) {
+    try {
+      if ((await metadata.uploads.getUpload(id)) !== undefined) continue;
+      hasher.forget(id);
+      await blobs.abortUpload(id);
+      removed += 1;
+    } catch (error) {
+      log.warn({ err: error, upload: id }, 'upload purge: could not remove an orphaned temporary object');
+    }
+  }
+  if (removed > 0) log.info({ removed }, 'upload purge: removed stale uploads');
+  return removed;
+}
+
+/** Runs purgeStaleUploads now and then every intervalMs until stopped; failures are logged, never thrown. */
+export function startUploadPurge(deps: RegistryDeps, intervalMs = DEFAULT_PURGE_INTERVAL_MS): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  const run = (): void => {
+    running = purgeStaleUploads(deps)
+      .then(() => undefined)
+      .catch((error: unknown) => deps.log.error({ err: error }, 'upload purge failed'))
+      .finally(() => {
+        if (stopped) return;
+        timer = setTimeout(run, intervalMs);
+        // The purge never keeps a process alive on its own.
+        timer.unref();
+      });
+  };
+  run();
+
+  return {
+    async stop(): Promise<void> {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      await running;
+    },
+  };
+}
