@@ -16,6 +16,7 @@ const HELP = `usage: quayside serve [options]
 
 const MANIFEST_LIMIT_BYTES = 4 * 1024 * 1024;
 const UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000;
+const DRAIN_TIMEOUT_MS = 30_000;
 
 /** Maps the Quay configuration onto the /v2 API's limits and switches. */
 export function registryOptionsFrom(config: Config): RegistryOptions {
@@ -72,7 +73,10 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  // In-flight requests may finish within the drain window; after it, the remaining connections are cut.
+  const drainTimer = setTimeout(() => app.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
   await app.close();
+  clearTimeout(drainTimer);
   await store.close?.();
   await database.close();
   return 0;

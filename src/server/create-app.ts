@@ -175,6 +175,16 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     await reply.code(404).send({ error: 'not found' });
   });
 
+  // Graceful drain: once closing, a keep-alive connection is ended as soon as its in-flight response
+  // is done, instead of lingering until the keep-alive timeout holds close() up for a minute.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onResponse', async (request) => {
+    if (closing) request.raw.socket?.end();
+  });
+
   const depsForWorkers = registryDeps;
   let purge: { stop(): Promise<void> } | undefined;
   app.addHook('onReady', async () => {

@@ -67,6 +67,9 @@ ${opts.extra ?? ''}`;
     const before = await status();
     await lb.writeConfig(yaml({ hosts: 'web.test, www.web.test', backends: ['w1'] }));
     await waitFor('new host routed', async () => (await get(http, { host: 'www.web.test' })).status === 200 && backendOf(await get(http, { host: 'www.web.test' })) === 'w1');
+    // The new worker serves before the controller has confirmed the reload through `show proc`:
+    // wait for the controller's account of it too.
+    await waitFor('reload confirmed', async () => (await status()).reloads > before.reloads);
     const afterStatus = await status();
     assert.equal(afterStatus.haproxy.masterPid, before.haproxy.masterPid);
     assert.ok((afterStatus.haproxy.reloads ?? 0) > (before.haproxy.reloads ?? 0));
