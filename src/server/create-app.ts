@@ -34,6 +34,8 @@ const MAX_PARAM_LENGTH = 8192;
 interface RequestTiming {
   startedAt: bigint;
   bytes: () => number;
+  /** Read when the request starts: a peer that hangs up first (a health checker) leaves no address behind. */
+  client: string;
 }
 
 const timings = new WeakMap<FastifyRequest, RequestTiming>();
@@ -61,7 +63,9 @@ function countBodyBytes(res: ServerResponse): () => number {
 }
 
 function startTiming(request: FastifyRequest, reply: FastifyReply): void {
-  if (!timings.has(request)) timings.set(request, { startedAt: process.hrtime.bigint(), bytes: countBodyBytes(reply.raw) });
+  if (!timings.has(request)) {
+    timings.set(request, { startedAt: process.hrtime.bigint(), bytes: countBodyBytes(reply.raw), client: clientAddress(request.raw.socket) });
+  }
 }
 
 /** Writes the one JSON line of a finished request. */
@@ -74,7 +78,7 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
     status: reply.statusCode,
     bytes: request.method === 'HEAD' ? 0 : (timing?.bytes() ?? 0),
     durationMs: Math.round(durationMs * 1000) / 1000,
-    client: clientAddress(request.raw.socket),
+    client: timing?.client ?? clientAddress(request.raw.socket),
   };
   const failure = failureOf(request);
   if (failure !== undefined) {
