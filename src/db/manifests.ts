@@ -114,6 +114,20 @@ export class KyselyManifestIndex implements ManifestIndex {
     return row && { ...toSummary(row), repositoryId: row.repository_id, bytes: Buffer.from(row.bytes) };
   }
 
+  async getTaggedManifest(repositoryId: number, tag: string): Promise<ManifestRecord | undefined> {
+    const row = await this.database.db
+      .selectFrom('tag')
+      .innerJoin('manifest', (join) =>
+        join.onRef('manifest.repository_id', '=', 'tag.repository_id').onRef('manifest.digest', '=', 'tag.manifest_digest'),
+      )
+      .select([...SUMMARY_COLUMNS.map((column) => `manifest.${column}` as const), 'manifest.repository_id', 'manifest.bytes'])
+      .where('tag.repository_id', '=', repositoryId)
+      .where('tag.name', '=', tag)
+      .where('tag.lifetime_end', 'is', null)
+      .executeTakeFirst();
+    return row && { ...toSummary(row), repositoryId: row.repository_id, bytes: Buffer.from(row.bytes) };
+  }
+
   async hasManifest(repositoryId: number, digest: string): Promise<boolean> {
     const row = await this.database.db
       .selectFrom('manifest')

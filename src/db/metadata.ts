@@ -120,6 +120,8 @@ export interface ManifestIndex {
   /** Idempotent: a second put of the same digest in the same repository is a no-op. */
   putManifest(repositoryId: number, manifest: NewManifest): Promise<ManifestRecord>;
   getManifest(repositoryId: number, digest: string): Promise<ManifestRecord | undefined>;
+  /** The manifest the current tag points at, in one lookup (the hot path of a pull by tag). */
+  getTaggedManifest(repositoryId: number, tag: string): Promise<ManifestRecord | undefined>;
   /** Existence check without loading bytes (index validation). */
   hasManifest(repositoryId: number, digest: string): Promise<boolean>;
   /** Deletes the manifest and ends the lifetime of every tag pointing at it; true when it existed. */

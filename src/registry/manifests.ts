@@ -27,13 +27,12 @@ async function requireRepository(deps: RegistryDeps, name: string): Promise<Repo
 
 /** The manifest a tag or digest names in the repository, or MANIFEST_UNKNOWN. */
 async function resolveManifest(deps: RegistryDeps, repository: RepositoryRecord, reference: string): Promise<ManifestRecord> {
-  let digest = reference;
   if (!isDigestReference(reference)) {
-    const tag = await deps.metadata.tags.getTag(repository.id, reference);
-    if (tag === undefined) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: reference });
-    digest = tag.manifestDigest;
+    const tagged = await deps.metadata.manifests.getTaggedManifest(repository.id, reference);
+    if (tagged === undefined) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: reference });
+    return tagged;
   }
-  const manifest = await deps.metadata.manifests.getManifest(repository.id, digest);
+  const manifest = await deps.metadata.manifests.getManifest(repository.id, reference);
   if (manifest === undefined) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
   return manifest;
 }

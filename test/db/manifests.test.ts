@@ -69,6 +69,25 @@ for (const dialect of ALL_DIALECTS) {
       assert.deepEqual(second, first);
     });
 
+    it('resolves a current tag to its manifest in one lookup, never a moved or deleted one or another repository\'s', async () => {
+      await metadata.manifests.putManifest(repo, manifest(240));
+      await metadata.manifests.putManifest(repo, manifest(241));
+      await metadata.manifests.putManifest(other, manifest(242));
+      await metadata.tags.setTag(repo, 'moving', digest(240));
+      assert.equal((await metadata.manifests.getTaggedManifest(repo, 'moving'))?.digest, digest(240));
+      clock += 1000;
+      await metadata.tags.setTag(repo, 'moving', digest(241));
+      const moved = await metadata.manifests.getTaggedManifest(repo, 'moving');
+      assert.equal(moved?.digest, digest(241));
+      assert.deepEqual(moved?.bytes, manifest(241).bytes);
+      await metadata.tags.setTag(other, 'elsewhere', digest(242));
+      assert.equal(await metadata.manifests.getTaggedManifest(repo, 'elsewhere'), undefined);
+      clock += 1000;
+      await metadata.tags.deleteTag(repo, 'moving');
+      assert.equal(await metadata.manifests.getTaggedManifest(repo, 'moving'), undefined);
+      assert.equal(await metadata.manifests.getTaggedManifest(repo, 'never'), undefined);
+    });
+
     it('keeps repositories apart', async () => {
       await metadata.manifests.putManifest(repo, manifest(20));
       assert.equal(await metadata.manifests.hasManifest(repo, digest(20)), true);
