@@ -48,9 +48,11 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const config = await resolveConfig(values.config, dataDir);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
+  // Storage is built (no I/O) before the database is touched, so a storage configuration that cannot start
+  // is refused before anything is created or migrated.
+  const { location, store } = openPreferredStorage(config);
   const database = await openConfiguredDatabase(config);
   await ensureSchema(database, !values['no-migrate'], say);
-  const { location, store } = openPreferredStorage(config);
 
   const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
   const app = await createApp({

@@ -1,0 +1,192 @@
+// The CLI's argument and config.yaml checks, through the built binary: every kind of bad input gets a
+// non-zero exit and one readable stderr line, never a stack trace.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { assertOneLineFailure, runQuayside } from '../helpers/cli.js';
+import type { RunResult } from '../helpers/processes.js';
+
+let work: string;
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'quayside-cli-'));
+});
+after(() => rm(work, { recursive: true, force: true }));
+
+/** Runs the built CLI in the temp dir. */
+function quayside(...args: string[]): Promise<RunResult> {
+  return runQuayside(work, ...args);
+}
+
+describe('quayside (top level)', () => {
+  it('with no command prints the usage and exits 2', async () => {
+    const result = await quayside();
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stdout, /^usage: quayside <command>/);
+    assert.match(result.stdout, /serve/);
+  });
+
+  it('--help prints the usage and exits 0', async () => {
+    for (const flag of ['--help', '-h', 'help']) {
+      const result = await quayside(flag);
+      assert.equal(result.code, 0, `${flag}: ${result.stderr}`);
+      assert.match(result.stdout, /^usage: quayside <command>/, flag);
+      assert.equal(result.stderr, '', flag);
+    }
+  });
+
+  it('refuses an unknown command with one line naming it (exit 2)', async () => {
+    assertOneLineFailure(await quayside('frobnicate'), 2, /unknown command "frobnicate"/);
+  });
+
+  it('serve --help exits 0 and lists the options', async () => {
+    const result = await quayside('serve', '--help');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /--no-migrate/);
+  });
+});
+
+describe('quayside serve (bad arguments)', () => {
+  it('refuses an unknown flag with one line naming it (exit 2)', async () => {
+    assertOneLineFailure(await quayside('serve', '--bogus-flag'), 2, /^quayside serve: /, /--bogus-flag/);
+  });
+
+  it('refuses a flag that needs a value when none is given (exit 2)', async () => {
+    assertOneLineFailure(await quayside('serve', '--port'), 2, /^quayside serve: /, /--port/);
+  });
+
+  for (const bad of ['70000', 'abc', '-1', '80.5']) {
+    it(`refuses --port ${bad} with one line naming the port (exit 2)`, async () => {
+      assertOneLineFailure(await quayside('serve', `--port=${bad}`), 2, /port/, new RegExp(`"${bad.replace('.', '\\.')}"`));
+    });
+  }
+
+  it('refuses a bad QUAYSIDE_PORT from the environment the same way', async () => {
+    const previous = process.env.QUAYSIDE_PORT;
+    process.env.QUAYSIDE_PORT = 'eighty';
+    try {
+      assertOneLineFailure(await quayside('serve'), 2, /port/, /"eighty"/);
+    } finally {
+      if (previous === undefined) delete process.env.QUAYSIDE_PORT;
+      else process.env.QUAYSIDE_PORT = previous;
+    }
+  });
+
+  it('reports a port already in use as one line', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((done) => blocker.listen(0, '127.0.0.1', done));
+    const address = blocker.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const result = await quayside('serve', '--address', '127.0.0.1', '--port', String(port), '--data-dir', join(work, 'inuse'));
+      assertOneLineFailure(result, 'non-zero', /EADDRINUSE/, new RegExp(`:${port}\\b`));
+    } finally {
+      await new Promise<void>((done) => blocker.close(() => done()));
+    }
+  });
+});
+
+describe('quayside db / config (bad arguments)', () => {
+  it('db with an unknown action: one line, exit 2', async () => {
+    assertOneLineFailure(await quayside('db', 'rollback'), 2, /unknown action "rollback"/);
+  });
+
+  it('db and config without an action print their usage and exit 2', async () => {
+    for (const command of ['db', 'config']) {
+      const result = await quayside(command);
+      assert.equal(result.code, 2, command);
+      assert.match(result.stdout, /^usage: quayside /, command);
+    }
+  });
+
+  it('config validate with an unknown flag: one line, exit 2', async () => {
+    assertOneLineFailure(await quayside('config', 'validate', 'x.yaml', '--nope'), 2, /^quayside config: /, /--nope/);
+  });
+});
+
+describe('quayside config validate', () => {
+  const file = async (name: string, text: string) => {
+    const path = join(work, name);
+    await writeFile(path, text);
+    return path;
+  };
+
+  it('accepts a valid Quay config: exit 0, prints valid, nothing on stderr', async () => {
+    const path = await file(
+      'valid.yaml',
+      [
+        'SERVER_HOSTNAME: quay.example.com:8443',
+        'PREFERRED_URL_SCHEME: https',
+        'DB_URI: postgresql://quay:secret@db.example.com:5432/quay',
+        'DB_CONNECTION_ARGS:',
+        '  autorollback: true',
+        '  threadlocals: true',
+        'DISTRIBUTED_STORAGE_CONFIG:',
+        '  default:',
+        '    - LocalStorage',
+        '    - storage_path: /datastorage/registry',
+        'DISTRIBUTED_STORAGE_PREFERENCE: [default]',
+        'DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: []',
+        'FEATURE_REFERRERS_API: true',
+        'MAXIMUM_LAYER_SIZE: 20G',
+        '',
+      ].join('\n'),
+    );
+    const result = await quayside('config', 'validate', path);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /: valid$/m);
+    assert.equal(result.stderr, '');
+    // --strict has nothing to complain about either.
+    assert.equal((await quayside('config', 'validate', path, '--strict')).code, 0);
+  });
+
+  it('warns about an unknown key (exit 0), and fails under --strict', async () => {
+    const path = await file('unknown-key.yaml', 'SERVER_HOSTNAME: localhost:5000\nNOT_A_QUAY_KEY_XYZ: 1\n');
+    const lenient = await quayside('config', 'validate', path);
+    assert.equal(lenient.code, 0, lenient.stderr);
+    assert.match(lenient.stdout, /: valid$/m);
+    const warnings = lenient.stderr.split('\n').filter((line) => line !== '');
+    assert.equal(warnings.length, 1, lenient.stderr);
+    assert.match(warnings[0]!, /^warning: .*NOT_A_QUAY_KEY_XYZ/);
+
+    const strict = await quayside('config', 'validate', path, '--strict');
+    assert.notEqual(strict.code, 0, strict.stdout);
+    assert.doesNotMatch(strict.stdout, /valid/);
+    assert.match(strict.stderr, /NOT_A_QUAY_KEY_XYZ/);
+    assert.match(strict.stderr, /unknown-key\.yaml.*--strict/);
+    assert.ok(!strict.stderr.includes('    at '), strict.stderr);
+  });
+
+  const invalid: { name: string; text?: string; patterns: RegExp[] }[] = [
+    { name: 'invalid YAML', text: 'SERVER_HOSTNAME: [unclosed\nDB_URI: x\n', patterns: [/invalid YAML/, /line \d+/] },
+    { name: 'a duplicate key', text: 'DB_URI: sqlite:///a.db\nDB_URI: sqlite:///b.db\n', patterns: [/invalid YAML/, /unique/, /line 2\b/] },
+    { name: 'a wrong type', text: 'FEATURE_REFERRERS_API: maybe\n', patterns: [/FEATURE_REFERRERS_API/, /"maybe"/] },
+    { name: 'a malformed size', text: 'MAXIMUM_LAYER_SIZE: huge\n', patterns: [/MAXIMUM_LAYER_SIZE/] },
+    { name: 'a malformed DB_URI', text: 'DB_URI: not a uri\n', patterns: [/DB_URI/] },
+    {
+      name: 'a preference naming an unknown location',
+      text: 'DISTRIBUTED_STORAGE_CONFIG:\n  local: [LocalStorage, {storage_path: /tmp/x}]\nDISTRIBUTED_STORAGE_PREFERENCE: [nowhere]\n',
+      patterns: [/DISTRIBUTED_STORAGE_PREFERENCE/, /"nowhere"/],
+    },
+    { name: 'a top level that is not a mapping', text: '- just\n- a list\n', patterns: [/top level/] },
+    { name: 'an empty file', text: '', patterns: [/empty/] },
+    { name: 'a missing file', patterns: [/no such file/] },
+  ];
+  for (const [index, { name, text, patterns }] of invalid.entries()) {
+    it(`refuses ${name}: non-zero exit, one stderr line naming the file`, async () => {
+      const fileName = `invalid-${index}.yaml`;
+      const path = text === undefined ? join(work, fileName) : await file(fileName, text);
+      const result = await quayside('config', 'validate', path);
+      assertOneLineFailure(result, 'non-zero', new RegExp(fileName.replace('.', '\\.')), ...patterns);
+      assert.doesNotMatch(result.stdout, /valid/);
+    });
+  }
+
+  it('refuses a directory given as the file', async () => {
+    const dir = join(work, 'a-directory.yaml');
+    await mkdir(dir, { recursive: true });
+    assertOneLineFailure(await quayside('config', 'validate', dir), 'non-zero', /a-directory\.yaml/, /directory/);
+  });
+});
