@@ -49,9 +49,15 @@ export function planBackendChanges(
   model: LoadBalancerModel,
 ): { ok: true; ops: RuntimeOp[]; layout: RuntimeLayout } | { ok: false; reason: string } {
   const next = cloneLayout(layout);
-  const ops: RuntimeOp[] = [];
+  // Additions into slots that were already free go live BEFORE removals take servers out, so that
+  // swapping a service's only backend never leaves it without a server (HAProxy would answer 503).
+  // Only additions that reuse a slot freed by this very batch have to wait for the removal.
+  const freeBefore = new Set([...next].flatMap(([service, s]) => s.free.map((server) => `${service}/${server}`)));
+  const early: RuntimeOp[] = [];
+  const removals: RuntimeOp[] = [];
+  const late: RuntimeOp[] = [];
   const services = new Map<string, ServiceModel>(model.services.map((s) => [s.name, s]));
-  // Removals first: they free servers that additions in the same batch may reuse.
+  // Removals are booked first: they free servers that additions in the same batch may reuse.
   const ordered = [...changes].sort((a, b) => (a.kind === 'remove' ? 0 : 1) - (b.kind === 'remove' ? 0 : 1));
   for (const change of ordered) {
     const service = services.get(change.service);
@@ -62,13 +68,13 @@ export function planBackendChanges(
       const server = sl.assigned.get(change.backend.name);
       if (server === undefined) continue;
       // Maintenance stops new traffic while requests in flight finish.
-      ops.push({ op: 'state', backend: be, server, state: 'maint' });
+      removals.push({ op: 'state', backend: be, server, state: 'maint' });
       sl.assigned.delete(change.backend.name);
       sl.free.push(server);
     } else if (change.kind === 'readdress') {
       const server = sl.assigned.get(change.backend.name);
       if (server === undefined) return { ok: false, reason: `backend ${change.backend.name} of ${change.service} has no server` };
-      ops.push({ op: 'addr', backend: be, server, address: change.backend.address, port: change.backend.port });
+      early.push({ op: 'addr', backend: be, server, address: change.backend.address, port: change.backend.port });
     } else {
       // Prefer the server that carried this very backend before (same name, same cookie value).
       const own = serverName(service, change.backend);
@@ -79,11 +85,13 @@ export function planBackendChanges(
       }
       sl.free.splice(index, 1);
       sl.assigned.set(change.backend.name, server);
-      ops.push({ op: 'addr', backend: be, server, address: change.backend.address, port: change.backend.port });
-      ops.push({ op: 'state', backend: be, server, state: 'ready' });
+      (freeBefore.has(`${change.service}/${server}`) ? early : late).push(
+        { op: 'addr', backend: be, server, address: change.backend.address, port: change.backend.port },
+        { op: 'state', backend: be, server, state: 'ready' },
+      );
     }
   }
-  return { ok: true, ops, layout: next };
+  return { ok: true, ops: [...early, ...removals, ...late], layout: next };
 }
 
 /** Looks up the server of a backend; falls back to the backend's own name (the rendered layout). */
