@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests drive for real: command -> package.
 declare -A DEBIAN_TOOLS=(
   [skopeo]=skopeo [umoci]=umoci [haproxy]=haproxy [etcd]=etcd-server [etcdctl]=etcd-client
-  [openssl]=openssl [wrk]=wrk
+  [openssl]=openssl
 )
 missing=()
 for tool in "${!DEBIAN_TOOLS[@]}"; do
