@@ -8,6 +8,7 @@ import { RegistryError } from './errors.js';
 import { declaredLength, hasBody, meterRequestBody, type BodyLimits } from './body.js';
 import { parseUploadContentRange } from './range-headers.js';
 import { uploadHasherFor } from './upload-hasher.js';
+import { queryOf } from './url.js';
 
 /**
  * Blob uploads (OCI distribution v1.1 "pushing blobs"): POST starts a session, performs a
@@ -36,11 +37,6 @@ function rangeValue(size: number): string {
 
 function sessionHeaders(name: string, id: string, size: number): Record<string, string> {
   return { Location: uploadLocation(name, id), Range: rangeValue(size), 'Docker-Upload-UUID': id };
-}
-
-function query(ctx: RouteContext): URLSearchParams {
-  const at = ctx.request.url.indexOf('?');
-  return new URLSearchParams(at === -1 ? '' : ctx.request.url.slice(at + 1));
 }
 
 /** The ?digest= of a completing request; only sha256 is accepted for uploads. */
@@ -246,7 +242,7 @@ async function monolithicUpload(ctx: RouteContext, digest: string): Promise<void
 
 /** POST /v2/<name>/blobs/uploads/: mount, monolithic upload, or a new upload session (202). */
 export const startUpload: RouteHandler = async (ctx) => {
-  const params = query(ctx);
+  const params = queryOf(ctx.request.url);
   if (params.has('mount') && (await tryMount(ctx, params))) return;
   // A failed mount that carries the blob itself (body and digest) is a monolithic upload.
   if (params.has('digest') && (!params.has('mount') || hasBody(ctx.request.raw))) {
@@ -286,7 +282,7 @@ export const patchUpload: RouteHandler = async (ctx) => {
 
 /** PUT ?digest=: appends an optional final chunk, verifies the digest, and publishes the blob (201). */
 export const putUpload: RouteHandler = async (ctx) => {
-  const digest = uploadDigest(query(ctx));
+  const digest = uploadDigest(queryOf(ctx.request.url));
   const { deps } = ctx;
   const { repository, upload } = await loadUpload(ctx);
   const hasher = uploadHasherFor(deps.blobs);
