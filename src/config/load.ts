@@ -102,12 +102,23 @@ function preferenceFromEnv(env: NodeJS.ProcessEnv): string[] | undefined {
   return value.split(/[\s,]+/).filter((name) => name !== '');
 }
 
+/** The mapping key written at `offset` (the start of a duplicate key), if it is a plain one. */
+function keyAt(text: string, offset: number): string | undefined {
+  const match = /^["']?([^"':\n]+?)["']?\s*:/.exec(text.slice(offset, offset + 200));
+  return match?.[1];
+}
+
 /** Parse YAML text (a file's contents) into a validated config; env overrides applied. */
 export function parseConfig(yamlText: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   // YAML 1.1 is what PyYAML, and so Quay, reads: `yes`/`no`/`on`/`off` are booleans, `<<` merges.
   const doc = parseDocument(yamlText, { version: '1.1', uniqueKeys: true, prettyErrors: true });
   const syntaxError = doc.errors[0];
-  if (syntaxError) throw new ConfigError(`${source}: invalid YAML: ${firstLine(syntaxError.message)}`);
+  if (syntaxError) {
+    // The parser's message gives the line; the key itself is what a reader looks for.
+    const key = syntaxError.code === 'DUPLICATE_KEY' ? keyAt(yamlText, syntaxError.pos[0]) : undefined;
+    const what = key === undefined ? firstLine(syntaxError.message) : `${key} is given twice (${firstLine(syntaxError.message)})`;
+    throw new ConfigError(`${source}: invalid YAML: ${what}`);
+  }
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });

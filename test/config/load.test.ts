@@ -199,7 +199,8 @@ describe('parseConfig: bad YAML', () => {
   });
 
   test('a duplicate key is refused', () => {
-    assert.match(errorOf('DB_URI: postgresql://a/b\nDB_URI: postgresql://c/d\n'), /^config\.yaml: invalid YAML: Map keys must be unique at line 2/);
+    assert.match(errorOf('DB_URI: postgresql://a/b\nDB_URI: postgresql://c/d\n'), /^config\.yaml: invalid YAML: DB_URI is given twice \(Map keys must be unique at line 2/);
+    assert.match(errorOf('FEATURE_REFERRERS_API: true\nDB_URI: x\n"FEATURE_REFERRERS_API": false\n'), /invalid YAML: FEATURE_REFERRERS_API is given twice/);
   });
 
   test('an empty file or one with only comments is refused', () => {
