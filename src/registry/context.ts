@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metadata } from '../db/metadata.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { UploadHasher } from './upload-hasher.js';
 
 /** Limits and feature switches of the /v2 API, mapped from config.yaml by the composition root. */
 export interface RegistryOptions {
@@ -18,6 +19,8 @@ export interface RegistryOptions {
 export interface RegistryDeps {
   metadata: Metadata;
   blobs: BlobStore;
+  /** This process's hash states of the uploads it streamed (see upload-hasher.ts). */
+  uploadHashes: UploadHasher;
   options: RegistryOptions;
   log: FastifyBaseLogger;
 }

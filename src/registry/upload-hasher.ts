@@ -23,8 +23,8 @@ import { RegistryError } from './errors.js';
  * A hash is taken OUT of the cache while a chunk streams: a failed or aborted chunk leaves the hash
  * dirty (it saw bytes that the driver truncated away), so it is simply dropped, and the next chunk
  * re-hashes from storage. The cache is a bounded LRU; entries are removed on commit, cancel and purge.
- * Caches are per BlobStore instance (one per app), never a process-wide singleton: two apps in one
- * process over the same storage behave like two instances.
+ * The composition root builds one cache per app and passes it in (RegistryDeps.uploadHashes): two apps
+ * in one process over the same storage behave like two instances.
  */
 
 /** Default number of uploads whose hash state one process keeps. */
@@ -103,16 +103,4 @@ export class UploadHasher {
     }
     return hash;
   }
-}
-
-const hashers = new WeakMap<BlobStore, UploadHasher>();
-
-/** The hash cache of uploads in this blob store (created on first use, one per store instance). */
-export function uploadHasherFor(blobs: BlobStore): UploadHasher {
-  let hasher = hashers.get(blobs);
-  if (hasher === undefined) {
-    hasher = new UploadHasher(blobs);
-    hashers.set(blobs, hasher);
-  }
-  return hasher;
 }

@@ -7,7 +7,6 @@ import type { RegistryDeps, RouteContext, RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { declaredLength, hasBody, meterRequestBody, type BodyLimits } from './body.js';
 import { parseUploadContentRange } from './range-headers.js';
-import { uploadHasherFor } from './upload-hasher.js';
 import { queryOf } from './url.js';
 
 /**
@@ -146,7 +145,7 @@ async function appendBody(ctx: RouteContext, id: string, offset: number, hash: H
 /** Appends the request body as the next chunk of a session upload and records it; returns the new size and hash. */
 async function appendChunk(ctx: RouteContext, upload: UploadRecord): Promise<{ size: number; hash: Hash }> {
   const limits = await chunkLimits(ctx, upload);
-  const hasher = uploadHasherFor(ctx.deps.blobs);
+  const hasher = ctx.deps.uploadHashes;
   const hash = await hasher.resume(upload.id, upload.size);
   const size = await appendBody(ctx, upload.id, upload.size, hash, limits);
   if (!(await ctx.deps.metadata.uploads.advanceUpload(upload.id, upload.size, size))) {
@@ -157,7 +156,7 @@ async function appendChunk(ctx: RouteContext, upload: UploadRecord): Promise<{ s
 
 /** Removes an upload everywhere: row, temporary object and cached hash state. */
 async function discardUpload(deps: RegistryDeps, id: string): Promise<void> {
-  uploadHasherFor(deps.blobs).forget(id);
+  deps.uploadHashes.forget(id);
   await deps.blobs.abortUpload(id);
   await deps.metadata.uploads.deleteUpload(id);
 }
@@ -275,7 +274,7 @@ export const patchUpload: RouteHandler = async (ctx) => {
   if (hasBody(ctx.request.raw)) {
     const appended = await appendChunk(ctx, upload);
     size = appended.size;
-    uploadHasherFor(ctx.deps.blobs).store(upload.id, appended.hash, size);
+    ctx.deps.uploadHashes.store(upload.id, appended.hash, size);
   }
   await ctx.reply.code(202).headers({ ...sessionHeaders(ctx.name, upload.id, size), 'Content-Length': '0' }).send();
 };
@@ -285,7 +284,7 @@ export const putUpload: RouteHandler = async (ctx) => {
   const digest = uploadDigest(queryOf(ctx.request.url));
   const { deps } = ctx;
   const { repository, upload } = await loadUpload(ctx);
-  const hasher = uploadHasherFor(deps.blobs);
+  const hasher = deps.uploadHashes;
   let size = upload.size;
   let hash: Hash;
   if (hasBody(ctx.request.raw)) {

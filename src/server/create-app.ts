@@ -6,6 +6,7 @@ import { registryChecks } from '../health/checks.js';
 import { healthRoutes } from '../health/routes.js';
 import { clientAddress } from '../net/client-address.js';
 import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
+import { UploadHasher } from '../registry/upload-hasher.js';
 import { failureOf, recordFailure, registryPlugin, sendOciError } from '../registry/plugin.js';
 import { matchRoute } from '../registry/routes.js';
 import { RegistryError } from '../registry/errors.js';
@@ -20,6 +21,8 @@ export interface AppDeps {
   options: RegistryOptions;
   /** A pino logger to use as is, or pino options for Fastify to build one (false: silent). */
   logger: FastifyBaseLogger | LoggerOptions | boolean;
+  /** The upload hash cache; a new one by default (tests pass their own to look inside). */
+  uploadHashes?: UploadHasher;
   /** Bound on each health probe (default 3 s). */
   healthTimeoutMs?: number;
 }
@@ -164,6 +167,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   registryDeps = {
     metadata: deps.metadata,
     blobs: deps.blobs,
+    uploadHashes: deps.uploadHashes ?? new UploadHasher(deps.blobs),
     options: deps.options,
     log: app.log,
   };

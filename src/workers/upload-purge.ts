@@ -1,5 +1,4 @@
 import type { RegistryDeps } from '../registry/context.js';
-import { uploadHasherFor } from '../registry/upload-hasher.js';
 
 /**
  * Removes abandoned uploads: rows not written for `uploadExpiryMs` (with their temporary objects),
@@ -18,7 +17,7 @@ const MAX_BATCHES = 1000;
 /** Purges stale uploads once; resolves with how many uploads (rows or orphaned objects) were removed. */
 export async function purgeStaleUploads(deps: RegistryDeps): Promise<number> {
   const { metadata, blobs, log } = deps;
-  const hasher = uploadHasherFor(blobs);
+  const hasher = deps.uploadHashes;
   const before = new Date(Date.now() - deps.options.uploadExpiryMs);
   let removed = 0;
   const failed = new Set<string>();

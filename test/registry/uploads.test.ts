@@ -16,7 +16,7 @@ import { migrateToLatest } from '../../src/db/migrate.js';
 import { createMetadata } from '../../src/db/kysely-metadata.js';
 import type { Metadata } from '../../src/db/metadata.js';
 import type { RegistryOptions } from '../../src/registry/context.js';
-import { UploadHasher, uploadHasherFor } from '../../src/registry/upload-hasher.js';
+import { UploadHasher } from '../../src/registry/upload-hasher.js';
 import { createApp } from '../../src/server/create-app.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
@@ -121,6 +121,7 @@ interface Fleet {
   apps: FastifyInstance[];
   clients: Client[];
   stores: BlobStore[];
+  hashers: UploadHasher[];
   metadata: Metadata;
   reads: () => number;
   close(): Promise<void>;
@@ -156,23 +157,28 @@ async function startFleet(count: number, options: Partial<RegistryOptions> = {})
   const apps: FastifyInstance[] = [];
   const clients: Client[] = [];
   const stores: BlobStore[] = [];
+  const hashers: UploadHasher[] = [];
   for (let i = 0; i < count; i += 1) {
     const blobs = countingStore(new LocalBlobStore(path.join(dir, 'storage')), counter);
+    const uploadHashes = new UploadHasher(blobs);
     const app = await createApp({
       metadata,
       blobs,
+      uploadHashes,
       logger: false,
       options: { maxManifestBytes: 4 << 20, referrersApi: true, uploadExpiryMs: 24 * 3600_000, ...options },
     });
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     apps.push(app);
     stores.push(blobs);
+    hashers.push(uploadHashes);
     clients.push(new Client(address));
   }
   return {
     apps,
     clients,
     stores,
+    hashers,
     metadata,
     reads: () => counter.reads,
     async close() {
@@ -469,11 +475,11 @@ describe('uploads: streaming, instances and limits', () => {
     assert.equal((await a.patch(location, parts[3] as Buffer)).status, 202);
     assert.equal(fleet.reads(), reads0 + 2, "a's cached hash was stale and was not used");
     // A restart of b (its cache cleared) before the final chunk.
-    uploadHasherFor(fleet.stores[1] as BlobStore).clear();
+    (fleet.hashers[1] as UploadHasher).clear();
     const response = await b.put(location, sha256(data), parts[4]);
     assert.equal(response.status, 201, await response.text());
     assert.deepEqual(await a.blob('stream/fleet', sha256(data)), data);
-    assert.equal(uploadHasherFor(fleet.stores[1] as BlobStore).size, 0, 'commit drops the cached state');
+    assert.equal((fleet.hashers[1] as UploadHasher).size, 0, 'commit drops the cached state');
   });
 
   it('never publishes a wrong blob when two instances race for the same chunk', async () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { Dialect } from '../../src/db/database.js';
 import type { RegistryDeps } from '../../src/registry/context.js';
-import { uploadHasherFor } from '../../src/registry/upload-hasher.js';
+import { UploadHasher } from '../../src/registry/upload-hasher.js';
 import { purgeStaleUploads, startUploadPurge } from '../../src/workers/upload-purge.js';
 import { startTestRegistry } from '../helpers/registry-server.js';
 
@@ -47,6 +47,7 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
       deps = {
         metadata: registry.metadata,
         blobs: registry.blobs,
+        uploadHashes: new UploadHasher(registry.blobs),
         options: { maxManifestBytes: 1 << 20, referrersApi: true, uploadExpiryMs: EXPIRY_MS },
         log: pino({ level: 'silent' }),
       };
@@ -58,7 +59,7 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
       const staleEmpty = await session('purge/a', 0);
       const orphan = randomUUID();
       await deps.blobs.startUpload(orphan);
-      uploadHasherFor(deps.blobs).store(stale, createHash('sha256'), 10);
+      deps.uploadHashes.store(stale, createHash('sha256'), 10);
       await sleep(EXPIRY_MS + 200);
       const fresh = await session('purge/b', 5);
       const freshOrphan = randomUUID();
@@ -72,7 +73,7 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
       assert.deepEqual(await exists(fresh), { row: true, object: true });
       assert.deepEqual(await exists(freshOrphan), { row: false, object: true });
       // Had the cached hash state survived, resume would return it instead of going to storage.
-      await assert.rejects(uploadHasherFor(deps.blobs).resume(stale, 10), { name: 'UploadNotFoundError' });
+      await assert.rejects(deps.uploadHashes.resume(stale, 10), { name: 'UploadNotFoundError' });
 
       const response = await fetch(new URL(`/v2/purge/a/blobs/uploads/${stale}`, registry.url));
       assert.equal(response.status, 404);
