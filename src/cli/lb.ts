@@ -217,7 +217,10 @@ async function statusCommand(argv: string[]): Promise<number> {
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     status = (await res.json()) as ControllerStatus;
   } catch (err) {
-    throw new CliError(`quayside lb status: cannot read ${base}/status: ${err instanceof Error ? err.message : String(err)}`);
+    // fetch() says only "fetch failed"; the reason (refused, unknown host, timeout) is in its cause.
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+    const reason = cause ?? (err instanceof Error ? err.message : String(err));
+    throw new CliError(`quayside lb status: cannot reach the controller at ${base}/status: ${reason}`);
   }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
@@ -239,7 +242,12 @@ export async function runLbCommand(argv: string[]): Promise<number> {
     render: renderCommand,
     validate: validateCommand,
   };
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return help();
+  // No command is a usage error (exit 2), as for `quayside` itself; asking for help is not.
+  if (sub === undefined) {
+    help();
+    return 2;
+  }
+  if (sub === '--help' || sub === '-h' || sub === 'help') return help();
   const command = commands[sub];
   if (!command) {
     process.stderr.write(`quayside lb: unknown command "${sub}" (run, status, render, validate)\n`);
