@@ -23,7 +23,3 @@ export class LbConfigError extends Error {
   }
 }
 
-/** Throw an LbConfigError when `issues` is not empty. */
-export function throwIfIssues(issues: readonly LbIssue[]): void {
-  if (issues.length > 0) throw new LbConfigError(issues);
-}

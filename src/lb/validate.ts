@@ -3,7 +3,7 @@
  * the defaults and the checks that span keys and services: listening ports, certificates, stats password,
  * routes claimed twice, http-only features without an https frontend. Every issue names its origin and key.
  */
-import { parseQuaysideDocument, type LoadBalancerEntry, type SourceDocument } from './document.js';
+import type { LoadBalancerEntry, SourceDocument } from './document.js';
 import { LbConfigError, type LbIssue } from './errors.js';
 import {
   DEFAULT_SSL_CIPHERS,
@@ -178,7 +178,3 @@ export function buildModel(document: SourceDocument): LoadBalancerModel {
   return { loadBalancer, services };
 }
 
-/** Validate Quayside's own format (`load_balancer` + `services`) read from `origin` into the model. */
-export function validateModel(raw: unknown, origin: string): LoadBalancerModel {
-  return buildModel(parseQuaysideDocument(raw, origin));
-}
