@@ -84,6 +84,17 @@ export interface RepositoryStore {
   getRepository(name: string): Promise<RepositoryRecord | undefined>;
   /** Returns the repository, creating it (private) when missing; concurrent callers get the same row. */
   ensureRepository(name: string): Promise<RepositoryRecord>;
+  /**
+   * Returns the repository, creating it with `visibility` when missing; `created` is true only for the one
+   * caller whose insert made it (so that exactly one of several concurrent pushers applies the creation rules).
+   */
+  createRepository(name: string, visibility: 'public' | 'private'): Promise<{ repository: RepositoryRecord; created: boolean }>;
+  getRepositoryById(id: number): Promise<RepositoryRecord | undefined>;
+  setVisibility(id: number, visibility: 'public' | 'private'): Promise<void>;
+  /** Deletes the repository with its manifests, tags, links, uploads and permissions; false when missing. */
+  deleteRepository(id: number): Promise<boolean>;
+  /** How many repositories the namespace has (a namespace with repositories cannot be deleted). */
+  countRepositories(namespace: string): Promise<number>;
   /** Repository names in lexical order. */
   listRepositories(page: Page): Promise<string[]>;
 }

@@ -1,6 +1,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import * as initial from './migrations/0001_initial.js';
+import * as accounts from './migrations/0002_accounts.js';
 import type { Schema } from './schema.js';
 
 /** A migration module: its up() gets the dialect because column types differ slightly between dialects. */
@@ -11,6 +12,7 @@ interface DialectMigration {
 /** Every migration, in order. Names are stored in quayside_migration; never rename or reorder them. */
 const MIGRATIONS: Record<string, DialectMigration> = {
   '0001_initial': initial,
+  '0002_accounts': accounts,
 };
 
 class StaticProvider implements MigrationProvider {

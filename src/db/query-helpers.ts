@@ -55,6 +55,22 @@ export async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): 
   }
 }
 
+/** A SQLite transaction holding the write lock from its start (BEGIN IMMEDIATE) on the single connection. */
+export async function inSqliteImmediateTransaction<T>(database: Database, work: (trx: Kysely<Schema>) => Promise<T>): Promise<T> {
+  return database.db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    try {
+      const result = await work(connection);
+      await sql`commit`.execute(connection);
+      return result;
+    } catch (error) {
+      // The original error says what went wrong; a failed rollback (no transaction left) adds nothing.
+      await sql`rollback`.execute(connection).catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
 /**
  * A write transaction serialised per repository. PostgreSQL and MySQL lock the repository row
  * (SELECT ... FOR UPDATE), which is what makes "at most one current tag per name" hold on MySQL, which has
@@ -67,20 +83,7 @@ export async function inRepositoryTransaction<T>(
   work: (trx: Kysely<Schema>) => Promise<T>,
 ): Promise<T> {
   return retryOnDeadlock(async () => {
-    if (database.dialect === 'sqlite') {
-      return database.db.connection().execute(async (connection) => {
-        await sql`begin immediate`.execute(connection);
-        try {
-          const result = await work(connection);
-          await sql`commit`.execute(connection);
-          return result;
-        } catch (error) {
-          // The original error says what went wrong; a failed rollback (no transaction left) adds nothing.
-          await sql`rollback`.execute(connection).catch(() => undefined);
-          throw error;
-        }
-      });
-    }
+    if (database.dialect === 'sqlite') return inSqliteImmediateTransaction(database, work);
     return database.db.transaction().execute(async (trx) => {
       const lock = trx.selectFrom('repository').select('id').where('id', '=', repositoryId);
       // On PostgreSQL, NO KEY UPDATE still serialises tag writers but lets inserts that merely reference the

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountKind, RepositoryRole, TeamRole } from './account-metadata.js';
 
 /**
  * Kysely's view of the tables created by src/db/migrations/. Times are stored as bigint milliseconds
@@ -65,6 +66,104 @@ export interface TagTable {
   lifetime_end: ColumnType<number | string | null, number | null, number | null>;
 }
 
+/** A nullable bigint (milliseconds) column. */
+export type NullableInt64 = ColumnType<number | string | null, number | null, number | null>;
+
+/** Users, organizations and robots (Quay's `user` table): one name space for all three. */
+export interface AccountTable {
+  id: Generated<number>;
+  name: string;
+  kind: AccountKind;
+  email: string | null;
+  password_hash: string | null;
+  token_hash: string | null;
+  owner_id: number | null;
+  /** 0 or 1 (portable boolean). */
+  enabled: number;
+  description: string | null;
+  created_at: Int64;
+}
+
+export interface TeamTable {
+  id: Generated<number>;
+  organization_id: number;
+  name: string;
+  role: TeamRole;
+  description: string | null;
+  created_at: Int64;
+}
+
+export interface TeamMemberTable {
+  team_id: number;
+  account_id: number;
+}
+
+/** Exactly one of account_id and team_id is set. */
+export interface RepositoryPermissionTable {
+  id: Generated<number>;
+  repository_id: number;
+  account_id: number | null;
+  team_id: number | null;
+  role: RepositoryRole;
+}
+
+export interface PermissionPrototypeTable {
+  /** Public uuid. */
+  id: string;
+  organization_id: number;
+  account_id: number | null;
+  team_id: number | null;
+  role: RepositoryRole;
+  created_at: Int64;
+}
+
+export interface AppTokenTable {
+  /** Public uuid. */
+  id: string;
+  account_id: number;
+  title: string;
+  token_hash: string;
+  created_at: Int64;
+  expires_at: NullableInt64;
+  last_used_at: NullableInt64;
+}
+
+export interface ServiceKeyTable {
+  kid: string;
+  public_key: string;
+  created_by: string;
+  created_at: Int64;
+  expires_at: Int64;
+}
+
+export interface AuditLogTable {
+  /** bigint on PostgreSQL and MySQL, so a string where the driver returns one. */
+  id: Generated<number | string>;
+  kind: string;
+  performer_id: number | null;
+  performer_name: string | null;
+  performer_kind: string | null;
+  namespace: string | null;
+  repository: string | null;
+  created_at: Int64;
+  client_address: string | null;
+  /** JSON object text. */
+  metadata: string;
+}
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  last_failure_at: Int64;
+}
+
+export interface SessionTable {
+  id_hash: string;
+  account_id: number;
+  created_at: Int64;
+  expires_at: Int64;
+}
+
 export interface Schema {
   repository: RepositoryTable;
   blob: BlobTable;
@@ -73,4 +172,14 @@ export interface Schema {
   manifest: ManifestTable;
   manifest_reference: ManifestReferenceTable;
   tag: TagTable;
+  account: AccountTable;
+  team: TeamTable;
+  team_member: TeamMemberTable;
+  repository_permission: RepositoryPermissionTable;
+  permission_prototype: PermissionPrototypeTable;
+  app_token: AppTokenTable;
+  service_key: ServiceKeyTable;
+  audit_log: AuditLogTable;
+  login_throttle: LoginThrottleTable;
+  session: SessionTable;
 }

@@ -14,14 +14,14 @@ for (const dialect of ALL_DIALECTS) {
     });
     after(() => fresh.drop());
 
-    it('lists the initial migration as pending on an empty database', async () => {
-      assert.deepEqual(await pendingMigrations(fresh.database), ['0001_initial']);
+    it('lists every migration as pending on an empty database', async () => {
+      assert.deepEqual(await pendingMigrations(fresh.database), ['0001_initial', '0002_accounts']);
     });
 
     it('applies each migration once when two instances (processes) migrate at the same time', async () => {
       const runs = await Promise.all([migrateInChild(fresh.uri), migrateInChild(fresh.uri)]);
-      assert.deepEqual(runs.flatMap((r) => r.applied), ['0001_initial']);
-      assert.deepEqual(runs.flatMap((r) => r.lines), ['applied migration 0001_initial']);
+      assert.deepEqual(runs.flatMap((r) => r.applied), ['0001_initial', '0002_accounts']);
+      assert.deepEqual(runs.flatMap((r) => r.lines), ['applied migration 0001_initial', 'applied migration 0002_accounts']);
       assert.deepEqual(await pendingMigrations(fresh.database), []);
     });
 
@@ -33,7 +33,12 @@ for (const dialect of ALL_DIALECTS) {
     });
 
     it('creates the tables the metadata layer uses', async () => {
-      for (const table of ['repository', 'blob', 'repository_blob', 'upload', 'manifest', 'manifest_reference', 'tag']) {
+      const tables = [
+        ...['repository', 'blob', 'repository_blob', 'upload', 'manifest', 'manifest_reference', 'tag'],
+        ...['account', 'team', 'team_member', 'repository_permission', 'permission_prototype', 'app_token'],
+        ...['service_key', 'audit_log', 'login_throttle', 'session'],
+      ];
+      for (const table of tables) {
         const result = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table)}`.execute(fresh.database.db);
         assert.equal(Number(result.rows[0]?.n), 0, table);
       }

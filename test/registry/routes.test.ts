@@ -293,6 +293,11 @@ describe('unexpected failures', () => {
             throw new Error('boom: secret connection string');
           },
           ensureRepository: (name) => m.repositories.ensureRepository(name),
+          createRepository: (name, visibility) => m.repositories.createRepository(name, visibility),
+          getRepositoryById: (id) => m.repositories.getRepositoryById(id),
+          setVisibility: (id, visibility) => m.repositories.setVisibility(id, visibility),
+          deleteRepository: (id) => m.repositories.deleteRepository(id),
+          countRepositories: (namespace) => m.repositories.countRepositories(namespace),
           listRepositories: (page) => m.repositories.listRepositories(page),
         },
         blobs: m.blobs,

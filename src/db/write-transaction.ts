@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './database.js';
+import { inSqliteImmediateTransaction, retryOnDeadlock } from './query-helpers.js';
+import type { Schema } from './schema.js';
+
+/** The three drivers' codes for a unique or primary-key violation. */
+const UNIQUE_VIOLATION_CODES = new Set([
+  '23505', // PostgreSQL unique_violation
+  'ER_DUP_ENTRY', // MySQL 1062
+  'SQLITE_CONSTRAINT_UNIQUE',
+  'SQLITE_CONSTRAINT_PRIMARYKEY',
+]);
+
+/** Whether a driver error is a duplicate key (the caller lost a race for a unique name). */
+export function isUniqueViolation(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && 'code' in error && UNIQUE_VIOLATION_CODES.has(String(error.code))
+  );
+}
+
+/**
+ * A write transaction on any dialect, retried when the database picks it as a deadlock victim (so `work` must
+ * be safe to run again). SQLite takes the write lock up front (BEGIN IMMEDIATE) so that two processes never
+ * deadlock upgrading a read lock, as inRepositoryTransaction does.
+ */
+export async function inWriteTransaction<T>(database: Database, work: (trx: Kysely<Schema>) => Promise<T>): Promise<T> {
+  return retryOnDeadlock(async () => {
+    if (database.dialect !== 'sqlite') return database.db.transaction().execute(work);
+    return inSqliteImmediateTransaction(database, work);
+  });
+}
