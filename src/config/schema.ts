@@ -66,7 +66,21 @@ const objectSchema = z.object({
   FEATURE_ANONYMOUS_ACCESS: z.boolean().default(true),
   FEATURE_REFERRERS_API: z.boolean().default(true),
   FEATURE_USER_CREATION: z.boolean().default(true),
+  FEATURE_APP_SPECIFIC_TOKENS: z.boolean().default(true),
+  FEATURE_SUPER_USERS: z.boolean().default(true),
   SUPER_USERS: z.array(z.string().min(1)).default([]),
+  CREATE_PRIVATE_REPO_ON_PUSH: z.boolean().default(true),
+  CREATE_NAMESPACE_ON_PUSH: z.boolean().default(false),
+  SESSION_COOKIE_SECURE: z.boolean().default(false),
+  // Quay's instance key settings, in minutes: a key is made every REFRESH and accepted for EXPIRATION.
+  INSTANCE_SERVICE_KEY_EXPIRATION: z.number().int().min(2).max(60 * 24 * 30).default(120),
+  INSTANCE_SERVICE_KEY_REFRESH: z.number().int().min(1).max(60 * 24 * 30).default(55),
+  // Quayside's own keys (Quay hard-codes these values).
+  REGISTRY_TOKEN_LIFETIME_S: z.number().int().min(10).max(24 * 3600).default(3600),
+  REGISTRY_TOKEN_CLOCK_SKEW_S: z.number().int().min(0).max(600).default(60),
+  LOGIN_FREE_ATTEMPTS: z.number().int().min(1).max(1000).default(5),
+  LOGIN_MAX_DELAY_S: z.number().int().min(1).max(3600).default(60),
+  SESSION_LIFETIME_S: z.number().int().min(60).max(30 * 24 * 3600).default(12 * 3600),
   MAXIMUM_LAYER_SIZE: sizeSchema.default(20 * 1024 ** 3),
 });
 
@@ -84,6 +98,15 @@ export const configSchema = objectSchema.superRefine((config, ctx) => {
           message: `storage location ${JSON.stringify(name)} is not in DISTRIBUTED_STORAGE_CONFIG (${listed})`,
         });
       }
+    });
+  }
+  // A key must outlive every token it signed: it signs for REFRESH minutes, each token lives the token lifetime.
+  const keyNeedsS = config.INSTANCE_SERVICE_KEY_REFRESH * 60 + config.REGISTRY_TOKEN_LIFETIME_S;
+  if (config.INSTANCE_SERVICE_KEY_EXPIRATION * 60 < keyNeedsS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['INSTANCE_SERVICE_KEY_EXPIRATION'],
+      message: `must be at least INSTANCE_SERVICE_KEY_REFRESH plus REGISTRY_TOKEN_LIFETIME_S (${Math.ceil(keyNeedsS / 60)} minutes), or tokens would outlive their signing key`,
     });
   }
   if (known.length > 0 && config.DISTRIBUTED_STORAGE_PREFERENCE.length === 0) {

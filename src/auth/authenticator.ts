@@ -1,0 +1,180 @@
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AccountMetadata, AccountRecord } from '../db/account-metadata.js';
+import type { Identity, RobotIdentity, UserIdentity } from './identity.js';
+import { performerOf } from './identity.js';
+import { MAX_ACCOUNT_NAME_LENGTH, parseRobotName } from './names.js';
+import { MAX_PASSWORD_LENGTH, verifyNothing, verifyPassword } from './passwords.js';
+import { constantTimeEqual, hashSecret } from './secrets.js';
+import type { Authenticator, LoginResult } from './services.js';
+import { accountKey, addressKey, type LoginThrottle } from './throttle.js';
+
+/** Where the authenticator reports throttled logins. */
+export interface AuthenticatorLog {
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+export interface AuthenticatorOptions {
+  superUsers: ReadonlySet<string>;
+  appSpecificTokens: boolean;
+  now?: () => number;
+}
+
+/** The user name with which Basic credentials carry an app-specific token alone. */
+export const APP_TOKEN_USERNAME = '$app';
+
+const INVALID_MESSAGE = 'invalid username or password';
+const DISABLED_MESSAGE = 'this account is disabled';
+/** Longest user name kept in audit metadata (clients may send anything). */
+const MAX_LOGGED_NAME = 255;
+
+type LoginType = 'password' | 'app_token' | 'robot';
+
+/** What a credential check found: an identity, or a failure with the account when one was named. */
+type Outcome =
+  | { ok: true; identity: Identity; type: LoginType; namespace: string; extra?: Record<string, unknown> }
+  | { ok: false; reason: 'invalid' | 'disabled'; namespace: string | null };
+
+/**
+ * Checks credentials (password, app-specific token, robot token) under login throttling, and writes one
+ * login_success or login_failure audit row per attempt. Unknown users and wrong passwords get the same
+ * answer after about the same time.
+ */
+export class AuthenticatorService implements Authenticator {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly accounts: AccountMetadata,
+    private readonly throttle: LoginThrottle,
+    private readonly audit: AuditLog,
+    private readonly log: AuthenticatorLog,
+    private readonly options: AuthenticatorOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async login(username: string, secret: string, clientAddress: string): Promise<LoginResult> {
+    // $app logins are throttled per address only: one shared "account" key would let anyone lock out everyone.
+    const account = username === APP_TOKEN_USERNAME ? undefined : accountKey(username);
+    return this.attempt(username, clientAddress, account, () => this.check(username, secret));
+  }
+
+  async loginWithAppToken(token: string, clientAddress: string): Promise<LoginResult> {
+    return this.attempt(APP_TOKEN_USERNAME, clientAddress, undefined, () => this.checkAppToken(token, undefined));
+  }
+
+  private async attempt(
+    username: string,
+    clientAddress: string,
+    account: string | undefined,
+    check: () => Promise<Outcome>,
+  ): Promise<LoginResult> {
+    const keys = account === undefined ? [addressKey(clientAddress)] : [account, addressKey(clientAddress)];
+    const loggedName = username.slice(0, MAX_LOGGED_NAME);
+    const gate = await this.throttle.check(keys);
+    if (!gate.allowed) {
+      this.log.warn({ username: loggedName, clientAddress, retryAfterS: gate.retryAfterS }, 'login throttled after repeated failures');
+      this.recordFailure(loggedName, 'throttled', null, clientAddress);
+      return {
+        ok: false,
+        reason: 'throttled',
+        message: `too many failed login attempts; retry in ${gate.retryAfterS} seconds`,
+        retryAfterS: gate.retryAfterS,
+      };
+    }
+    const outcome = await check();
+    if (!outcome.ok) {
+      // A disabled account that gave the right secret is not guessing; only wrong secrets count.
+      if (outcome.reason === 'invalid') await this.throttle.fail(keys);
+      this.recordFailure(loggedName, outcome.reason, outcome.namespace, clientAddress);
+      return { ok: false, reason: outcome.reason, message: outcome.reason === 'disabled' ? DISABLED_MESSAGE : INVALID_MESSAGE };
+    }
+    if (account !== undefined) await this.throttle.succeed(account);
+    this.audit.record({
+      kind: 'login_success',
+      performer: performerOf(outcome.identity),
+      namespace: outcome.namespace,
+      repository: null,
+      clientAddress,
+      metadata: { type: outcome.type, username: loggedName, ...outcome.extra },
+    });
+    return { ok: true, identity: outcome.identity };
+  }
+
+  private recordFailure(username: string, reason: string, namespace: string | null, clientAddress: string): void {
+    this.audit.record({
+      kind: 'login_failure',
+      performer: null,
+      namespace,
+      repository: null,
+      clientAddress,
+      metadata: { username, reason },
+    });
+  }
+
+  private async check(username: string, secret: string): Promise<Outcome> {
+    const invalid: Outcome = { ok: false, reason: 'invalid', namespace: null };
+    if (typeof secret !== 'string' || secret.length === 0 || secret.length > MAX_PASSWORD_LENGTH) return invalid;
+    if (username === APP_TOKEN_USERNAME) return this.checkAppToken(secret, undefined);
+    if (username.length === 0 || username.length > MAX_ACCOUNT_NAME_LENGTH) return invalid;
+    if (username.includes('+')) return this.checkRobot(username, secret);
+
+    const user = await this.accounts.accounts.getAccount(username);
+    if (user === undefined || user.kind !== 'user') {
+      // Organizations (and unknown names) cannot log in; spend a password check's time all the same.
+      await verifyNothing(secret);
+      return { ok: false, reason: 'invalid', namespace: user?.name ?? null };
+    }
+    // Docker clients may send an app-specific token as the password of the user's own name.
+    if (this.options.appSpecificTokens) {
+      const viaToken = await this.checkAppToken(secret, user);
+      if (viaToken.ok) return viaToken;
+    }
+    const secrets = await this.accounts.accounts.getSecrets(user.id);
+    const hash = secrets?.passwordHash ?? null;
+    const matches = hash === null ? await verifyNothing(secret) : await verifyPassword(secret, hash);
+    if (!matches) return { ok: false, reason: 'invalid', namespace: user.name };
+    if (!user.enabled) return { ok: false, reason: 'disabled', namespace: user.name };
+    return { ok: true, identity: this.userIdentity(user), type: 'password', namespace: user.name };
+  }
+
+  /** An app-specific token, of `expected` when given (a user's own name), else of whoever owns it. */
+  private async checkAppToken(token: string, expected: AccountRecord | undefined): Promise<Outcome> {
+    const invalid: Outcome = { ok: false, reason: 'invalid', namespace: expected?.name ?? null };
+    if (!this.options.appSpecificTokens || token.length === 0 || token.length > MAX_PASSWORD_LENGTH) return invalid;
+    const found = await this.accounts.appTokens.findByHash(hashSecret(token));
+    if (found === undefined || found.account.kind !== 'user') return invalid;
+    if (expected !== undefined && found.account.id !== expected.id) return invalid;
+    if (found.token.expiresAt !== null && found.token.expiresAt.getTime() <= this.now()) return invalid;
+    if (!found.account.enabled) return { ok: false, reason: 'disabled', namespace: found.account.name };
+    // Recording the use is best effort: a failed update must not fail the login.
+    this.accounts.appTokens.touch(found.token.id).catch(() => undefined);
+    return {
+      ok: true,
+      identity: { ...this.userIdentity(found.account), appTokenId: found.token.id },
+      type: 'app_token',
+      namespace: found.account.name,
+      extra: { appTokenId: found.token.id, appTokenTitle: found.token.title },
+    };
+  }
+
+  private async checkRobot(name: string, token: string): Promise<Outcome> {
+    const parsed = parseRobotName(name);
+    if (parsed === undefined) return { ok: false, reason: 'invalid', namespace: null };
+    const robot = await this.accounts.accounts.getAccount(name);
+    if (robot === undefined || robot.kind !== 'robot' || robot.ownerId === null) {
+      return { ok: false, reason: 'invalid', namespace: robot === undefined ? null : parsed.owner };
+    }
+    const secrets = await this.accounts.accounts.getSecrets(robot.id);
+    const stored = secrets?.tokenHash ?? null;
+    if (stored === null || !constantTimeEqual(hashSecret(token), stored)) {
+      return { ok: false, reason: 'invalid', namespace: parsed.owner };
+    }
+    if (!robot.enabled) return { ok: false, reason: 'disabled', namespace: parsed.owner };
+    const identity: RobotIdentity = { kind: 'robot', id: robot.id, name: robot.name, ownerId: robot.ownerId, ownerName: parsed.owner };
+    return { ok: true, identity, type: 'robot', namespace: parsed.owner, extra: { robot: robot.name } };
+  }
+
+  private userIdentity(user: AccountRecord): UserIdentity {
+    return { kind: 'user', id: user.id, name: user.name, superuser: this.options.superUsers.has(user.name) };
+  }
+}
