@@ -1,0 +1,148 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { namespaceNameProblem } from '../auth/names.js';
+import type { AuthServices } from '../auth/services.js';
+import { repositoryNameProblem } from '../oci/names.js';
+import { audit, created, noContent, ok, requireRepository, roleAtLeast, route, slashed } from './context.js';
+import { badRequest, forbidden, unauthorized } from './errors.js';
+import { epochSeconds, quayDate } from './format.js';
+import { splitRepositoryName } from './paths.js';
+import type { RepositoryRouteTable } from './repository-routes.js';
+import { checkName, MAX_DESCRIPTION_LENGTH, MAX_NAME_INPUT_LENGTH, parseBody, parseQuery, queryBoolean, visibility } from './validation.js';
+
+/** Repositories: list and create (/repository), view, delete and change visibility (/repository/{repo}...). */
+
+const NewRepositoryBody = z.object({
+  namespace: z.string().min(1).max(MAX_NAME_INPUT_LENGTH),
+  repository: z.string().min(1).max(MAX_NAME_INPUT_LENGTH),
+  visibility,
+  description: z.string().max(MAX_DESCRIPTION_LENGTH).nullable().optional(),
+  repo_kind: z.literal('image').nullable().optional(),
+});
+
+const ListQuery = z.object({
+  namespace: z.string().min(1).max(MAX_NAME_INPUT_LENGTH).optional(),
+  public: queryBoolean.optional(),
+  starred: queryBoolean.optional(),
+  next_page: z.string().min(1).max(MAX_NAME_INPUT_LENGTH).optional(),
+  last_modified: queryBoolean.optional(),
+  popularity: queryBoolean.optional(),
+  repo_kind: z.literal('image').optional(),
+});
+
+const VisibilityBody = z.object({ visibility });
+
+const LIST_PAGE = 100;
+
+/** Registers GET/POST /repository. */
+export function repositoryListRoutes(app: FastifyInstance, services: AuthServices): void {
+  route(app, services, {
+    method: 'POST',
+    url: slashed('/repository/'),
+    access: 'user',
+    handler: async (ctx) => {
+      const body = parseBody(NewRepositoryBody, ctx.request.body);
+      checkName(namespaceNameProblem(body.namespace));
+      const full = `${body.namespace}/${body.repository}`;
+      const problem = repositoryNameProblem(full);
+      if (problem !== undefined) throw badRequest(problem);
+      if (!(await services.policy.canCreateIn(ctx.identity, body.namespace))) {
+        throw forbidden(`you may not create repositories in namespace ${JSON.stringify(body.namespace)}`);
+      }
+      if ((await services.metadata.repositories.getRepository(full)) !== undefined) throw badRequest('Repository already exists');
+      // The creator applies Quay's creation rules and writes the create_repo audit row itself.
+      const repository = await services.creator.ensure(ctx.identity, full, { visibility: body.visibility, clientAddress: ctx.address });
+      const split = splitRepositoryName(repository.name);
+      return created({ namespace: split.namespace, name: split.name, kind: 'image' });
+    },
+  });
+
+  route(app, services, {
+    method: 'GET',
+    url: slashed('/repository/'),
+    access: 'public',
+    handler: async (ctx) => {
+      const query = parseQuery(ListQuery, ctx.request.query);
+      const identity = ctx.identity;
+      if (identity.kind === 'anonymous' && !services.options.anonymousAccess) throw unauthorized();
+      if (query.namespace !== undefined) checkName(namespaceNameProblem(query.namespace));
+      // Stars are not kept: the starred view is empty.
+      if (query.starred === true) return ok({ repositories: [] });
+      const viewer =
+        identity.kind === 'user'
+          ? { accountId: identity.id, superuser: identity.superuser, includePublic: query.public === true }
+          : { superuser: false, includePublic: true };
+      const names = await services.accounts.permissions.listVisibleRepositories(viewer, {
+        namespace: query.namespace,
+        last: query.next_page,
+        limit: LIST_PAGE + 1,
+      });
+      const page = names.slice(0, LIST_PAGE);
+      const records = await Promise.all(page.map((name) => services.metadata.repositories.getRepository(name)));
+      const repositories = records.flatMap((record) => {
+        if (record === undefined || !record.name.includes('/')) return [];
+        const split = splitRepositoryName(record.name);
+        return [{ namespace: split.namespace, name: split.name, description: null, is_public: record.visibility === 'public', kind: 'image', state: 'NORMAL' }];
+      });
+      return ok({ repositories, ...(names.length > LIST_PAGE ? { next_page: page[page.length - 1] } : {}) });
+    },
+  });
+}
+
+/** GET/DELETE /repository/{repo} and POST /repository/{repo}/changevisibility. */
+export const repositoryResourceRoutes: RepositoryRouteTable = {
+  'GET repository': {
+    access: 'public',
+    handler: async (ctx, path) => {
+      const { repository, role } = await requireRepository(ctx, path.repository, 'read');
+      const split = splitRepositoryName(repository.name);
+      const namespace = await ctx.services.accounts.accounts.getAccount(split.namespace);
+      const history = await ctx.services.metadata.tags.tagHistory(repository.id);
+      const tags = Object.fromEntries(
+        history
+          .filter((tag) => tag.lifetimeEnd === null)
+          .map((tag) => [tag.name, { name: tag.name, manifest_digest: tag.manifestDigest, start_ts: epochSeconds(tag.lifetimeStart), last_modified: quayDate(tag.lifetimeStart) }]),
+      );
+      return ok({
+        namespace: split.namespace,
+        name: split.name,
+        kind: 'image',
+        description: null,
+        is_public: repository.visibility === 'public',
+        is_organization: namespace?.kind === 'organization',
+        is_starred: false,
+        can_write: roleAtLeast(role, 'write'),
+        can_admin: roleAtLeast(role, 'admin'),
+        trust_enabled: false,
+        state: 'NORMAL',
+        created: quayDate(repository.createdAt),
+        tags,
+      });
+    },
+  },
+  'DELETE repository': {
+    access: 'user',
+    handler: async (ctx, path) => {
+      const { repository } = await requireRepository(ctx, path.repository, 'admin');
+      await ctx.services.metadata.repositories.deleteRepository(repository.id);
+      const split = splitRepositoryName(repository.name);
+      audit(ctx, 'delete_repo', { namespace: split.namespace, repository: repository.name }, { repo: split.name, namespace: split.namespace });
+      return noContent();
+    },
+  },
+  'POST changevisibility': {
+    access: 'user',
+    handler: async (ctx, path) => {
+      const { repository } = await requireRepository(ctx, path.repository, 'admin');
+      const body = parseBody(VisibilityBody, ctx.request.body);
+      await ctx.services.metadata.repositories.setVisibility(repository.id, body.visibility);
+      const split = splitRepositoryName(repository.name);
+      audit(ctx, 'change_repo_visibility', { namespace: split.namespace, repository: repository.name }, {
+        repo: split.name,
+        namespace: split.namespace,
+        visibility: body.visibility,
+      });
+      return ok({ success: true });
+    },
+  },
+};

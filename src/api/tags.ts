@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import type { TagRecord } from '../db/metadata.js';
+import { isValidDigest } from '../oci/digest.js';
+import { isValidTag } from '../oci/names.js';
+import { audit, noContent, ok, requireRepository, type ApiContext } from './context.js';
+import { badRequest, notFound } from './errors.js';
+import { epochSeconds, quayDate } from './format.js';
+import { splitRepositoryName, type RepositoryPath } from './paths.js';
+import type { RepositoryRouteTable } from './repository-routes.js';
+import { parseBody, parseQuery, queryBoolean, queryInteger } from './validation.js';
+
+/**
+ * Tags of a repository with their history (/repository/{repo}/tag/...): list, create or move, delete,
+ * and restore to an earlier manifest. Every tag row is one lifetime, so history comes for free.
+ */
+
+const ListQuery = z.object({
+  specificTag: z.string().max(128).optional(),
+  onlyActiveTags: queryBoolean.optional(),
+  page: queryInteger(1, 1_000_000).optional(),
+  limit: queryInteger(1, 100).optional(),
+});
+
+const digest = z.string().max(200).refine(isValidDigest, 'must be a digest such as sha256:<64 hex digits>');
+const TagBody = z.object({ manifest_digest: digest });
+
+const DEFAULT_LIMIT = 50;
+
+function tagView(tag: TagRecord) {
+  return {
+    name: tag.name,
+    reversion: false,
+    start_ts: epochSeconds(tag.lifetimeStart),
+    ...(tag.lifetimeEnd === null ? {} : { end_ts: epochSeconds(tag.lifetimeEnd), expiration: quayDate(tag.lifetimeEnd) }),
+    manifest_digest: tag.manifestDigest,
+    last_modified: quayDate(tag.lifetimeStart),
+  };
+}
+
+function tagOf(path: RepositoryPath): string {
+  const resource = path.resource;
+  if (resource.kind !== 'tag' && resource.kind !== 'restore') throw notFound();
+  if (!isValidTag(resource.tag)) throw badRequest(`invalid tag name ${JSON.stringify(resource.tag.slice(0, 200))}: tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}`);
+  return resource.tag;
+}
+
+function where(name: string) {
+  const split = splitRepositoryName(name);
+  return { scope: { namespace: split.namespace, repository: name }, meta: { repo: split.name, namespace: split.namespace } };
+}
+
+async function requireManifest(ctx: ApiContext, repositoryId: number, manifestDigest: string): Promise<void> {
+  if (!(await ctx.services.metadata.manifests.hasManifest(repositoryId, manifestDigest))) {
+    throw notFound(`manifest ${manifestDigest} not found in this repository`);
+  }
+}
+
+export const tagRoutes: RepositoryRouteTable = {
+  'GET tags': {
+    access: 'public',
+    handler: async (ctx, path) => {
+      const query = parseQuery(ListQuery, ctx.request.query);
+      const { repository } = await requireRepository(ctx, path.repository, 'read');
+      const page = query.page ?? 1;
+      const limit = query.limit ?? DEFAULT_LIMIT;
+      if (query.specificTag !== undefined && !isValidTag(query.specificTag)) throw badRequest('specificTag is not a valid tag name');
+      let history = await ctx.services.metadata.tags.tagHistory(repository.id, query.specificTag);
+      if (query.onlyActiveTags === true) history = history.filter((tag) => tag.lifetimeEnd === null);
+      const start = (page - 1) * limit;
+      return ok({ tags: history.slice(start, start + limit).map(tagView), page, has_additional: history.length > start + limit });
+    },
+  },
+  'PUT tag': {
+    access: 'user',
+    handler: async (ctx, path) => {
+      const tag = tagOf(path);
+      const { repository } = await requireRepository(ctx, path.repository, 'write');
+      const body = parseBody(TagBody, ctx.request.body);
+      await requireManifest(ctx, repository.id, body.manifest_digest);
+      const existing = await ctx.services.metadata.tags.getTag(repository.id, tag);
+      await ctx.services.metadata.tags.setTag(repository.id, tag, body.manifest_digest);
+      const { scope, meta } = where(repository.name);
+      if (existing === undefined) {
+        audit(ctx, 'create_tag', scope, { ...meta, tag, manifest_digest: body.manifest_digest, username: ctx.identity.name });
+      } else if (existing.manifestDigest !== body.manifest_digest) {
+        audit(ctx, 'move_tag', scope, {
+          ...meta,
+          tag,
+          manifest_digest: body.manifest_digest,
+          original_manifest_digest: existing.manifestDigest,
+          username: ctx.identity.name,
+        });
+      }
+      return { status: 201, body: 'Updated' };
+    },
+  },
+  'DELETE tag': {
+    access: 'user',
+    handler: async (ctx, path) => {
+      const tag = tagOf(path);
+      const { repository } = await requireRepository(ctx, path.repository, 'write');
+      const existing = await ctx.services.metadata.tags.getTag(repository.id, tag);
+      if (existing === undefined || !(await ctx.services.metadata.tags.deleteTag(repository.id, tag))) {
+        throw notFound(`tag ${JSON.stringify(tag)} not found`);
+      }
+      const { scope, meta } = where(repository.name);
+      audit(ctx, 'delete_tag', scope, { ...meta, tag, manifest_digest: existing.manifestDigest, username: ctx.identity.name });
+      return noContent();
+    },
+  },
+  'POST restore': {
+    access: 'user',
+    handler: async (ctx, path) => {
+      const tag = tagOf(path);
+      const { repository } = await requireRepository(ctx, path.repository, 'write');
+      const body = parseBody(TagBody, ctx.request.body);
+      await requireManifest(ctx, repository.id, body.manifest_digest);
+      const existing = await ctx.services.metadata.tags.getTag(repository.id, tag);
+      await ctx.services.metadata.tags.setTag(repository.id, tag, body.manifest_digest);
+      const { scope, meta } = where(repository.name);
+      audit(ctx, 'revert_tag', scope, {
+        ...meta,
+        tag,
+        manifest_digest: body.manifest_digest,
+        ...(existing === undefined ? {} : { original_manifest_digest: existing.manifestDigest }),
+      });
+      return ok({});
+    },
+  },
+};

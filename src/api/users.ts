@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { UserIdentity } from '../auth/identity.js';
+import { namespaceNameProblem } from '../auth/names.js';
+import { hashPassword, passwordProblem } from '../auth/passwords.js';
+import type { AuthServices } from '../auth/services.js';
+import type { AccountRecord, TeamRole } from '../db/account-metadata.js';
+import { audit, created, noContent, ok, route, slashed, type ApiContext } from './context.js';
+import { badRequest, forbidden, notFound } from './errors.js';
+import { checkName, email, MAX_NAME_INPUT_LENGTH, MAX_PASSWORD_LENGTH, nameInput, parseBody, parseQuery } from './validation.js';
+
+/** The caller's account (GET/POST /user/) and the superuser's user management (/superuser/users/). */
+
+const NewUserBody = z.object({
+  username: nameInput,
+  password: z.string().max(MAX_PASSWORD_LENGTH),
+  email: email.optional(),
+});
+
+const SuperuserNewUserBody = z.object({
+  username: nameInput,
+  email: email.optional(),
+});
+
+const SuperuserUpdateBody = z.object({
+  password: z.string().max(MAX_PASSWORD_LENGTH).optional(),
+  email: email.nullable().optional(),
+  enabled: z.boolean().optional(),
+});
+
+const ListQuery = z.object({
+  next_page: z.string().max(MAX_NAME_INPUT_LENGTH).optional(),
+  limit: z.string().regex(/^\d{1,4}$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(500)).optional(),
+});
+
+const ORG_SCAN_PAGE = 500;
+
+/**
+ * The organizations the account is in, with its team roles in each. The stores have no reverse index
+ * from a member to its organizations, so this walks the organizations page by page (see the report).
+ */
+export async function organizationsOf(services: AuthServices, accountId: number): Promise<Array<{ org: AccountRecord; roles: TeamRole[] }>> {
+  const found: Array<{ org: AccountRecord; roles: TeamRole[] }> = [];
+  let last: string | undefined;
+  for (;;) {
+    const page = await services.accounts.accounts.listAccounts({ last, limit: ORG_SCAN_PAGE }, 'organization');
+    const teams = await Promise.all(page.map((org) => services.accounts.teams.teamsOf(org.id, accountId)));
+    page.forEach((org, index) => {
+      const roles = teams[index]!.map((team) => team.role);
+      if (roles.length > 0) found.push({ org, roles });
+    });
+    if (page.length < ORG_SCAN_PAGE) return found;
+    last = page[page.length - 1]!.name;
+  }
+}
+
+function superuserUserView(services: AuthServices, account: AccountRecord) {
+  return {
+    kind: 'user',
+    username: account.name,
+    name: account.name,
+    email: account.email,
+    verified: true,
+    enabled: account.enabled,
+    super_user: services.options.superUsers.has(account.name),
+  };
+}
+
+/** A password for a user a superuser creates: shown once, long enough for any password rule. */
+function generatedPassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+async function loadUser(ctx: ApiContext, username: string): Promise<AccountRecord> {
+  const account = username.length <= MAX_NAME_INPUT_LENGTH ? await ctx.services.accounts.accounts.getAccount(username) : undefined;
+  if (account === undefined || account.kind !== 'user') throw notFound(`user ${JSON.stringify(username)} not found`);
+  return account;
+}
+
+async function createUser(ctx: ApiContext, username: string, password: string, userEmail: string | undefined): Promise<AccountRecord> {
+  checkName(namespaceNameProblem(username));
+  checkName(passwordProblem(password));
+  const account = await ctx.services.accounts.accounts.createUser({
+    name: username,
+    email: userEmail ?? null,
+    passwordHash: await hashPassword(password),
+  });
+  audit(ctx, 'user_create', { namespace: account.name }, { username: account.name, email: account.email });
+  return account;
+}
+
+/** Registers /user/ and /superuser/users/. */
+export function userRoutes(app: FastifyInstance, services: AuthServices): void {
+  route(app, services, {
+    method: 'GET',
+    url: slashed('/user/'),
+    access: 'user',
+    handler: async (ctx) => {
+      const account = await services.accounts.accounts.getAccountById(ctx.identity.id);
+      if (account === undefined) throw notFound('user not found');
+      const orgs = await organizationsOf(services, account.id);
+      const user: UserIdentity = ctx.identity;
+      return ok({
+        anonymous: false,
+        username: account.name,
+        email: account.email,
+        verified: true,
+        super_user: user.superuser,
+        can_create_repo: true,
+        organizations: orgs.map(({ org, roles }) => ({
+          name: org.name,
+          is_org_admin: roles.includes('admin') || user.superuser,
+          can_create_repo: roles.includes('admin') || roles.includes('creator') || user.superuser,
+        })),
+      });
+    },
+  });
+
+  route(app, services, {
+    method: 'POST',
+    url: slashed('/user/'),
+    access: 'public',
+    handler: async (ctx) => {
+      const superuser = ctx.identity.kind === 'user' && ctx.identity.superuser;
+      if (!services.options.userCreation && !superuser) throw forbidden('user creation is disabled (FEATURE_USER_CREATION)');
+      const body = parseBody(NewUserBody, ctx.request.body);
+      const account = await createUser(ctx, body.username, body.password, body.email);
+      return created({ username: account.name, email: account.email, anonymous: false, verified: true });
+    },
+  });
+
+  route(app, services, {
+    method: 'GET',
+    url: slashed('/superuser/users/'),
+    access: 'superuser',
+    handler: async (ctx) => {
+      const query = parseQuery(ListQuery, ctx.request.query);
+      const limit = query.limit ?? 100;
+      const page = await services.accounts.accounts.listAccounts({ last: query.next_page, limit: limit + 1 }, 'user');
+      const more = page.length > limit;
+      const users = page.slice(0, limit);
+      return ok({
+        users: users.map((account) => superuserUserView(services, account)),
+        ...(more ? { next_page: users[users.length - 1]!.name } : {}),
+      });
+    },
+  });
+
+  route(app, services, {
+    method: 'POST',
+    url: slashed('/superuser/users/'),
+    access: 'superuser',
+    handler: async (ctx) => {
+      const body = parseBody(SuperuserNewUserBody, ctx.request.body);
+      const password = generatedPassword();
+      const account = await createUser(ctx, body.username, password, body.email);
+      return ok({ username: account.name, email: account.email, password, encrypted_password: null });
+    },
+  });
+
+  route(app, services, {
+    method: 'DELETE',
+    url: '/superuser/users/:username',
+    access: 'superuser',
+    handler: async (ctx) => {
+      const account = await loadUser(ctx, ctx.params.username ?? '');
+      if (services.options.superUsers.has(account.name)) throw badRequest('a superuser cannot be deleted (remove it from SUPER_USERS first)');
+      await services.accounts.accounts.deleteAccount(account.id);
+      audit(ctx, 'user_delete', { namespace: account.name }, { username: account.name });
+      return noContent();
+    },
+  });
+
+  route(app, services, {
+    method: 'PUT',
+    url: '/superuser/users/:username',
+    access: 'superuser',
+    handler: async (ctx) => {
+      const account = await loadUser(ctx, ctx.params.username ?? '');
+      const body = parseBody(SuperuserUpdateBody, ctx.request.body);
+      // Quay lets a superuser change other superusers only through the config; themselves, yes.
+      if (services.options.superUsers.has(account.name) && account.id !== ctx.identity.id) {
+        throw forbidden('another superuser cannot be changed through the API');
+      }
+      if (body.enabled === false && account.id === ctx.identity.id) throw badRequest('you cannot disable your own account');
+      if (body.password !== undefined) {
+        checkName(passwordProblem(body.password));
+        await services.accounts.accounts.setPasswordHash(account.id, await hashPassword(body.password));
+        audit(ctx, 'user_change_password', { namespace: account.name }, { username: account.name });
+      }
+      if (body.email !== undefined && body.email !== account.email) {
+        await services.accounts.accounts.setEmail(account.id, body.email);
+        audit(ctx, 'user_change_email', { namespace: account.name }, { username: account.name, email: body.email, old_email: account.email });
+      }
+      if (body.enabled !== undefined && body.enabled !== account.enabled) {
+        await services.accounts.accounts.setEnabled(account.id, body.enabled);
+        audit(ctx, body.enabled ? 'user_enable' : 'user_disable', { namespace: account.name }, { username: account.name });
+      }
+      const updated = await loadUser(ctx, account.name);
+      return ok(superuserUserView(services, updated));
+    },
+  });
+}
