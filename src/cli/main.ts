@@ -8,6 +8,10 @@ commands:
   db status          list pending migrations
   config validate F  check a config.yaml without starting
   lb ...             the HAProxy load-balancer control plane (quayside lb --help)
+  user ...           create, list and delete users, set passwords (quayside user --help)
+  org create         create an organization with its owner
+  robot ...          create, list, delete robot accounts and regenerate their tokens
+  repo ...           set-visibility: make a repository public or private
 
 quayside <command> --help shows the options of a command.`;
 
@@ -19,6 +23,10 @@ const COMMANDS: Record<string, () => Promise<CommandRunner>> = {
   db: async () => (await import('./db.js')).runDbCommand,
   config: async () => (await import('./config.js')).runConfigCommand,
   lb: async () => (await import('./lb.js')).runLbCommand,
+  user: async () => (await import('./user.js')).runUserCommand,
+  org: async () => (await import('./org.js')).runOrgCommand,
+  robot: async () => (await import('./robot.js')).runRobotCommand,
+  repo: async () => (await import('./repo.js')).runRepoCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

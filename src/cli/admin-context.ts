@@ -1,0 +1,90 @@
+import type { Config } from '../config/schema.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { authOptionsFrom } from '../auth/options.js';
+import type { AccountMetadata } from '../db/account-metadata.js';
+import { createAccountMetadata } from '../db/kysely-accounts.js';
+import { createMetadata } from '../db/kysely-metadata.js';
+import type { Metadata } from '../db/metadata.js';
+import { CliError } from './cli-error.js';
+import { ensureSchema, openConfiguredDatabase, resolveConfig, resolveDataDir } from './runtime.js';
+
+/** Where an administration command finds its database: the same flags as `quayside db`. */
+export interface ConnectionFlags {
+  config?: string;
+  dataDir?: string;
+}
+
+/** What an administration command works with; opened by openAdminContext. */
+export interface AdminContext {
+  readonly config: Config;
+  readonly metadata: Metadata;
+  readonly accounts: AccountMetadata;
+  /** Effective superusers: SUPER_USERS when FEATURE_SUPER_USERS is on, as the server computes them. */
+  readonly superUsers: ReadonlySet<string>;
+  /**
+   * Queues one audit row for a change made from the CLI: no performer, no client address, and
+   * metadata.source 'cli' so that an auditor can tell it from an API call.
+   */
+  record(kind: string, where: { namespace: string | null; repository?: string | null }, metadata?: Record<string, unknown>): void;
+  /** Writes the queued audit rows; a change whose audit row cannot be written is reported (exit 1). */
+  finish(): Promise<void>;
+  /** Stops the audit log (writing what it still can) and closes the database; never throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * Resolves the configuration and data dir, opens the database and applies pending migrations (progress
+ * on stderr, so stdout carries only the command's own answer). Safe while servers use the same database:
+ * migrations take the migrator's lock and every store method is safe under concurrent callers.
+ */
+export async function openAdminContext(flags: ConnectionFlags): Promise<AdminContext> {
+  const config = await resolveConfig(flags.config, resolveDataDir(flags.dataDir));
+  const database = await openConfiguredDatabase(config);
+  try {
+    await ensureSchema(database, true, (line) => process.stderr.write(`${line}\n`));
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    if (error instanceof CliError) throw error;
+    // An unreachable server surfaces here (pools connect lazily): one line naming the database, no stack.
+    throw new CliError(`database: ${firstLine(error)}`);
+  }
+  const accounts = createAccountMetadata(database);
+  // The failure is rethrown by flush() and reported once by finish(), so nothing is logged here.
+  const auditLog = new AuditLog(accounts.audit, { error: () => undefined });
+  return {
+    config,
+    metadata: createMetadata(database),
+    accounts,
+    superUsers: authOptionsFrom(config).superUsers,
+    record(kind, where, metadata = {}) {
+      auditLog.record({
+        kind,
+        performer: null,
+        namespace: where.namespace,
+        repository: where.repository ?? null,
+        clientAddress: null,
+        metadata: { source: 'cli', ...metadata },
+      });
+    },
+    async finish() {
+      try {
+        await auditLog.flush();
+      } catch (error) {
+        throw new CliError(`audit log: the change was made but its audit row could not be written: ${firstLine(error)}`);
+      }
+    },
+    async close() {
+      await auditLog.close();
+      await database.close().catch(() => undefined);
+    },
+  };
+}
+
+/** The first line of an error's message; a connection refused on every address of a host name (an AggregateError
+ * whose own message is empty) is described by its parts. */
+export function firstLine(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  if (message === '' && error instanceof AggregateError) message = error.errors.map((part) => firstLine(part)).join('; ');
+  if (message === '' && error instanceof Error) message = error.name;
+  return message.split('\n')[0] ?? message;
+}
