@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { distributionVersion, REPO_ROOT, startDistribution, startQuayside, type RegistryServer } from '../test/helpers/processes.js';
+import { distributionVersion, REPO_ROOT, startDistribution, startQuayside, type Credentials, type RegistryServer } from '../test/helpers/processes.js';
+import { registryToken } from '../test/helpers/registry-auth.js';
 import { GeneratedBlob, RegistryClient } from './registry-client.js';
 import { renderTable, verdict, type Cell, type Row } from './registry-report.js';
 import { headLoad } from './registry-head-load.js';
@@ -44,14 +45,25 @@ const FULL: Sizes = {
 const QUICK: Sizes = { ...FULL, blobBytes: 64 * MiB, chunkBytes: 16 * MiB, wrkSeconds: 3, smallBlobs: 100 };
 
 const USAGE = `usage: node dist/bench/registry-bench.js [--quick] [--json FILE] [--config FILE]
-                                          [--quayside-url URL [--quayside-pid PID]]
+                                          [--quayside-url URL [--quayside-pid PID] --credentials USER:PASSWORD]
 
   --quick          64 MiB blob, 3 s wrk runs, 100 small blobs (a smoke run)
   --json FILE      also write the figures as JSON
   --config FILE    start quayside with this config.yaml (e.g. PostgreSQL metadata) instead of the embedded default
   --quayside-url   benchmark an already running quayside instead of starting one (memory is sampled only
-                   when --quayside-pid is given)
+                   when --quayside-pid is given); --credentials names a user who may push to the bench namespace
 `;
+
+/** The user the bench creates in the quayside it starts; the repositories below are in its namespace. */
+const BENCH_USER: Credentials = { username: 'bench', password: 'bench-password-0123456789' };
+const BENCH_REPOSITORIES = ['bench/big', 'bench/small', 'bench/small-blobs'];
+
+/** --credentials USER:PASSWORD for an external quayside. */
+function parseCredentials(value: string | undefined): Credentials {
+  const colon = value?.indexOf(':') ?? -1;
+  if (value === undefined || colon <= 0) throw new Error('--credentials USER:PASSWORD is required with --quayside-url');
+  return { username: value.slice(0, colon), password: value.slice(colon + 1) };
+}
 
 /** A running server the bench did not start: nothing to stop, memory sampled through the given pid. */
 function external(url: string, pid: number): RegistryServer {
@@ -179,6 +191,7 @@ async function main(): Promise<number> {
       config: { type: 'string' },
       'quayside-url': { type: 'string' },
       'quayside-pid': { type: 'string' },
+      credentials: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -204,8 +217,14 @@ async function main(): Promise<number> {
     targets.push({ name: 'distribution', server: distribution, client: new RegistryClient(distribution.url) });
     const quayside = values['quayside-url']
       ? external(values['quayside-url'], Number(values['quayside-pid'] ?? 0))
-      : await startQuayside({ outputFile: join(logs, 'quayside.log'), maxLines: 100, config: values.config });
-    targets.push({ name: 'quayside', server: quayside, client: new RegistryClient(quayside.url) });
+      : await startQuayside({ outputFile: join(logs, 'quayside.log'), maxLines: 100, config: values.config, user: BENCH_USER });
+    const quaysideClient = new RegistryClient(quayside.url);
+    // Quayside has token auth (distribution runs without): one token for every repository the run uses, as a
+    // docker client would hold; each request then pays for the token check, as in production.
+    const credentials = quayside.credentials ?? parseCredentials(values.credentials);
+    const token = await registryToken(quayside.url, BENCH_REPOSITORIES.map((name) => `repository:${name}:pull,push`), credentials);
+    quaysideClient.defaultHeaders = { authorization: `Bearer ${token}` };
+    targets.push({ name: 'quayside', server: quayside, client: quaysideClient });
     console.log(`distribution at ${distribution.url} (pid ${distribution.process.pid}), quayside at ${quayside.url} (pid ${quayside.process.pid}); logs in ${logs}`);
 
     const rows: Row[] = [];
@@ -286,7 +305,7 @@ async function main(): Promise<number> {
       const p99 = new Map<string, Cell>();
       const rps = await forBoth(targets, async (target) => {
         const url = `${target.server.url}${endpoint.path(target)}`;
-        const load = { headers: endpoint.headers, threads: sizes.wrkThreads, connections: sizes.wrkConnections, seconds: sizes.wrkSeconds };
+        const load = { headers: { ...target.client.defaultHeaders, ...endpoint.headers }, threads: sizes.wrkThreads, connections: sizes.wrkConnections, seconds: sizes.wrkSeconds };
         // wrk cannot do HEAD (it waits for a body that never comes); the raw-socket loader stands in.
         const result: WrkResult = endpoint.method === 'HEAD' ? await headLoad(url, load) : await runWrk(url, load);
         if (result.requests === 0) throw new Error('no request completed');

@@ -55,6 +55,8 @@ export interface BenchResponse {
 /** A keep-alive client bound to one registry base URL. */
 export class RegistryClient {
   readonly base: string;
+  /** Sent with every request (a registry token's Authorization for servers with auth). */
+  defaultHeaders: Record<string, string> = {};
   private readonly agent: Agent;
 
   constructor(base: string, maxSockets = 32) {
@@ -83,7 +85,8 @@ export class RegistryClient {
   ): Promise<BenchResponse> {
     const url = new URL(pathOrUrl, this.base);
     return new Promise((resolveResponse, reject) => {
-      const req = request(url, { method, headers: options.headers, agent: this.agent }, (res: IncomingMessage) => {
+      const headers = { ...this.defaultHeaders, ...options.headers };
+      const req = request(url, { method, headers, agent: this.agent }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         let bytes = 0;
         res.on('data', (chunk: Buffer) => {

@@ -1,6 +1,10 @@
 import { pino } from 'pino';
 import { createApp } from '../server/create-app.js';
 import { createMetadata } from '../db/kysely-metadata.js';
+import { createAccountMetadata } from '../db/kysely-accounts.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { buildAuthServices } from '../auth/auth-services.js';
+import { authOptionsFrom } from '../auth/options.js';
 import type { RegistryOptions } from '../registry/context.js';
 import type { Config } from '../config/schema.js';
 import { parseCommandArgs, parsePort } from './args.js';
@@ -55,10 +59,17 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   await ensureSchema(database, !values['no-migrate'], say);
 
   const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
+  const metadata = createMetadata(database);
+  const accounts = createAccountMetadata(database);
+  const audit = new AuditLog(accounts.audit, logger);
+  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger });
+  // The first signing key is published before the first request can ask for a token.
+  await auth.start();
   const app = await createApp({
-    metadata: createMetadata(database),
+    metadata,
     blobs: store,
     options: registryOptionsFrom(config),
+    auth,
     logger,
   });
   await app.listen({ host: address, port });
@@ -66,6 +77,9 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
   say(`quayside listening on http://${address.includes(':') ? `[${address}]` : address}:${boundPort}`);
   say(`metadata: ${database.dialect}${database.dialect === 'sqlite' ? ` (${config.DB_URI})` : ''}; blobs: ${store.kind} storage location "${location}"`);
+  if ((await accounts.accounts.listAccounts({ limit: 1 }, 'user')).length === 0) {
+    say('no users yet: create the first one with `quayside user create NAME` (same --data-dir or --config as serve) and list it in SUPER_USERS to administer everything');
+  }
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -79,6 +93,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const drainTimer = setTimeout(() => app.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
   await app.close();
   clearTimeout(drainTimer);
+  await auth.stop();
+  await audit.close();
   await store.close?.();
   await database.close();
   return 0;

@@ -2,6 +2,7 @@ import type { BlobRecord } from '../db/metadata.js';
 import { BlobNotFoundError, type ByteRange } from '../storage/blob-store.js';
 import type { RouteContext, RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
+import { auditRepositoryEvent } from './audit-events.js';
 import { parseRangeHeader } from './range-headers.js';
 
 /**
@@ -110,5 +111,6 @@ export const deleteBlob: RouteHandler = async (ctx) => {
   const repository = await ctx.deps.metadata.repositories.getRepository(ctx.name);
   const removed = repository !== undefined && (await ctx.deps.metadata.blobs.unlinkBlob(repository.id, digest));
   if (!removed) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+  auditRepositoryEvent(ctx, 'delete_blob', { digest });
   await ctx.reply.code(202).header('Content-Length', '0').send();
 };

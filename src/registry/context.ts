@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metadata } from '../db/metadata.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Grant, RegistryAccess } from './access.js';
 import type { UploadHasher } from './upload-hasher.js';
 
 /** Limits and feature switches of the /v2 API, mapped from config.yaml by the composition root. */
@@ -22,6 +24,10 @@ export interface RegistryDeps {
   /** This process's hash states of the uploads it streamed (see upload-hasher.ts). */
   uploadHashes: UploadHasher;
   options: RegistryOptions;
+  /** Who may do what (token auth in production). */
+  access: RegistryAccess;
+  /** Push, pull and delete events. */
+  audit: AuditLog;
   log: FastifyBaseLogger;
 }
 
@@ -32,6 +38,8 @@ export interface RouteContext {
   name: string;
   /** Further path parameters of the route: `digest`, `reference`, `uuid`. */
   params: Record<string, string>;
+  /** What the caller was found to be allowed, with its identity and address. */
+  grant: Grant;
   request: FastifyRequest;
   reply: FastifyReply;
 }

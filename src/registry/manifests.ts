@@ -8,6 +8,7 @@ import { isValidTag } from '../oci/names.js';
 import type { RegistryDeps, RouteContext, RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { queryOf } from './url.js';
+import { auditRepositoryEvent } from './audit-events.js';
 
 /**
  * Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, where the router has already
@@ -80,6 +81,10 @@ async function serveManifest(ctx: RouteContext, withBody: boolean): Promise<void
     .header('Docker-Content-Digest', manifest.digest)
     .header('Content-Length', String(manifest.bytes.length));
   await reply.send(withBody ? manifest.bytes : undefined);
+  // A pull is a manifest fetched (as Quay counts them); HEADs are clients checking what they already have.
+  if (withBody) {
+    auditRepositoryEvent(ctx, 'pull_repo', isDigestReference(reference) ? { manifest_digest: manifest.digest } : { tag: reference, manifest_digest: manifest.digest });
+  }
 }
 
 /** GET /v2/<name>/manifests/<reference>. */
@@ -206,7 +211,8 @@ async function checkReferences(deps: RegistryDeps, repository: RepositoryRecord 
 }
 
 /** PUT /v2/<name>/manifests/<reference>[?tag=...]: validate, store byte for byte, tag. */
-export const putManifest: RouteHandler = async ({ deps, name, params, request, reply }) => {
+export const putManifest: RouteHandler = async (ctx) => {
+  const { deps, name, params, request, reply } = ctx;
   const reference = params.reference ?? '';
   const tags = requestedTags(reference, request.url);
   const bytes = await readLimitedBody(request, deps.options.maxManifestBytes);
@@ -214,7 +220,7 @@ export const putManifest: RouteHandler = async ({ deps, name, params, request, r
   const parsed = parseBody(bytes, request.headers['content-type']);
 
   await checkReferences(deps, await deps.metadata.repositories.getRepository(name), parsed);
-  const repository = await deps.metadata.repositories.ensureRepository(name);
+  const repository = await deps.access.repositoryForPush(ctx.grant, name);
   await deps.metadata.manifests.putManifest(repository.id, {
     digest,
     mediaType: parsed.mediaType,
@@ -225,6 +231,7 @@ export const putManifest: RouteHandler = async ({ deps, name, params, request, r
     references: parsed.references,
   });
   for (const tag of tags) await deps.metadata.tags.setTag(repository.id, tag, digest);
+  auditRepositoryEvent(ctx, 'push_repo', { manifest_digest: digest, tags, media_type: parsed.mediaType });
 
   reply
     .code(201)
@@ -236,12 +243,15 @@ export const putManifest: RouteHandler = async ({ deps, name, params, request, r
 };
 
 /** DELETE by digest removes the manifest and ends its tags; DELETE by tag removes only the tag. Both 202. */
-export const deleteManifest: RouteHandler = async ({ deps, name, params, reply }) => {
+export const deleteManifest: RouteHandler = async (ctx) => {
+  const { deps, name, params, reply } = ctx;
   const reference = params.reference ?? '';
   const repository = await requireRepository(deps, name);
   const removed = isDigestReference(reference)
     ? await deps.metadata.manifests.deleteManifest(repository.id, reference)
     : await deps.metadata.tags.deleteTag(repository.id, reference);
   if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
+  if (isDigestReference(reference)) auditRepositoryEvent(ctx, 'delete_manifest', { manifest_digest: reference });
+  else auditRepositoryEvent(ctx, 'delete_tag', { tag: reference });
   await reply.code(202).header('Content-Length', '0').send();
 };

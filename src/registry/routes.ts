@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseDigest } from '../oci/digest.js';
 import { isValidTag, repositoryNameProblem } from '../oci/names.js';
+import type { RouteAccess } from './access.js';
 import type { RegistryDeps, RegistryOptions, RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { pathOf } from './url.js';
@@ -37,32 +38,40 @@ export interface RouteDefinition {
   method: RouteMethod;
   pattern: RoutePattern;
   handler: RouteHandler;
+  /** What the caller's token must allow before the handler runs (Quay's policy stack, in one visible place). */
+  access: RouteAccess;
   /** Feature switch: when it answers false the route does not exist (404). */
   enabled?: (options: RegistryOptions) => boolean;
 }
 
-/** Every /v2 route. HEAD is listed explicitly where the spec defines it. */
+/**
+ * Every /v2 route with the access it needs: `base` is any valid token (so that an unauthenticated GET /v2/
+ * answers 401 and clients learn where to log in), `catalog` the registry:catalog:* scope (the handler then
+ * lists only what the caller may see), pull/push/delete an action on the route's repository.
+ * HEAD is listed explicitly where the spec defines it.
+ */
 export const ROUTES: readonly RouteDefinition[] = Object.freeze([
-  { name: 'base', method: 'GET', pattern: '/v2/', handler: getBase },
-  { name: 'base', method: 'HEAD', pattern: '/v2/', handler: getBase },
-  { name: 'catalog', method: 'GET', pattern: '/v2/_catalog', handler: getCatalog },
-  { name: 'manifest.get', method: 'GET', pattern: '/v2/<name>/manifests/<reference>', handler: getManifest },
-  { name: 'manifest.head', method: 'HEAD', pattern: '/v2/<name>/manifests/<reference>', handler: headManifest },
-  { name: 'manifest.put', method: 'PUT', pattern: '/v2/<name>/manifests/<reference>', handler: putManifest },
-  { name: 'manifest.delete', method: 'DELETE', pattern: '/v2/<name>/manifests/<reference>', handler: deleteManifest },
-  { name: 'blob.get', method: 'GET', pattern: '/v2/<name>/blobs/<digest>', handler: getBlob },
-  { name: 'blob.head', method: 'HEAD', pattern: '/v2/<name>/blobs/<digest>', handler: headBlob },
-  { name: 'blob.delete', method: 'DELETE', pattern: '/v2/<name>/blobs/<digest>', handler: deleteBlob },
-  { name: 'upload.start', method: 'POST', pattern: '/v2/<name>/blobs/uploads/', handler: startUpload },
-  { name: 'upload.patch', method: 'PATCH', pattern: '/v2/<name>/blobs/uploads/<uuid>', handler: patchUpload },
-  { name: 'upload.put', method: 'PUT', pattern: '/v2/<name>/blobs/uploads/<uuid>', handler: putUpload },
-  { name: 'upload.status', method: 'GET', pattern: '/v2/<name>/blobs/uploads/<uuid>', handler: getUploadStatus },
-  { name: 'upload.cancel', method: 'DELETE', pattern: '/v2/<name>/blobs/uploads/<uuid>', handler: cancelUpload },
-  { name: 'tags.list', method: 'GET', pattern: '/v2/<name>/tags/list', handler: listTags },
+  { name: 'base', method: 'GET', pattern: '/v2/', access: 'base', handler: getBase },
+  { name: 'base', method: 'HEAD', pattern: '/v2/', access: 'base', handler: getBase },
+  { name: 'catalog', method: 'GET', pattern: '/v2/_catalog', access: 'catalog', handler: getCatalog },
+  { name: 'manifest.get', method: 'GET', pattern: '/v2/<name>/manifests/<reference>', access: 'pull', handler: getManifest },
+  { name: 'manifest.head', method: 'HEAD', pattern: '/v2/<name>/manifests/<reference>', access: 'pull', handler: headManifest },
+  { name: 'manifest.put', method: 'PUT', pattern: '/v2/<name>/manifests/<reference>', access: 'push', handler: putManifest },
+  { name: 'manifest.delete', method: 'DELETE', pattern: '/v2/<name>/manifests/<reference>', access: 'delete', handler: deleteManifest },
+  { name: 'blob.get', method: 'GET', pattern: '/v2/<name>/blobs/<digest>', access: 'pull', handler: getBlob },
+  { name: 'blob.head', method: 'HEAD', pattern: '/v2/<name>/blobs/<digest>', access: 'pull', handler: headBlob },
+  { name: 'blob.delete', method: 'DELETE', pattern: '/v2/<name>/blobs/<digest>', access: 'delete', handler: deleteBlob },
+  { name: 'upload.start', method: 'POST', pattern: '/v2/<name>/blobs/uploads/', access: 'push', handler: startUpload },
+  { name: 'upload.patch', method: 'PATCH', pattern: '/v2/<name>/blobs/uploads/<uuid>', access: 'push', handler: patchUpload },
+  { name: 'upload.put', method: 'PUT', pattern: '/v2/<name>/blobs/uploads/<uuid>', access: 'push', handler: putUpload },
+  { name: 'upload.status', method: 'GET', pattern: '/v2/<name>/blobs/uploads/<uuid>', access: 'push', handler: getUploadStatus },
+  { name: 'upload.cancel', method: 'DELETE', pattern: '/v2/<name>/blobs/uploads/<uuid>', access: 'push', handler: cancelUpload },
+  { name: 'tags.list', method: 'GET', pattern: '/v2/<name>/tags/list', access: 'pull', handler: listTags },
   {
     name: 'referrers',
     method: 'GET',
     pattern: '/v2/<name>/referrers/<digest>',
+    access: 'pull',
     handler: getReferrers,
     enabled: (options) => options.referrersApi,
   },
@@ -196,5 +205,6 @@ export function matchRoute(method: string, url: string, options: RegistryOptions
 /** Routes one /v2 request to its handler. */
 export async function dispatch(deps: RegistryDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const match = matchRoute(request.method, request.url, deps.options);
-  await match.route.handler({ deps, name: match.name, params: match.params, request, reply });
+  const grant = await deps.access.authorize(request, match.route.access, match.name);
+  await match.route.handler({ deps, name: match.name, params: match.params, grant, request, reply });
 }

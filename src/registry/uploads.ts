@@ -201,12 +201,14 @@ async function tryMount(ctx: RouteContext, params: URLSearchParams): Promise<boo
   if (mount === null || from === null) return false;
   const digest = parseDigest(mount);
   if (digest === undefined || repositoryNameProblem(from) !== undefined) return false;
+  // The source must be readable with the same credentials, or a mount would copy another tenant's layer.
+  if (!ctx.grant.allows(from, 'pull')) return false;
   const { metadata } = ctx.deps;
   const source = await metadata.repositories.getRepository(from);
   if (source === undefined) return false;
   const blob = await metadata.blobs.getLinkedBlob(source.id, digest.digest);
   if (blob === undefined) return false;
-  const target = await metadata.repositories.ensureRepository(ctx.name);
+  const target = await ctx.deps.access.repositoryForPush(ctx.grant, ctx.name);
   await metadata.blobs.linkBlob(target.id, blob.digest);
   await sendCreated(ctx, blob.digest);
   return true;
@@ -217,7 +219,7 @@ async function monolithicUpload(ctx: RouteContext, digest: string): Promise<void
   const { deps } = ctx;
   const length = declaredLength(ctx.request.raw);
   const maxBytes = layerBudget(deps, 0, length);
-  const repository = await deps.metadata.repositories.ensureRepository(ctx.name);
+  const repository = await deps.access.repositoryForPush(ctx.grant, ctx.name);
   // No upload row: a temporary object left by a crash here is an orphan the purge worker removes.
   const id = randomUUID();
   await deps.blobs.startUpload(id);
@@ -255,7 +257,7 @@ export const startUpload: RouteHandler = async (ctx) => {
     );
   }
   const { deps } = ctx;
-  const repository = await deps.metadata.repositories.ensureRepository(ctx.name);
+  const repository = await deps.access.repositoryForPush(ctx.grant, ctx.name);
   const id = randomUUID();
   await deps.metadata.uploads.createUpload(id, repository.id);
   try {

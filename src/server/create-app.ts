@@ -2,6 +2,11 @@ import type { ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { LoggerOptions } from 'pino';
 import type { Metadata } from '../db/metadata.js';
+import { apiPlugin } from '../api/plugin.js';
+import type { AuthServices } from '../auth/services.js';
+import { tokenEndpoint } from '../auth/token-endpoint.js';
+import type { RegistryAccess } from '../registry/access.js';
+import { TokenAccess } from '../registry/token-access.js';
 import { registryChecks } from '../health/checks.js';
 import { healthRoutes } from '../health/routes.js';
 import { clientAddress } from '../net/client-address.js';
@@ -19,6 +24,13 @@ export interface AppDeps {
   metadata: Metadata;
   blobs: BlobStore;
   options: RegistryOptions;
+  /** Accounts, tokens, permissions and the audit log (src/auth/auth-services.ts builds them). */
+  auth: AuthServices;
+  /**
+   * How /v2 decides who may do what: token auth on `auth` unless given. Tests of OCI behaviour that are not
+   * about auth pass their own.
+   */
+  access?: RegistryAccess;
   /** A pino logger to use as is, or pino options for Fastify to build one (false: silent). */
   logger: FastifyBaseLogger | LoggerOptions | boolean;
   /** The upload hash cache; a new one by default (tests pass their own to look inside). */
@@ -169,6 +181,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     blobs: deps.blobs,
     uploadHashes: deps.uploadHashes ?? new UploadHasher(deps.blobs),
     options: deps.options,
+    access: deps.access ?? new TokenAccess(deps.auth),
+    audit: deps.auth.audit,
     log: app.log,
   };
 
@@ -204,6 +218,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(healthRoutes({ instanceChecks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs }));
+  await app.register(tokenEndpoint(deps.auth));
+  await app.register(apiPlugin(deps.auth), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));
   return app;
 }

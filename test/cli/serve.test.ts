@@ -25,9 +25,14 @@ async function stopWithSigterm(server: RegistryServer): Promise<{ code: number |
 }
 
 async function assertServes(server: RegistryServer): Promise<void> {
+  // Without a token, /v2/ tells the client where to log in (as docker and podman expect).
   const base = await getJson(server, '/v2/');
-  assert.equal(base.status, 200);
+  assert.equal(base.status, 401);
   assert.equal(base.headers.get('docker-distribution-api-version'), 'registry/2.0');
+  assert.equal(
+    base.headers.get('www-authenticate'),
+    `Bearer realm="http://${server.hostPort}/v2/auth",service="${server.hostPort}"`,
+  );
   const health = await getJson(server, '/health/instance');
   assert.equal(health.status, 200, JSON.stringify(health.body));
   assert.deepEqual((health.body as { data?: { services?: unknown } }).data?.services, { database: true, storage: true });
@@ -46,12 +51,14 @@ describe('quayside serve on the embedded default', () => {
 
   it('migrates, prints the listening and data lines, serves, and exits 0 on SIGTERM', async () => {
     const dataDir = join(work, 'data');
-    server = await startQuayside({ dataDir });
+    server = await startQuayside({ dataDir, user: false });
     assert.ok(server.port > 0);
     const dataLine = await server.process.waitForLine(/^metadata: /);
     assert.match(dataLine, /^metadata: sqlite \(sqlite:\/\/\/.*quayside\.db\); blobs: local storage location "local"$/);
     assert.ok(dataLine.includes(join(dataDir, 'quayside.db')), dataLine);
     assert.ok(server.process.stdoutLines().some((line) => /^applied migration /.test(line)), 'migration progress printed');
+    const hint = await server.process.waitForLine(/no users yet/);
+    assert.match(hint, /quayside user create/);
 
     await assertServes(server);
     assert.ok(statSync(join(dataDir, 'quayside.db')).isFile(), 'quayside.db in the data dir');
@@ -65,7 +72,7 @@ describe('quayside serve on the embedded default', () => {
     assert.equal(server.process.stderrLines().filter((line) => line !== '').length, 0, server.process.stderrLines().join('\n'));
 
     // A second start on the same data dir finds nothing to migrate and serves the same database.
-    server = await startQuayside({ dataDir });
+    server = await startQuayside({ dataDir, user: false });
     assert.ok(!server.process.stdoutLines().some((line) => /^applied migration /.test(line)), 'no migration on restart');
     await assertServes(server);
     assert.equal((await stopWithSigterm(server)).code, 0);
@@ -91,7 +98,7 @@ describe('quayside serve with a config that only sets DB_URI to PostgreSQL', () 
     const config = join(work, 'config.yaml');
     await writeFile(config, `DB_URI: ${fresh.uri}\n`);
     const dataDir = join(work, 'data');
-    server = await startQuayside({ dataDir, config });
+    server = await startQuayside({ dataDir, config, user: false });
     const dataLine = await server.process.waitForLine(/^metadata: /);
     assert.match(dataLine, /^metadata: postgres; blobs: local storage location "local"$/);
     assert.ok(server.process.stdoutLines().some((line) => /^applied migration /.test(line)), 'migrated on start');

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMultiArchIndex, http } from '../helpers/oci-images.js';
 import { requireCommand, skopeo, startRegistryUnderTest, type RegistryServer } from '../helpers/processes.js';
+import { authHeaders, pushScope, skopeoLogin } from '../helpers/registry-auth.js';
 
 /**
  * Writes raw bytes to the server, half-closes (unless `keepOpen`), and resolves with everything it sent back
@@ -44,6 +45,7 @@ describe('the server survives bad input on a raw socket', () => {
     requireCommand('skopeo', 'apt-get install skopeo');
     work = await mkdtemp(join(tmpdir(), 'quayside-e2e-bad-input-'));
     server = await startRegistryUnderTest();
+    await skopeoLogin(server, work);
   });
 
   after(async () => {
@@ -53,7 +55,7 @@ describe('the server survives bad input on a raw socket', () => {
 
   const stillServing = async () => {
     assert.ok(server.process.running(), 'the server process died');
-    const res = await http(`${server.url}/v2/`);
+    const res = await http(`${server.url}/v2/`, { headers: await authHeaders(server, 'repository:e2e/bad:pull') });
     assert.equal(res.status, 200, `GET /v2/ answered ${res.status} after bad input`);
   };
 
@@ -83,11 +85,13 @@ describe('the server survives bad input on a raw socket', () => {
   });
 
   test('a chunked upload with a broken chunk size fails that upload only', async () => {
-    const started = await http(`${server.url}/v2/e2e/bad/blobs/uploads/`, { method: 'POST' });
+    const auth = await authHeaders(server, pushScope('e2e/bad'));
+    const started = await http(`${server.url}/v2/e2e/bad/blobs/uploads/`, { method: 'POST', headers: auth });
     assert.equal(started.status, 202);
     const location = new URL(String(started.headers.location), server.url);
+    const authLine = auth.authorization === undefined ? '' : `Authorization: ${auth.authorization}\r\n`;
     const request =
-      `PATCH ${location.pathname}${location.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n` +
+      `PATCH ${location.pathname}${location.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n${authLine}Content-Type: application/octet-stream\r\n` +
       'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\nZZZ-not-hex\r\n\r\n';
     const response = await rawExchange(server.port, request, { keepOpen: true });
     const status = statusOf(response);

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { skopeoLogin } from '../helpers/registry-auth.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
 import { blobPath, buildUmociImage, hashLayoutBlobs, http, readLayoutImage, sha256, type LayoutImage } from '../helpers/oci-images.js';
 import {
@@ -17,11 +18,13 @@ import {
   skopeo,
   startProcess,
   startQuayside,
+  E2E_USER,
   type ManagedProcess,
   type RegistryServer,
 } from '../helpers/processes.js';
 
-const REPOSITORY = 'team/app';
+// The namespace of E2E_USER, whom the first instance creates.
+const REPOSITORY = 'e2e/app';
 const HEALTH_URI = '/__fleet_health';
 
 interface ManifestJson {
@@ -203,19 +206,24 @@ describe('several quayside instances behind quayside lb (README example)', { tim
         '',
       ].join('\n'),
     );
-    const [built, ...started] = await Promise.all([
-      buildUmociImage(join(work, 'src'), 'v1'),
+    // allSettled, so that an instance that did start is stopped by after() even when the other one failed.
+    const outcomes = await Promise.allSettled([
       startQuayside({ config }),
-      startQuayside({ config }),
+      // The user lives in the shared database; the first instance's start created it.
+      startQuayside({ config, user: false }),
     ]);
-    image = built;
-    instances = started;
+    instances = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    image = await buildUmociImage(join(work, 'src'), 'v1');
     for (const instance of instances) {
       // Both must really share the configured database and storage, not fall back to embedded defaults.
       await instance.process.waitForLine(/^metadata: postgres; blobs: local storage location "local"/);
     }
     balancer = await startBalancer(work, instances);
     const lb = balancer;
+    // Logged in through the balancer: a token one instance issues must verify on the other.
+    await skopeoLogin({ hostPort: `127.0.0.1:${lb.httpPort}`, credentials: E2E_USER }, work);
 
     healthPolling = true;
     healthLoop = (async () => {
@@ -259,7 +267,7 @@ describe('several quayside instances behind quayside lb (README example)', { tim
     const [first, second] = instances;
     assert.ok(first && second);
     // The log lines travel through a pipe: give them a moment to arrive.
-    await pollUntil('/v2/team/app/ request lines in both instances\' logs', 10_000, async () =>
+    await pollUntil('/v2/e2e/app/ request lines in both instances\' logs', 10_000, async () =>
       repositoryRequests(first, REPOSITORY).length > 0 && repositoryRequests(second, REPOSITORY).length > 0 ? true : undefined,
     ).catch(() => undefined);
     const one = repositoryRequests(first, REPOSITORY);

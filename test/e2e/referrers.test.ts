@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildArtifactLayout, http, MEDIA, pushBlob, sha256, type ArtifactLayout } from '../helpers/oci-images.js';
 import { requireCommand, skopeo, startRegistryUnderTest, type RegistryServer } from '../helpers/processes.js';
+import { authHeaders, pushScope, skopeoLogin } from '../helpers/registry-auth.js';
 
 interface ReferrersIndex {
   schemaVersion: number;
@@ -26,6 +27,7 @@ describe('artifacts and the referrers API', () => {
     requireCommand('skopeo', 'apt-get install skopeo');
     work = await mkdtemp(join(tmpdir(), 'quayside-e2e-referrers-'));
     server = await startRegistryUnderTest();
+    await skopeoLogin(server, work);
     layout = await buildArtifactLayout(join(work, 'layout'), 'img', 'sbom');
   });
 
@@ -36,7 +38,9 @@ describe('artifacts and the referrers API', () => {
 
   const ref = (tag: string) => `docker://${server.hostPort}/e2e/sbom:${tag}`;
   const referrers = async (digest: string, query = '') => {
-    const res = await http(`${server.url}/v2/e2e/sbom/referrers/${digest}${query}`);
+    const res = await http(`${server.url}/v2/e2e/sbom/referrers/${digest}${query}`, {
+      headers: await authHeaders(server, 'repository:e2e/sbom:pull'),
+    });
     assert.equal(res.status, 200, `referrers answered ${res.status}: ${res.body.toString()}`);
     assert.match(String(res.headers['content-type']), /^application\/vnd\.oci\.image\.index\.v1\+json/);
     const index = JSON.parse(res.body.toString()) as ReferrersIndex;
@@ -64,9 +68,10 @@ describe('artifacts and the referrers API', () => {
   });
 
   test('a second artifact pushed over HTTP announces its subject (OCI-Subject)', async () => {
-    const empty = await pushBlob(server.url, 'e2e/sbom', Buffer.from('{}'));
+    const auth = await authHeaders(server, pushScope('e2e/sbom'));
+    const empty = await pushBlob(server.url, 'e2e/sbom', Buffer.from('{}'), auth);
     const payload = randomBytes(512);
-    const layer = await pushBlob(server.url, 'e2e/sbom', payload);
+    const layer = await pushBlob(server.url, 'e2e/sbom', payload, auth);
     const subject = layout.subject.manifest;
     const bytes = Buffer.from(
       JSON.stringify({
@@ -81,7 +86,7 @@ describe('artifacts and the referrers API', () => {
     signatureDigest = sha256(bytes);
     const res = await http(`${server.url}/v2/e2e/sbom/manifests/${signatureDigest}`, {
       method: 'PUT',
-      headers: { 'content-type': MEDIA.manifest },
+      headers: { ...auth, 'content-type': MEDIA.manifest },
       body: bytes,
     });
     assert.equal(res.status, 201, `manifest PUT answered ${res.status}: ${res.body.toString()}`);

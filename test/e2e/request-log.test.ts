@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMultiArchIndex, http, type LayoutImage } from '../helpers/oci-images.js';
 import { requireCommand, skopeo, startQuayside, type RegistryServer } from '../helpers/processes.js';
+import { authHeaders, skopeoLogin } from '../helpers/registry-auth.js';
 
 type Json = Record<string, unknown>;
 
@@ -71,6 +72,7 @@ describe('the request log', () => {
     requireCommand('skopeo', 'apt-get install skopeo');
     work = await mkdtemp(join(tmpdir(), 'quayside-e2e-log-'));
     server = await startQuayside();
+    await skopeoLogin(server, work);
     image = await buildMultiArchIndex(join(work, 'layout'), 'v1');
     await skopeo(['copy', '--all', '--dest-tls-verify=false', `oci:${image.dir}:v1`, `docker://${server.hostPort}/e2e/log:v1`]);
   });
@@ -100,8 +102,9 @@ describe('the request log', () => {
   test('every request gets exactly one line, errors included', async () => {
     const marker = randomBytes(6).toString('hex');
     const url = `/v2/e2e/log-${marker}/tags/list`;
+    const auth = await authHeaders(server, `repository:e2e/log-${marker}:pull`);
     for (let i = 0; i < 3; i += 1) {
-      const res = await http(`${server.url}${url}`);
+      const res = await http(`${server.url}${url}`, { headers: auth });
       assert.equal(res.status, 404);
     }
     const lines = await waitForRequestLines(server, 'GET', url, 3);

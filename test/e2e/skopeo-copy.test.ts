@@ -16,6 +16,7 @@ import {
   type LayoutImage,
 } from '../helpers/oci-images.js';
 import { requireCommand, skopeo, startRegistryUnderTest, type RegistryServer } from '../helpers/processes.js';
+import { authHeaders, skopeoLogin } from '../helpers/registry-auth.js';
 
 interface ManifestJson {
   config: { digest: string };
@@ -37,6 +38,7 @@ describe('skopeo round trips through quayside', () => {
     requireCommand('umoci', 'apt-get install umoci');
     work = await mkdtemp(join(tmpdir(), 'quayside-e2e-skopeo-'));
     server = await startRegistryUnderTest();
+    await skopeoLogin(server, work);
     image = await buildUmociImage(join(work, 'src'), 'v1');
     multi = await buildMultiArchIndex(join(work, 'multi-src'), 'v1');
   });
@@ -72,7 +74,7 @@ describe('skopeo round trips through quayside', () => {
     const raw = await skopeo(['inspect', '--raw', '--tls-verify=false', ref('e2e/app:v1')]);
     assert.equal(raw, image.manifestBytes.toString('utf8'));
     const byDigest = await http(`${server.url}/v2/e2e/app/manifests/${image.manifest.digest}`, {
-      headers: { accept: `${MEDIA.manifest}, ${MEDIA.index}` },
+      headers: { ...(await authHeaders(server, 'repository:e2e/app:pull')), accept: `${MEDIA.manifest}, ${MEDIA.index}` },
     });
     assert.equal(byDigest.status, 200);
     assert.ok(byDigest.body.equals(image.manifestBytes), 'GET by digest returned other bytes');
@@ -109,11 +111,12 @@ describe('skopeo round trips through quayside', () => {
 
   test('skopeo delete removes a manifest and its tag; other repositories are untouched', async () => {
     await skopeo(['delete', '--tls-verify=false', ref('e2e/multi:v1')]);
+    const auth = await authHeaders(server, 'repository:e2e/multi:pull');
     const gone = await http(`${server.url}/v2/e2e/multi/manifests/${multi.manifest.digest}`, {
-      headers: { accept: MEDIA.index },
+      headers: { ...auth, accept: MEDIA.index },
     });
     assert.equal(gone.status, 404, 'the deleted index is still served by digest');
-    const tag = await http(`${server.url}/v2/e2e/multi/manifests/v1`, { headers: { accept: MEDIA.index } });
+    const tag = await http(`${server.url}/v2/e2e/multi/manifests/v1`, { headers: { ...auth, accept: MEDIA.index } });
     assert.equal(tag.status, 404, 'the tag of the deleted index still resolves');
     const errors = JSON.parse(tag.body.toString()) as { errors?: { code: string }[] };
     assert.ok(errors.errors?.some((error) => error.code === 'MANIFEST_UNKNOWN'), `unexpected body ${tag.body.toString()}`);

@@ -229,10 +229,10 @@ export async function http(
   });
 }
 
-/** Pushes one blob by POST then PUT ?digest= (the two-step monolithic upload every registry supports). */
-export async function pushBlob(registry: string, repository: string, bytes: Buffer): Promise<string> {
+/** Pushes one blob by POST then PUT ?digest= (the two-step monolithic upload every registry supports); `auth` is sent on both. */
+export async function pushBlob(registry: string, repository: string, bytes: Buffer, auth: Record<string, string> = {}): Promise<string> {
   const digest = sha256(bytes);
-  const started = await http(`${registry}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+  const started = await http(`${registry}/v2/${repository}/blobs/uploads/`, { method: 'POST', headers: auth });
   const location = started.headers.location;
   if (started.status !== 202 || typeof location !== 'string') {
     throw new Error(`POST upload for ${repository} answered ${started.status}: ${started.body.toString()}`);
@@ -241,7 +241,7 @@ export async function pushBlob(registry: string, repository: string, bytes: Buff
   target.searchParams.set('digest', digest);
   const done = await http(target.toString(), {
     method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+    headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
     body: bytes,
   });
   if (done.status !== 201) throw new Error(`PUT upload of ${digest} answered ${done.status}: ${done.body.toString()}`);

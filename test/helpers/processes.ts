@@ -250,9 +250,19 @@ export interface RegistryServer {
   readonly hostPort: string;
   readonly port: number;
   readonly process: ManagedProcess;
+  /** A user whose namespace the test may push to (quayside: made with `quayside user create`; distribution: none). */
+  readonly credentials?: Credentials;
   /** Stops the process and removes its temporary directory (if this helper created it). */
   stop(): Promise<void>;
 }
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** The user startQuayside creates: owns the "e2e" namespace that the e2e tests push to. */
+export const E2E_USER: Credentials = Object.freeze({ username: 'e2e', password: 'e2e-password-0123456789' });
 
 /** The path of the compiled CLI entry point; throws a clear error if the build is missing. */
 export function quaysideCli(): string {
@@ -273,6 +283,11 @@ export interface QuaysideOptions {
   maxLines?: number;
   /** Extra node flags (e.g. --max-old-space-size). */
   nodeArgs?: string[];
+  /**
+   * The user to create with `quayside user create` before the server starts (default E2E_USER); false when
+   * it exists already (a second instance on a shared database) or the test makes its own accounts.
+   */
+  user?: Credentials | false;
 }
 
 /** Starts the built `quayside serve` on 127.0.0.1 with a kernel-chosen port and waits for its listening line. */
@@ -282,8 +297,16 @@ export async function startQuayside(options: QuaysideOptions = {}): Promise<Regi
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'quayside-e2e-')));
   const args = [...(options.nodeArgs ?? []), cli, 'serve', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', '0'];
   if (options.config) args.push('--config', options.config);
+  const user = options.user ?? E2E_USER;
   let proc: ManagedProcess;
   try {
+    if (user !== false) {
+      const where = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
+      await runOk(process.execPath, [cli, 'user', 'create', user.username, '--password-stdin', ...where], {
+        input: `${user.password}\n`,
+        timeoutMs: 60_000,
+      });
+    }
     proc = await startProcess({
       command: process.execPath,
       args,
@@ -303,6 +326,7 @@ export async function startQuayside(options: QuaysideOptions = {}): Promise<Regi
     hostPort: `127.0.0.1:${port}`,
     port,
     process: proc,
+    credentials: user === false ? undefined : user,
     stop: async () => {
       await proc.stop();
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
@@ -392,14 +416,19 @@ export interface RunResult {
 }
 
 /** Runs a command to completion (no shell), capturing output; never throws on a non-zero exit. */
-export async function run(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export async function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number; input?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     live.add(child);
+    if (options.input !== undefined) child.stdin?.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -415,7 +444,7 @@ export async function run(command: string, args: string[], options: { cwd?: stri
 }
 
 /** Runs a command and throws (with its output) unless it exits 0; returns stdout. */
-export async function runOk(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function runOk(command: string, args: string[], options: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<string> {
   const result = await run(command, args, options);
   if (result.code !== 0) {
     throw new Error(`${command} ${args.join(' ')} exited ${result.code}\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`);

@@ -12,6 +12,7 @@ import { createApp } from '../../src/server/create-app.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
 import { startTestRegistry } from '../helpers/registry-server.js';
+import { openAccess } from '../helpers/open-access.js';
 
 const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -171,6 +172,8 @@ describe('blobs: streaming from storage', () => {
     const app = await createApp({
       metadata: registry.metadata,
       blobs,
+      auth: registry.auth,
+      access: openAccess(registry.metadata),
       logger: false,
       options: { maxManifestBytes: 4 << 20, referrersApi: true, uploadExpiryMs: 24 * 3600_000 },
     });

@@ -20,7 +20,8 @@ import { UploadHasher } from '../../src/registry/upload-hasher.js';
 import { createApp } from '../../src/server/create-app.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
-import { startTestRegistry } from '../helpers/registry-server.js';
+import { startTestRegistry, testAuthServices } from '../helpers/registry-server.js';
+import { openAccess } from '../helpers/open-access.js';
 
 const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -153,6 +154,7 @@ async function startFleet(count: number, options: Partial<RegistryOptions> = {})
   const database: Database = await openDatabase({ uri: `sqlite:///${path.join(dir, 'registry.db')}` });
   await migrateToLatest(database);
   const metadata = createMetadata(database);
+  const auth = testAuthServices(database, metadata);
   const counter = { reads: 0 };
   const apps: FastifyInstance[] = [];
   const clients: Client[] = [];
@@ -165,6 +167,8 @@ async function startFleet(count: number, options: Partial<RegistryOptions> = {})
       metadata,
       blobs,
       uploadHashes,
+      auth,
+      access: openAccess(metadata),
       logger: false,
       options: { maxManifestBytes: 4 << 20, referrersApi: true, uploadExpiryMs: 24 * 3600_000, ...options },
     });
@@ -183,6 +187,7 @@ async function startFleet(count: number, options: Partial<RegistryOptions> = {})
     reads: () => counter.reads,
     async close() {
       for (const app of apps) await app.close();
+      await auth.audit.close();
       await database.close();
       await rm(dir, { recursive: true, force: true });
     },

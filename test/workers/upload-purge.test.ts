@@ -8,6 +8,7 @@ import type { Dialect } from '../../src/db/database.js';
 import type { RegistryDeps } from '../../src/registry/context.js';
 import { UploadHasher } from '../../src/registry/upload-hasher.js';
 import { purgeStaleUploads, startUploadPurge } from '../../src/workers/upload-purge.js';
+import { openAccess } from '../helpers/open-access.js';
 import { startTestRegistry } from '../helpers/registry-server.js';
 
 const EXPIRY_MS = 300;
@@ -49,6 +50,8 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
         blobs: registry.blobs,
         uploadHashes: new UploadHasher(registry.blobs),
         options: { maxManifestBytes: 1 << 20, referrersApi: true, uploadExpiryMs: EXPIRY_MS },
+        access: openAccess(registry.metadata),
+        audit: registry.auth.audit,
         log: pino({ level: 'silent' }),
       };
     });
