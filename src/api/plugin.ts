@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthServices } from '../auth/services.js';
+import { recordFailure } from '../registry/plugin.js';
 import { appTokenRoutes } from './apptokens.js';
 import { ApiError, internalError, notFound, toApiError } from './errors.js';
 import { logRoutes } from './logs.js';
@@ -20,7 +21,8 @@ import { userRoutes } from './users.js';
 async function sendApiError(error: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   let known: ApiError | undefined = toApiError(error);
   if (known === undefined) {
-    request.log.error({ err: error }, 'api request failed');
+    // The request's one log line carries the error (see create-app); the client sees no internals.
+    recordFailure(request, error);
     known = internalError();
   }
   if (reply.sent || reply.raw.headersSent) {

@@ -20,7 +20,7 @@ export function realmUrl(options: AuthOptions, headers: IncomingHttpHeaders): st
 }
 
 /** Quotes a challenge parameter value (RFC 7235 quoted-string). */
-function quoted(value: string): string {
+export function quoted(value: string): string {
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 

@@ -3,7 +3,7 @@ import { clientAddress } from '../net/client-address.js';
 import { RegistryError } from '../registry/errors.js';
 import { recordFailure } from '../registry/plugin.js';
 import { queryOf } from '../registry/url.js';
-import { realmUrl, serviceName } from './challenge.js';
+import { quoted, realmUrl, serviceName } from './challenge.js';
 import { ANONYMOUS, REPOSITORY_ACTIONS, type AccessEntry, type Identity, type RepositoryAction } from './identity.js';
 import { MAX_TOKEN_LENGTH } from './jwt.js';
 import { parseScopes, ScopeError } from './scope.js';
@@ -35,10 +35,6 @@ export function parseBasicAuthorization(header: string): { username: string; pas
   const colon = text.indexOf(':');
   if (colon <= 0) return undefined;
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
-function quoted(value: string): string {
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 async function sendError(reply: FastifyReply, error: RegistryError, headers: Record<string, string> = {}): Promise<void> {
