@@ -308,6 +308,8 @@ export interface ThrottleStore {
   /** Sets the failure count (upsert) and the time of the last failure. */
   put(key: string, state: ThrottleState): Promise<void>;
   reset(key: string): Promise<void>;
+  /** Removes keys whose last failure is older than `before` (they count as no failures anyway); returns how many. */
+  deleteBefore(before: Date): Promise<number>;
 }
 
 export interface SessionRecord {

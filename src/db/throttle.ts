@@ -29,4 +29,9 @@ export class KyselyThrottleStore implements ThrottleStore {
   async reset(key: string): Promise<void> {
     await this.database.db.deleteFrom('login_throttle').where('key', '=', key).execute();
   }
+
+  async deleteBefore(before: Date): Promise<number> {
+    const result = await this.database.db.deleteFrom('login_throttle').where('last_failure_at', '<', before.getTime()).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 }

@@ -18,6 +18,7 @@ import { RegistryError } from '../registry/errors.js';
 import { pathOf } from '../registry/url.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { startUploadPurge } from '../workers/upload-purge.js';
+import { startAccountCleanup } from '../workers/account-cleanup.js';
 
 /** What the application is built from; tests build their own. */
 export interface AppDeps {
@@ -208,13 +209,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const depsForWorkers = registryDeps;
-  let purge: { stop(): Promise<void> } | undefined;
+  let workers: { stop(): Promise<void> }[] = [];
   app.addHook('onReady', async () => {
-    purge = startUploadPurge(depsForWorkers);
+    workers = [startUploadPurge(depsForWorkers), startAccountCleanup(deps.auth.accounts, app.log)];
   });
   app.addHook('onClose', async () => {
-    await purge?.stop();
-    purge = undefined;
+    await Promise.all(workers.map((worker) => worker.stop()));
+    workers = [];
   });
 
   await app.register(healthRoutes({ instanceChecks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs }));

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { accountKey, addressKey, currentFailures, FAILURE_DECAY_MS, LoginThrottle, throttleWaitS } from '../../src/auth/throttle.js';
-import { MemoryThrottleStore } from './memory-throttle-store.js';
+import { KyselyThrottleStore } from '../../src/db/throttle.js';
+import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
 
 const policy = { freeAttempts: 3, maxDelayS: 60 };
 const T0 = 1_700_000_000_000;
@@ -40,10 +41,18 @@ describe('throttle math', () => {
   });
 });
 
-describe('LoginThrottle', () => {
+describe('LoginThrottle on the login_throttle table', () => {
+  let fresh: FreshDatabase;
+  let store: KyselyThrottleStore;
+  before(async () => {
+    fresh = await freshDatabase('sqlite');
+    store = new KyselyThrottleStore(fresh.database);
+  });
+  after(() => fresh?.drop());
+  const failuresOf = async (key: string) => (await store.get(key))?.failures;
+
   it('throttles a key after the free attempts, per key, with an injected clock', async () => {
     let now = T0;
-    const store = new MemoryThrottleStore();
     const throttle = new LoginThrottle(store, policy, () => now);
     const keys = [accountKey('alice'), addressKey('10.0.0.1')];
     for (let i = 0; i < 3; i++) {
@@ -60,12 +69,11 @@ describe('LoginThrottle', () => {
     now += 2_000;
     await throttle.fail(keys);
     assert.deepEqual(await throttle.check(keys), { allowed: false, retryAfterS: 4 });
-    assert.equal(store.states.get('account:alice')?.failures, 5);
+    assert.equal(await failuresOf('account:alice'), 5);
   });
 
   it('resets only the account key on success', async () => {
     const now = T0;
-    const store = new MemoryThrottleStore();
     const throttle = new LoginThrottle(store, policy, () => now);
     const keys = [accountKey('carol'), addressKey('10.0.0.2')];
     for (let i = 0; i < 4; i++) await throttle.fail(keys);
@@ -76,7 +84,6 @@ describe('LoginThrottle', () => {
 
   it('starts counting again after the decay period', async () => {
     let now = T0;
-    const store = new MemoryThrottleStore();
     const throttle = new LoginThrottle(store, policy, () => now);
     const keys = [accountKey('dave')];
     for (let i = 0; i < 10; i++) await throttle.fail(keys);
@@ -84,6 +91,15 @@ describe('LoginThrottle', () => {
     now += FAILURE_DECAY_MS + 1;
     assert.deepEqual(await throttle.check(keys), { allowed: true });
     await throttle.fail(keys);
-    assert.equal(store.states.get('account:dave')?.failures, 1);
+    assert.equal(await failuresOf('account:dave'), 1);
+  });
+
+  it('cleans up keys whose last failure is older than a bound', async () => {
+    const throttle = new LoginThrottle(store, policy, () => T0 - FAILURE_DECAY_MS * 2);
+    await throttle.fail([addressKey('10.0.0.9')]);
+    const removed = await store.deleteBefore(new Date(T0 - FAILURE_DECAY_MS));
+    assert.ok(removed >= 1, `removed ${removed}`);
+    assert.equal(await failuresOf('address:10.0.0.9'), undefined);
+    assert.equal(await failuresOf('account:dave'), 1, 'recent keys stay');
   });
 });
