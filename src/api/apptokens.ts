@@ -73,7 +73,7 @@ export function appTokenRoutes(app: FastifyInstance, services: AuthServices): vo
     handler: async (ctx) => {
       if (!services.options.appSpecificTokens) throw notFound('app-specific tokens are disabled (FEATURE_APP_SPECIFIC_TOKENS)');
       const id = ctx.params.uuid ?? '';
-      const token = UUID_RE.test(id) ? (await services.accounts.appTokens.list(ctx.identity.id)).find((t) => t.id === id) : undefined;
+      const token = UUID_RE.test(id) ? await services.accounts.appTokens.get(ctx.identity.id, id) : undefined;
       if (token === undefined) throw notFound('no such app-specific token');
       return ok({ token: tokenView(token) });
     },
@@ -86,8 +86,7 @@ export function appTokenRoutes(app: FastifyInstance, services: AuthServices): vo
     handler: async (ctx) => {
       guard(ctx);
       const id = ctx.params.uuid ?? '';
-      const tokens = UUID_RE.test(id) ? await services.accounts.appTokens.list(ctx.identity.id) : [];
-      const token = tokens.find((t) => t.id === id);
+      const token = UUID_RE.test(id) ? await services.accounts.appTokens.get(ctx.identity.id, id) : undefined;
       if (token === undefined || !(await services.accounts.appTokens.revoke(ctx.identity.id, id))) throw notFound('no such app-specific token');
       audit(ctx, 'revoke_app_specific_token', { namespace: ctx.identity.name }, {
         app_specific_token_title: token.title,

@@ -8,15 +8,18 @@ import { badRequest, forbidden, unauthorized } from './errors.js';
 import { epochSeconds, quayDate } from './format.js';
 import { splitRepositoryName } from './paths.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
-import { checkName, MAX_DESCRIPTION_LENGTH, MAX_NAME_INPUT_LENGTH, parseBody, parseQuery, queryBoolean, visibility } from './validation.js';
+import { checkName, MAX_NAME_INPUT_LENGTH, parseBody, parseQuery, queryBoolean, repositoryDescription, visibility } from './validation.js';
 
-/** Repositories: list and create (/repository), view, delete and change visibility (/repository/{repo}...). */
+/**
+ * Repositories: list and create (/repository), view, describe, delete and change visibility
+ * (/repository/{repo}...).
+ */
 
 const NewRepositoryBody = z.object({
   namespace: z.string().min(1).max(MAX_NAME_INPUT_LENGTH),
   repository: z.string().min(1).max(MAX_NAME_INPUT_LENGTH),
   visibility,
-  description: z.string().max(MAX_DESCRIPTION_LENGTH).nullable().optional(),
+  description: repositoryDescription.nullable().optional(),
   repo_kind: z.literal('image').nullable().optional(),
 });
 
@@ -31,6 +34,9 @@ const ListQuery = z.object({
 });
 
 const VisibilityBody = z.object({ visibility });
+
+/** Quay's RepoUpdate; null (ours) clears the description. */
+const DescriptionBody = z.object({ description: repositoryDescription.nullable() });
 
 const LIST_PAGE = 100;
 
@@ -52,6 +58,9 @@ export function repositoryListRoutes(app: FastifyInstance, services: AuthService
       if ((await services.metadata.repositories.getRepository(full)) !== undefined) throw badRequest('Repository already exists');
       // The creator applies Quay's creation rules and writes the create_repo audit row itself.
       const repository = await services.creator.ensure(ctx.identity, full, { visibility: body.visibility, clientAddress: ctx.address });
+      if (body.description !== undefined && body.description !== null) {
+        await services.metadata.repositories.setDescription(repository.id, body.description);
+      }
       const split = splitRepositoryName(repository.name);
       return created({ namespace: split.namespace, name: split.name, kind: 'image' });
     },
@@ -82,14 +91,14 @@ export function repositoryListRoutes(app: FastifyInstance, services: AuthService
       const repositories = records.flatMap((record) => {
         if (record === undefined || !record.name.includes('/')) return [];
         const split = splitRepositoryName(record.name);
-        return [{ namespace: split.namespace, name: split.name, description: null, is_public: record.visibility === 'public', kind: 'image', state: 'NORMAL' }];
+        return [{ namespace: split.namespace, name: split.name, description: record.description, is_public: record.visibility === 'public', kind: 'image', state: 'NORMAL' }];
       });
       return ok({ repositories, ...(names.length > LIST_PAGE ? { next_page: page[page.length - 1] } : {}) });
     },
   });
 }
 
-/** GET/DELETE /repository/{repo} and POST /repository/{repo}/changevisibility. */
+/** GET/PUT/DELETE /repository/{repo} and POST /repository/{repo}/changevisibility. */
 export const repositoryResourceRoutes: RepositoryRouteTable = {
   'GET repository': {
     access: 'public',
@@ -107,7 +116,7 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
         namespace: split.namespace,
         name: split.name,
         kind: 'image',
-        description: null,
+        description: repository.description,
         is_public: repository.visibility === 'public',
         is_organization: namespace?.kind === 'organization',
         is_starred: false,
@@ -118,6 +127,21 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
         created: quayDate(repository.createdAt),
         tags,
       });
+    },
+  },
+  'PUT repository': {
+    access: 'user',
+    handler: async (ctx, path) => {
+      const { repository } = await requireRepository(ctx, path.repository, 'admin');
+      const body = parseBody(DescriptionBody, ctx.request.body);
+      await ctx.services.metadata.repositories.setDescription(repository.id, body.description);
+      const split = splitRepositoryName(repository.name);
+      audit(ctx, 'set_repo_description', { namespace: split.namespace, repository: repository.name }, {
+        repo: split.name,
+        namespace: split.namespace,
+        description: body.description,
+      });
+      return ok({ success: true });
     },
   },
   'DELETE repository': {

@@ -5,7 +5,7 @@ import type { UserIdentity } from '../auth/identity.js';
 import { namespaceNameProblem } from '../auth/names.js';
 import { hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { AuthServices } from '../auth/services.js';
-import type { AccountRecord, TeamRole } from '../db/account-metadata.js';
+import type { AccountRecord } from '../db/account-metadata.js';
 import { audit, created, noContent, ok, route, slashed, type ApiContext } from './context.js';
 import { badRequest, forbidden, notFound } from './errors.js';
 import { checkName, email, MAX_NAME_INPUT_LENGTH, MAX_PASSWORD_LENGTH, nameInput, parseBody, parseQuery } from './validation.js';
@@ -33,27 +33,6 @@ const ListQuery = z.object({
   next_page: z.string().max(MAX_NAME_INPUT_LENGTH).optional(),
   limit: z.string().regex(/^\d{1,4}$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(500)).optional(),
 });
-
-const ORG_SCAN_PAGE = 500;
-
-/**
- * The organizations the account is in, with its team roles in each. The stores have no reverse index
- * from a member to its organizations, so this walks the organizations page by page (see the report).
- */
-export async function organizationsOf(services: AuthServices, accountId: number): Promise<Array<{ org: AccountRecord; roles: TeamRole[] }>> {
-  const found: Array<{ org: AccountRecord; roles: TeamRole[] }> = [];
-  let last: string | undefined;
-  for (;;) {
-    const page = await services.accounts.accounts.listAccounts({ last, limit: ORG_SCAN_PAGE }, 'organization');
-    const teams = await Promise.all(page.map((org) => services.accounts.teams.teamsOf(org.id, accountId)));
-    page.forEach((org, index) => {
-      const roles = teams[index]!.map((team) => team.role);
-      if (roles.length > 0) found.push({ org, roles });
-    });
-    if (page.length < ORG_SCAN_PAGE) return found;
-    last = page[page.length - 1]!.name;
-  }
-}
 
 function superuserUserView(services: AuthServices, account: AccountRecord) {
   return {
@@ -99,7 +78,7 @@ export function userRoutes(app: FastifyInstance, services: AuthServices): void {
     handler: async (ctx) => {
       const account = await services.accounts.accounts.getAccountById(ctx.identity.id);
       if (account === undefined) throw notFound('user not found');
-      const orgs = await organizationsOf(services, account.id);
+      const orgs = await services.accounts.teams.organizationsOf(account.id);
       const user: UserIdentity = ctx.identity;
       return ok({
         anonymous: false,
@@ -108,8 +87,8 @@ export function userRoutes(app: FastifyInstance, services: AuthServices): void {
         verified: true,
         super_user: user.superuser,
         can_create_repo: true,
-        organizations: orgs.map(({ org, roles }) => ({
-          name: org.name,
+        organizations: orgs.map(({ organization, roles }) => ({
+          name: organization.name,
           is_org_admin: roles.includes('admin') || user.superuser,
           can_create_repo: roles.includes('admin') || roles.includes('creator') || user.superuser,
         })),
@@ -187,6 +166,8 @@ export function userRoutes(app: FastifyInstance, services: AuthServices): void {
       if (body.password !== undefined) {
         checkName(passwordProblem(body.password));
         await services.accounts.accounts.setPasswordHash(account.id, await hashPassword(body.password));
+        // Whoever held a session (perhaps the reason for the change) must sign in with the new password.
+        await services.accounts.sessions.deleteForAccount(account.id);
         audit(ctx, 'user_change_password', { namespace: account.name }, { username: account.name });
       }
       if (body.email !== undefined && body.email !== account.email) {
@@ -195,6 +176,8 @@ export function userRoutes(app: FastifyInstance, services: AuthServices): void {
       }
       if (body.enabled !== undefined && body.enabled !== account.enabled) {
         await services.accounts.accounts.setEnabled(account.id, body.enabled);
+        // Sessions of a disabled user are refused anyway; removing them keeps a later re-enable from reviving them.
+        if (!body.enabled) await services.accounts.sessions.deleteForAccount(account.id);
         audit(ctx, body.enabled ? 'user_enable' : 'user_disable', { namespace: account.name }, { username: account.name });
       }
       const updated = await loadUser(ctx, account.name);

@@ -9,6 +9,8 @@ import { badRequest } from './errors.js';
 
 /** Longest free-text fields we keep (descriptions, titles); the columns are text, the limit is ours. */
 export const MAX_DESCRIPTION_LENGTH = 4096;
+/** Repository descriptions are Markdown documents (Quay's README view), so they get far more room. */
+export const MAX_REPOSITORY_DESCRIPTION_LENGTH = 64 * 1024;
 export const MAX_TITLE_LENGTH = 255;
 export const MAX_EMAIL_LENGTH = 255;
 /** Passwords are bcrypt input; bcrypt ignores bytes past 72, longer ones are refused by passwordProblem. */
@@ -20,6 +22,9 @@ export const teamRole = z.enum(TEAM_ROLES as ['member', 'creator', 'admin']);
 export const visibility = z.enum(['public', 'private']);
 export const email = z.email().max(MAX_EMAIL_LENGTH);
 export const nameInput = z.string().min(1).max(MAX_NAME_INPUT_LENGTH);
+export const repositoryDescription = z
+  .string()
+  .max(MAX_REPOSITORY_DESCRIPTION_LENGTH, `must be at most ${MAX_REPOSITORY_DESCRIPTION_LENGTH} characters (64 KiB)`);
 
 function describeIssues(error: z.ZodError, what: string): string {
   const parts = error.issues.slice(0, 5).map((issue) => {

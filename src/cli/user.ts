@@ -22,7 +22,7 @@ const ACTIONS: Readonly<Record<string, AdminAction>> = {
     args: ['NAME'],
     flags: { 'password-stdin': 'boolean' },
     synopsis: 'NAME [--password-stdin]',
-    summary: "set a user's password (generated and printed once without --password-stdin)",
+    summary: "set a user's password (generated and printed once without --password-stdin) and end its API sessions",
     run: changePassword,
   },
   delete: {
@@ -72,8 +72,10 @@ async function changePassword(input: ActionInput): Promise<void> {
   const context = await input.context();
   const user = await requireAccount(context, where, name, ['user']);
   await context.accounts.accounts.setPasswordHash(user.id, passwordHash);
+  // A password is often changed because it leaked: sessions signed in with the old one end with it.
+  const sessions = await context.accounts.sessions.deleteForAccount(user.id);
   context.record('user_change_password', { namespace: user.name }, { username: user.name });
-  const lines = [`user: ${user.name}`, 'password changed'];
+  const lines = [`user: ${user.name}`, 'password changed', `api sessions ended: ${sessions}`];
   if (password.generated) lines.push(...generatedPasswordLines(password.value, user.name));
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -138,6 +138,8 @@ export interface TeamStore {
   teamsOf(organizationId: number, accountId: number): Promise<TeamRecord[]>;
   /** Every user and robot in any team of the organization, by name. */
   organizationMembers(organizationId: number): Promise<AccountRecord[]>;
+  /** The organizations the account is in (through any team), by name, each with the roles of its teams there. */
+  organizationsOf(accountId: number): Promise<Array<{ organization: AccountRecord; roles: TeamRole[] }>>;
 }
 
 /** Who a repository permission or a prototype is for. */
@@ -228,6 +230,8 @@ export interface AppTokenStore {
   /** The token whose hash this is (expired ones included: the caller decides), with its owner. */
   findByHash(tokenHash: string): Promise<{ token: AppTokenRecord; account: AccountRecord } | undefined>;
   list(accountId: number): Promise<AppTokenRecord[]>;
+  /** One token of the account; undefined when the account has no token with that id. */
+  get(accountId: number, id: string): Promise<AppTokenRecord | undefined>;
   /** False when the account has no token with that id. */
   revoke(accountId: number, id: string): Promise<boolean>;
   /** Records a use; a failure here must not fail the login, so callers may ignore its promise's errors. */
@@ -323,6 +327,8 @@ export interface SessionStore {
   create(idHash: string, accountId: number, expiresAt: Date): Promise<void>;
   get(idHash: string): Promise<SessionRecord | undefined>;
   delete(idHash: string): Promise<void>;
+  /** Ends every session of the account (its password changed, or it was disabled); returns how many. */
+  deleteForAccount(accountId: number): Promise<number>;
   deleteExpired(before: Date): Promise<number>;
 }
 

@@ -88,6 +88,16 @@ export class KyselyAppTokenStore implements AppTokenStore {
     return rows.map(toTokenRecord);
   }
 
+  async get(accountId: number, id: string): Promise<AppTokenRecord | undefined> {
+    const row = await this.database.db
+      .selectFrom('app_token')
+      .select(TOKEN_COLUMNS)
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toTokenRecord(row);
+  }
+
   async revoke(accountId: number, id: string): Promise<boolean> {
     const result = await this.database.db
       .deleteFrom('app_token')

@@ -11,6 +11,8 @@ export interface RepositoryRecord {
   /** First path component ("acme"); empty for single-component names. */
   namespace: string;
   visibility: 'public' | 'private';
+  /** Free text (Quay shows it as Markdown); null when never set. */
+  description: string | null;
   createdAt: Date;
 }
 
@@ -91,6 +93,8 @@ export interface RepositoryStore {
   createRepository(name: string, visibility: 'public' | 'private'): Promise<{ repository: RepositoryRecord; created: boolean }>;
   getRepositoryById(id: number): Promise<RepositoryRecord | undefined>;
   setVisibility(id: number, visibility: 'public' | 'private'): Promise<void>;
+  /** Sets or (with null) clears the description. */
+  setDescription(id: number, description: string | null): Promise<void>;
   /** Deletes the repository with its manifests, tags, links, uploads and permissions; false when missing. */
   deleteRepository(id: number): Promise<boolean>;
   /** How many repositories the namespace has (a namespace with repositories cannot be deleted). */

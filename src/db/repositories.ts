@@ -3,13 +3,14 @@ import type { Page, RepositoryRecord, RepositoryStore } from './metadata.js';
 import { ignoreDuplicate, retryOnDeadlock, toDate } from './query-helpers.js';
 import { isUniqueViolation } from './write-transaction.js';
 
-const COLUMNS = ['id', 'name', 'namespace', 'visibility', 'created_at'] as const;
+const COLUMNS = ['id', 'name', 'namespace', 'visibility', 'description', 'created_at'] as const;
 
 type RepositoryRow = {
   id: number;
   name: string;
   namespace: string;
   visibility: 'public' | 'private';
+  description: string | null;
   created_at: number | string;
 };
 
@@ -19,6 +20,7 @@ function toRecord(row: RepositoryRow): RepositoryRecord {
     name: row.name,
     namespace: row.namespace,
     visibility: row.visibility,
+    description: row.description,
     createdAt: toDate(row.created_at),
   };
 }
@@ -81,6 +83,10 @@ export class KyselyRepositoryStore implements RepositoryStore {
 
   async setVisibility(id: number, visibility: 'public' | 'private'): Promise<void> {
     await this.database.db.updateTable('repository').set({ visibility }).where('id', '=', id).execute();
+  }
+
+  async setDescription(id: number, description: string | null): Promise<void> {
+    await this.database.db.updateTable('repository').set({ description }).where('id', '=', id).execute();
   }
 
   async deleteRepository(id: number): Promise<boolean> {

@@ -14,6 +14,8 @@ export interface RepositoryTable {
   name: string;
   namespace: string;
   visibility: 'public' | 'private';
+  /** Added by 0002_accounts. */
+  description: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Int64;
 }
 

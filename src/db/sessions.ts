@@ -29,6 +29,11 @@ export class KyselySessionStore implements SessionStore {
     await this.database.db.deleteFrom('session').where('id_hash', '=', idHash).execute();
   }
 
+  async deleteForAccount(accountId: number): Promise<number> {
+    const result = await this.database.db.deleteFrom('session').where('account_id', '=', accountId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async deleteExpired(before: Date): Promise<number> {
     const result = await this.database.db.deleteFrom('session').where('expires_at', '<', before.getTime()).executeTakeFirst();
     return Number(result.numDeletedRows);

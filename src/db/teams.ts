@@ -1,4 +1,4 @@
-import type { AccountRecord, TeamRecord, TeamRole, TeamStore } from './account-metadata.js';
+import { TEAM_ROLES, type AccountRecord, type TeamRecord, type TeamRole, type TeamStore } from './account-metadata.js';
 import { ACCOUNT_COLUMNS, toAccountRecord } from './account-rows.js';
 import type { Database } from './database.js';
 import { ignoreDuplicate, retryOnDeadlock, toDate } from './query-helpers.js';
@@ -131,5 +131,25 @@ export class KyselyTeamStore implements TeamStore {
       .orderBy('account.name')
       .execute();
     return rows.map(toAccountRecord);
+  }
+
+  async organizationsOf(accountId: number): Promise<Array<{ organization: AccountRecord; roles: TeamRole[] }>> {
+    const rows = await this.database.db
+      .selectFrom('team_member')
+      .innerJoin('team', 'team.id', 'team_member.team_id')
+      .innerJoin('account', 'account.id', 'team.organization_id')
+      .select([...ACCOUNT_COLUMNS, 'team.role as team_role'])
+      .where('team_member.account_id', '=', accountId)
+      .where('account.kind', '=', 'organization')
+      .orderBy('account.name')
+      .execute();
+    // One row per team the account is in; rows of one organization are adjacent (ordered by its unique name).
+    const found: Array<{ organization: AccountRecord; roles: Set<TeamRole> }> = [];
+    for (const row of rows) {
+      const last = found[found.length - 1];
+      if (last !== undefined && last.organization.id === row.id) last.roles.add(row.team_role);
+      else found.push({ organization: toAccountRecord(row), roles: new Set([row.team_role]) });
+    }
+    return found.map(({ organization, roles }) => ({ organization, roles: TEAM_ROLES.filter((role) => roles.has(role)) }));
   }
 }

@@ -24,7 +24,14 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal((await api.call('PUT', '/organization/shop/team/devs/members/shop+ci', { bearer: token })).status, 200);
       assert.equal((await api.call('POST', '/organization/shop/prototypes', { bearer: token, body: { delegate: { kind: 'team', name: 'devs' }, role: 'write' } })).status, 200);
 
-      assert.equal((await api.call('POST', '/repository', { bearer: token, body: { namespace: 'shop', repository: 'web/app', visibility: 'private' } })).status, 201);
+      const me = await api.call('GET', '/user/', { cookie: dana });
+      assert.deepEqual(me.json.organizations, [{ name: 'shop', is_org_admin: true, can_create_repo: true }]);
+
+      const body = { namespace: 'shop', repository: 'web/app', visibility: 'private', description: 'Storefront 🛒' };
+      assert.equal((await api.call('POST', '/repository', { bearer: token, body })).status, 201);
+      assert.equal((await api.call('GET', '/repository/shop/web/app', { bearer: token })).json.description, 'Storefront 🛒');
+      assert.equal((await api.call('PUT', '/repository/shop/web/app', { bearer: token, body: { description: '# Shop\n' } })).status, 200);
+      assert.equal((await api.call('GET', '/repository/shop/web/app', { bearer: token })).json.description, '# Shop\n');
       const perms = await api.call('GET', '/repository/shop/web/app/permissions/team/', { bearer: token });
       assert.deepEqual(perms.json.permissions, { devs: { role: 'write', name: 'devs' } });
       const admin = await api.signIn(ADMIN.name, ADMIN.password);
@@ -49,6 +56,13 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal((await api.call('DELETE', '/repository/shop/web/app', { bearer: token })).status, 204);
       assert.equal((await api.call('DELETE', '/organization/shop', { bearer: token })).status, 204);
       assert.equal(await api.services.accounts.accounts.getAccount('shop+ci'), undefined);
+
+      // A password change ends the user's sessions (the app token is a separate credential and stays).
+      assert.equal((await api.call('GET', '/user/', { cookie: dana })).status, 200);
+      assert.equal((await api.call('PUT', '/superuser/users/dana', { cookie: admin, body: { password: 'dana-password-2' } })).status, 200);
+      assertError(await api.call('GET', '/user/', { cookie: dana }), 401);
+      assert.equal((await api.call('GET', '/user/', { bearer: token })).status, 200);
+      assert.equal((await api.call('GET', '/user/', { cookie: await api.signIn('dana', 'dana-password-2') })).status, 200);
     });
   });
 }

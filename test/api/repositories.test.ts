@@ -159,7 +159,7 @@ describe('api: repositories, permissions, default permissions', () => {
     assertError(await api.call('GET', '/repository/acme/missing', { cookie: alice }), 404, 'not_found');
     assertError(await api.call('GET', '/repository/single'), 400, 'invalid_request', /namespace/);
     assertError(await api.call('GET', '/repository/acme/Bad'), 400, 'invalid_request', /upper-case/);
-    assertError(await api.call('PUT', '/repository/acme/tools/app', { cookie: alice }), 405, 'method_not_allowed');
+    assertError(await api.call('POST', '/repository/acme/tools/app', { cookie: alice, body: {} }), 405, 'method_not_allowed');
     const anonPublic = await api.call('GET', '/repository/bob/site');
     assert.equal(anonPublic.status, 200);
     assert.equal(anonPublic.json.can_write, false);
@@ -179,6 +179,48 @@ describe('api: repositories, permissions, default permissions', () => {
     assert.equal((await api.call('DELETE', '/repository/bob/site', { cookie: bob })).status, 204);
     assert.equal(await api.services.metadata.repositories.getRepository('bob/site'), undefined);
     assert.ok((await auditRows(api, 'delete_repo')).some((r) => r.repository === 'bob/site' && r.performer?.name === 'bob'));
+  });
+
+  it('keeps the description given at creation and lets an admin change it with PUT, up to 64 KiB', async () => {
+    const path = '/repository/acme/tools/app';
+    assert.equal((await api.call('GET', path, { cookie: alice })).json.description, 'app', 'stored by POST /repository');
+    assert.equal((await api.call('PUT', `${path}/permissions/user/carol`, { cookie: alice, body: { role: 'write' } })).status, 200);
+
+    assertError(await api.call('PUT', path, { body: { description: 'anonymous' } }), 401);
+    assertError(await api.call('PUT', path, { cookie: bob, body: { description: 'outsider' } }), 403, 'insufficient_scope');
+    assertError(await api.call('PUT', path, { cookie: carol, body: { description: 'writer' } }), 403, 'insufficient_scope', /admin/);
+    assertError(await api.call('PUT', '/repository/acme/missing', { cookie: alice, body: { description: 'x' } }), 404, 'not_found');
+
+    const markdown = '# App\n\nBuilds *everything* — ünïcode 🚢';
+    const put = await api.call('PUT', path, { cookie: alice, body: { description: markdown } });
+    assert.equal(put.status, 200);
+    assert.deepEqual(put.body, { success: true });
+    assert.equal((await api.call('GET', path, { cookie: carol })).json.description, markdown);
+    const listed = await api.call('GET', '/repository?namespace=acme', { cookie: alice });
+    assert.deepEqual((listed.json.repositories as Array<{ name: string; description: unknown }>).map((r) => [r.name, r.description]), [['tools/app', markdown]]);
+    const rows = await auditRows(api, 'set_repo_description');
+    assert.equal(rows[0]?.repository, 'acme/tools/app');
+    assert.equal(rows[0]?.namespace, 'acme');
+    assert.equal(rows[0]?.performer?.name, 'alice');
+    assert.deepEqual(rows[0]?.metadata, { repo: 'tools/app', namespace: 'acme', description: markdown });
+
+    const limit = 64 * 1024;
+    assertError(await api.call('PUT', path, { cookie: alice, body: { description: 'x'.repeat(limit + 1) } }), 400, 'invalid_request', /^description: must be at most 65536 characters/);
+    assertError(await api.call('PUT', path, { cookie: alice, body: {} }), 400, 'invalid_request', /description/);
+    assertError(await api.call('PUT', path, { cookie: alice, body: { description: 42 } }), 400, 'invalid_request', /description/);
+    assertError(await api.call('PUT', path, { cookie: alice }), 400, 'invalid_request', /body/);
+    assert.equal((await api.services.metadata.repositories.getRepository('acme/tools/app'))?.description, markdown, 'refused changes change nothing');
+
+    const longest = 'y'.repeat(limit);
+    assert.equal((await api.call('PUT', path, { cookie: alice, body: { description: longest } })).status, 200);
+    assert.equal((await api.call('GET', path, { cookie: alice })).json.description, longest);
+    assert.equal((await api.call('PUT', path, { cookie: alice, body: { description: null } })).status, 200);
+    assert.equal((await api.call('GET', path, { cookie: alice })).json.description, null, 'null clears it');
+
+    const tooLong = { namespace: 'acme', repository: 'verbose', visibility: 'private', description: 'z'.repeat(limit + 1) };
+    assertError(await api.call('POST', '/repository', { cookie: alice, body: tooLong }), 400, 'invalid_request', /^description: must be at most/);
+    assert.equal(await api.services.metadata.repositories.getRepository('acme/verbose'), undefined, 'nothing created');
+    assert.equal((await api.call('DELETE', `${path}/permissions/user/carol`, { cookie: alice })).status, 204);
   });
 
   it('refuses to delete an organization that still has repositories', async () => {

@@ -225,6 +225,39 @@ describe('api: sign-in, sessions, bearer tokens, users', () => {
     assertError(await api.call('GET', '/user/', { cookie: gina }), 401);
   });
 
+  it("ends a user's sessions when a superuser changes its password, and no one else's", async () => {
+    await api.createUser('hank', 'hank-password-1');
+    const hank = await api.signIn('hank', 'hank-password-1');
+    const hankElsewhere = await api.signIn('hank', 'hank-password-1');
+    const bob = await api.signIn('bob', 'bob-password-1');
+    const admin = await api.signIn(ADMIN.name, ADMIN.password);
+    assert.equal((await api.call('GET', '/user/', { cookie: hank })).status, 200, 'the session works before the change');
+
+    const changed = await api.call('PUT', '/superuser/users/hank', { cookie: admin, body: { password: 'hank-password-2' } });
+    assert.equal(changed.status, 200);
+    assertError(await api.call('GET', '/user/', { cookie: hank }), 401);
+    assertError(await api.call('GET', '/user/', { cookie: hankElsewhere }), 401);
+    assert.equal(await api.services.accounts.sessions.get(hashSecret(hank.split('=')[1]!)), undefined, 'the row is gone');
+    assert.equal((await api.call('GET', '/user/', { cookie: bob })).status, 200, "another user's session stays");
+    assert.equal((await api.call('GET', '/user/', { cookie: admin })).status, 200, "the superuser's own session stays");
+
+    // An e-mail change alone leaves sessions alone; a new sign-in with the new password works.
+    const fresh = await api.signIn('hank', 'hank-password-2');
+    assert.equal((await api.call('PUT', '/superuser/users/hank', { cookie: admin, body: { email: 'hank2@example.com' } })).status, 200);
+    assert.equal((await api.call('GET', '/user/', { cookie: fresh })).status, 200);
+  });
+
+  it('ends the sessions of a disabled user for good: enabling it again does not revive them', async () => {
+    await api.createUser('ida', 'ida-password-1');
+    const ida = await api.signIn('ida', 'ida-password-1');
+    const admin = await api.signIn(ADMIN.name, ADMIN.password);
+    assert.equal((await api.call('PUT', '/superuser/users/ida', { cookie: admin, body: { enabled: false } })).status, 200);
+    assert.equal(await api.services.accounts.sessions.get(hashSecret(ida.split('=')[1]!)), undefined);
+    assert.equal((await api.call('PUT', '/superuser/users/ida', { cookie: admin, body: { enabled: true } })).status, 200);
+    assertError(await api.call('GET', '/user/', { cookie: ida }), 401);
+    assert.equal((await api.call('GET', '/user/', { cookie: await api.signIn('ida', 'ida-password-1') })).status, 200);
+  });
+
   it('refuses a robot token presented as a bearer token, and bodies over the limit', async () => {
     const cookie = await api.signIn('alice', 'alice-password-1');
     const robot = await api.call('PUT', '/user/robots/pusher', { cookie });

@@ -133,9 +133,27 @@ describe('quayside user/org/robot/repo on the embedded default', () => {
   });
 
   it('user passwd sets a password from stdin or a generated one; the old one stops working', async () => {
-    ok(await quaysideWithInput('a brand new secret', 'user', 'passwd', 'alice', '--password-stdin'));
-    const generated = field(ok(await quayside('user', 'passwd', 'root')), 'password');
+    // API sessions as POST /api/v1/signin makes them: alice on two browsers, root on one.
+    const future = new Date(Date.now() + 3_600_000);
     await withStores(async ({ accounts }) => {
+      const alice = await accounts.accounts.getAccount('alice');
+      const root = await accounts.accounts.getAccount('root');
+      await accounts.sessions.create(hashSecret('alice-session-1'), alice!.id, future);
+      await accounts.sessions.create(hashSecret('alice-session-2'), alice!.id, future);
+      await accounts.sessions.create(hashSecret('root-session'), root!.id, future);
+    });
+    const aliceOut = ok(await quaysideWithInput('a brand new secret', 'user', 'passwd', 'alice', '--password-stdin'));
+    assert.equal(field(aliceOut, 'api sessions ended'), '2');
+    await withStores(async ({ accounts }) => {
+      assert.equal(await accounts.sessions.get(hashSecret('alice-session-1')), undefined, "alice's session rows are gone");
+      assert.equal(await accounts.sessions.get(hashSecret('alice-session-2')), undefined);
+      assert.ok(await accounts.sessions.get(hashSecret('root-session')), "root's session is untouched");
+    });
+    const rootOut = ok(await quayside('user', 'passwd', 'root'));
+    const generated = field(rootOut, 'password');
+    assert.equal(field(rootOut, 'api sessions ended'), '1');
+    await withStores(async ({ accounts }) => {
+      assert.equal(await accounts.sessions.get(hashSecret('root-session')), undefined);
       const alice = await accounts.accounts.getAccount('alice');
       const aliceHash = (await accounts.accounts.getSecrets(alice!.id))?.passwordHash ?? '';
       assert.equal(await verifyPassword('a brand new secret', aliceHash), true);

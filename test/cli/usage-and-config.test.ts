@@ -170,6 +170,13 @@ describe('quayside config validate', () => {
       text: 'DISTRIBUTED_STORAGE_CONFIG:\n  local: [LocalStorage, {storage_path: /tmp/x}]\nDISTRIBUTED_STORAGE_PREFERENCE: [nowhere]\n',
       patterns: [/DISTRIBUTED_STORAGE_PREFERENCE/, /"nowhere"/],
     },
+    {
+      name: 'a signing key that would expire before the tokens it signs',
+      text: 'INSTANCE_SERVICE_KEY_EXPIRATION: 60\nINSTANCE_SERVICE_KEY_REFRESH: 55\nREGISTRY_TOKEN_LIFETIME_S: 3600\n',
+      patterns: [/INSTANCE_SERVICE_KEY_EXPIRATION/, /115 minutes/],
+    },
+    { name: 'a token lifetime out of bounds', text: 'REGISTRY_TOKEN_LIFETIME_S: 5\n', patterns: [/REGISTRY_TOKEN_LIFETIME_S/] },
+    { name: 'SUPER_USERS that is not a list', text: 'SUPER_USERS: admin\n', patterns: [/SUPER_USERS/] },
     { name: 'a top level that is not a mapping', text: '- just\n- a list\n', patterns: [/top level/] },
     { name: 'an empty file', text: '', patterns: [/empty/] },
     { name: 'a missing file', patterns: [/no such file/] },

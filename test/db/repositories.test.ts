@@ -31,6 +31,25 @@ for (const dialect of ALL_DIALECTS) {
       assert.deepEqual(await metadata.repositories.getRepository('acme/tools/app'), created);
     });
 
+    it('keeps a description: null until set, long multi-byte text intact, cleared with null', async () => {
+      const repository = await metadata.repositories.ensureRepository('acme/described');
+      assert.equal(repository.description, null);
+      assert.equal((await metadata.repositories.createRepository('acme/described-too', 'public')).repository.description, null);
+      const markdown = '# Title\n\nÜber *alles* — 日本語 🚢\n';
+      await metadata.repositories.setDescription(repository.id, markdown);
+      assert.equal((await metadata.repositories.getRepository('acme/described'))?.description, markdown);
+      assert.deepEqual(await metadata.repositories.getRepositoryById(repository.id), { ...repository, description: markdown });
+      assert.equal((await metadata.repositories.getRepository('acme/described-too'))?.description, null, 'only that repository changed');
+      // At the API's limit (64 Ki UTF-16 code units) in 4-byte characters: 128 KiB, past MySQL's text type.
+      const longest = '🚢'.repeat(32 * 1024);
+      await metadata.repositories.setDescription(repository.id, longest);
+      assert.equal((await metadata.repositories.getRepositoryById(repository.id))?.description, longest);
+      await metadata.repositories.setDescription(repository.id, '');
+      assert.equal((await metadata.repositories.getRepository('acme/described'))?.description, '');
+      await metadata.repositories.setDescription(repository.id, null);
+      assert.equal((await metadata.repositories.getRepository('acme/described'))?.description, null);
+    });
+
     it('gives single-component names an empty namespace', async () => {
       assert.equal((await metadata.repositories.ensureRepository('solo')).namespace, '');
     });

@@ -216,5 +216,42 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal(await accounts.permissions.deletePrototype(acme.id, first.id), false);
       assert.deepEqual(await accounts.permissions.listPrototypes(acme.id), [second]);
     });
+
+    it('lists the organizations an account is in, by name, with its team roles in each (organizationsOf)', async () => {
+      // Own cast, so that the other tests' memberships do not matter.
+      const olga = await accounts.accounts.createUser({ name: 'olga', email: null, passwordHash: null });
+      const pete = await accounts.accounts.createUser({ name: 'pete', email: null, passwordHash: null });
+      const loner = await accounts.accounts.createUser({ name: 'loner', email: null, passwordHash: null });
+      const zulu = await accounts.accounts.createOrganization({ name: 'zulu-org', email: 'z@example.com', ownerId: olga.id });
+      const alpha = await accounts.accounts.createOrganization({ name: 'alpha-org', email: null, ownerId: pete.id });
+      const other = await accounts.accounts.createOrganization({ name: 'mid-org', email: null, ownerId: pete.id });
+      const alphaBot = await accounts.accounts.createRobot({ name: 'alpha-org+bot', ownerId: alpha.id, description: null, tokenHash: HASH });
+      const makers = await accounts.teams.upsertTeam(alpha.id, 'makers', 'creator', null);
+      const viewers = await accounts.teams.upsertTeam(alpha.id, 'viewers', 'member', null);
+      const viewers2 = await accounts.teams.upsertTeam(alpha.id, 'viewers2', 'member', null);
+      await accounts.teams.upsertTeam(other.id, 'empty', 'admin', null);
+      for (const team of [makers, viewers, viewers2]) await accounts.teams.addMember(team.id, olga.id);
+      await accounts.teams.addMember(viewers.id, alphaBot.id);
+
+      const olgas = await accounts.teams.organizationsOf(olga.id);
+      assert.deepEqual(olgas.map(({ organization, roles }) => [organization.name, roles]), [
+        ['alpha-org', ['member', 'creator']],
+        ['zulu-org', ['admin']],
+      ], 'name order, one entry per organization, each role once in TEAM_ROLES order');
+      assert.deepEqual(olgas[1]!.organization, await accounts.accounts.getAccountById(zulu.id), 'the full account record');
+      assert.deepEqual((await accounts.teams.organizationsOf(pete.id)).map(({ organization, roles }) => [organization.name, roles]), [
+        ['alpha-org', ['admin']],
+        ['mid-org', ['admin']],
+      ]);
+      assert.deepEqual((await accounts.teams.organizationsOf(alphaBot.id)).map(({ organization, roles }) => [organization.id, roles]), [[alpha.id, ['member']]]);
+      assert.deepEqual(await accounts.teams.organizationsOf(loner.id), []);
+      assert.deepEqual(await accounts.teams.organizationsOf(987_654), []);
+
+      await accounts.teams.removeMember(makers.id, olga.id);
+      assert.deepEqual((await accounts.teams.organizationsOf(olga.id)).map(({ organization, roles }) => [organization.name, roles]), [
+        ['alpha-org', ['member']],
+        ['zulu-org', ['admin']],
+      ]);
+    });
   });
 }

@@ -56,6 +56,21 @@ for (const dialect of ALL_DIALECTS) {
       assert.deepEqual((await accounts.appTokens.list(user.id)).map((t) => t.id), [second.id]);
     });
 
+    it('gets one app token of its own account only', async () => {
+      clock += 1000;
+      const token = await accounts.appTokens.create(user.id, 'single', hash('3'), null);
+      const stranger = await accounts.accounts.createUser({ name: 'stranger', email: null, passwordHash: null });
+      assert.deepEqual(await accounts.appTokens.get(user.id, token.id), token);
+      assert.equal(await accounts.appTokens.get(stranger.id, token.id), undefined, "another account's token is not found");
+      assert.equal(await accounts.appTokens.get(user.id, '00000000-0000-0000-0000-000000000000'), undefined);
+      assert.equal(await accounts.appTokens.get(user.id, 'x'.repeat(64)), undefined, 'an id longer than the column is just not found');
+      clock += 1000;
+      await accounts.appTokens.touch(token.id);
+      assert.deepEqual((await accounts.appTokens.get(user.id, token.id))?.lastUsedAt, new Date(clock));
+      assert.equal(await accounts.appTokens.revoke(user.id, token.id), true);
+      assert.equal(await accounts.appTokens.get(user.id, token.id), undefined);
+    });
+
     it('publishes service keys, lists the active ones newest first and deletes expired ones', async () => {
       const key = (kid: string, createdAt: number, expiresAt: number): ServiceKeyRecord => ({
         kid,
@@ -101,6 +116,20 @@ for (const dialect of ALL_DIALECTS) {
       await accounts.sessions.delete(hash('b'));
       await accounts.sessions.delete(hash('b'));
       assert.equal(await accounts.sessions.get(hash('b')), undefined);
+    });
+
+    it("deletes every session of one account and no one else's", async () => {
+      const other = await accounts.accounts.createUser({ name: 'sessionless', email: null, passwordHash: null });
+      await accounts.sessions.create(hash('d'), user.id, new Date(clock + 60_000));
+      await accounts.sessions.create(hash('e'), user.id, new Date(clock - 1));
+      await accounts.sessions.create(hash('f'), other.id, new Date(clock + 60_000));
+      assert.equal(await accounts.sessions.deleteForAccount(user.id), 2, 'expired ones included');
+      assert.equal(await accounts.sessions.get(hash('d')), undefined);
+      assert.equal(await accounts.sessions.get(hash('e')), undefined);
+      assert.equal((await accounts.sessions.get(hash('f')))?.accountId, other.id);
+      assert.equal(await accounts.sessions.deleteForAccount(user.id), 0);
+      assert.equal(await accounts.sessions.deleteForAccount(987_654), 0);
+      await accounts.sessions.delete(hash('f'));
     });
 
     it('upserts, reads and resets login throttle state', async () => {

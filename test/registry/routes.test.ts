@@ -296,6 +296,7 @@ describe('unexpected failures', () => {
           createRepository: (name, visibility) => m.repositories.createRepository(name, visibility),
           getRepositoryById: (id) => m.repositories.getRepositoryById(id),
           setVisibility: (id, visibility) => m.repositories.setVisibility(id, visibility),
+          setDescription: (id, description) => m.repositories.setDescription(id, description),
           deleteRepository: (id) => m.repositories.deleteRepository(id),
           countRepositories: (namespace) => m.repositories.countRepositories(namespace),
           listRepositories: (page) => m.repositories.listRepositories(page),

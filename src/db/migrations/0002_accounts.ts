@@ -4,12 +4,14 @@ import type { Dialect } from '../database.js';
 /**
  * The same portable column types as 0001 (repeated here: a migration is frozen once released, so it must
  * not change when a later one edits a shared helper): binary-collated varchar(255) names, JSON as text
- * (mediumtext on MySQL, whose text stops at 64 KiB).
+ * (mediumtext on MySQL, whose text stops at 64 KiB), and long free text the same way.
  */
 function types(dialect: Dialect) {
   return {
     name: dialect === 'postgres' ? sql`varchar(255) collate "C"` : sql`varchar(255)`,
     json: dialect === 'mysql' ? sql`mediumtext` : sql`text`,
+    /** Free text that may pass 64 KiB of bytes (a repository description). */
+    longText: dialect === 'mysql' ? sql`mediumtext` : sql`text`,
   };
 }
 
@@ -43,7 +45,8 @@ function withBigId(dialect: Dialect): (table: Builder) => Builder {
 /**
  * Creates the accounts model: accounts (users, organizations and robots in one table, as Quay does, so that
  * a name is unique across all three), teams and their members, repository permissions and prototypes, app
- * tokens, service keys, the audit log, login throttling and API sessions.
+ * tokens, service keys, the audit log, login throttling and API sessions; and gives repositories their
+ * description (set through the API).
  */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const t = types(dialect);
@@ -187,4 +190,8 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .execute();
   await db.schema.createIndex('session_expires_at').on('session').column('expires_at').execute();
   await db.schema.createIndex('session_account').on('session').column('account_id').execute();
+
+  // Nullable without a default, so every dialect adds it as null to existing rows in place. Not text on
+  // MySQL: that holds 64 KiB of bytes, less than the API's limit in characters once they are multi-byte.
+  await db.schema.alterTable('repository').addColumn('description', t.longText).execute();
 }
