@@ -7,6 +7,7 @@ import type { AccountRecord, RepositoryRole } from '../db/account-metadata.js';
 import type { RepositoryRecord } from '../db/metadata.js';
 import { clientAddress } from '../net/client-address.js';
 import { forbidden, notFound, unauthorized } from './errors.js';
+import { splitRepositoryName } from './paths.js';
 import { checkCrossSiteGuard, resolveIdentity, type CredentialKind } from './session.js';
 
 /**
@@ -128,6 +129,12 @@ export function audit(
     metadata,
   };
   ctx.services.audit.record(input);
+}
+
+/** An audit row about one repository, with Quay's `repo` and `namespace` metadata in front of `metadata`. */
+export function auditRepository(ctx: ApiContext, kind: string, repositoryName: string, metadata: Record<string, unknown> = {}): void {
+  const split = splitRepositoryName(repositoryName);
+  audit(ctx, kind, { namespace: split.namespace, repository: repositoryName }, { repo: split.name, namespace: split.namespace, ...metadata });
 }
 
 /** The organization, or 404. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AccountRecord, Delegate, PermissionRecord } from '../db/account-metadata.js';
 import type { RepositoryRecord } from '../db/metadata.js';
-import { audit, noContent, ok, requireRepository, type ApiContext } from './context.js';
+import { auditRepository, noContent, ok, requireRepository, type ApiContext } from './context.js';
 import { badRequest, notFound } from './errors.js';
 import { splitRepositoryName, type DelegateKind, type RepositoryPath } from './paths.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
@@ -108,13 +108,7 @@ export const permissionRoutes: RepositoryRouteTable = {
       const body = parseBody(RoleBody, ctx.request.body);
       const target = await resolveDelegate(ctx, scope, kind, name);
       await ctx.services.accounts.permissions.setPermission(scope.repository.id, target.delegate, body.role);
-      const split = splitRepositoryName(scope.repository.name);
-      audit(ctx, 'change_repo_permission', { namespace: scope.namespace, repository: scope.repository.name }, {
-        [auditKey(kind)]: target.name,
-        repo: split.name,
-        namespace: scope.namespace,
-        role: body.role,
-      });
+      auditRepository(ctx, 'change_repo_permission', scope.repository.name, { [auditKey(kind)]: target.name, role: body.role });
       const permission = await findPermission(ctx, scope, kind, target.name);
       return ok(permissionView(permission, kind === 'user' ? await organizationMemberIds(ctx, scope) : new Set()));
     },
@@ -129,12 +123,7 @@ export const permissionRoutes: RepositoryRouteTable = {
       if (!(await ctx.services.accounts.permissions.deletePermission(scope.repository.id, permission.delegate))) {
         throw notFound(`no permission for ${kind} ${JSON.stringify(name)} on this repository`);
       }
-      const split = splitRepositoryName(scope.repository.name);
-      audit(ctx, 'delete_repo_permission', { namespace: scope.namespace, repository: scope.repository.name }, {
-        [auditKey(kind)]: permission.delegateName,
-        repo: split.name,
-        namespace: scope.namespace,
-      });
+      auditRepository(ctx, 'delete_repo_permission', scope.repository.name, { [auditKey(kind)]: permission.delegateName });
       return noContent();
     },
   },

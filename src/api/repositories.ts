@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { namespaceNameProblem } from '../auth/names.js';
 import type { AuthServices } from '../auth/services.js';
 import { repositoryNameProblem } from '../oci/names.js';
-import { audit, created, noContent, ok, requireRepository, roleAtLeast, route, slashed } from './context.js';
+import { auditRepository, created, noContent, ok, requireRepository, roleAtLeast, route, slashed } from './context.js';
 import { badRequest, forbidden, unauthorized } from './errors.js';
 import { epochSeconds, quayDate } from './format.js';
 import { splitRepositoryName } from './paths.js';
@@ -135,12 +135,7 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
       const { repository } = await requireRepository(ctx, path.repository, 'admin');
       const body = parseBody(DescriptionBody, ctx.request.body);
       await ctx.services.metadata.repositories.setDescription(repository.id, body.description);
-      const split = splitRepositoryName(repository.name);
-      audit(ctx, 'set_repo_description', { namespace: split.namespace, repository: repository.name }, {
-        repo: split.name,
-        namespace: split.namespace,
-        description: body.description,
-      });
+      auditRepository(ctx, 'set_repo_description', repository.name, { description: body.description });
       return ok({ success: true });
     },
   },
@@ -149,8 +144,7 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
     handler: async (ctx, path) => {
       const { repository } = await requireRepository(ctx, path.repository, 'admin');
       await ctx.services.metadata.repositories.deleteRepository(repository.id);
-      const split = splitRepositoryName(repository.name);
-      audit(ctx, 'delete_repo', { namespace: split.namespace, repository: repository.name }, { repo: split.name, namespace: split.namespace });
+      auditRepository(ctx, 'delete_repo', repository.name);
       return noContent();
     },
   },
@@ -160,12 +154,7 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
       const { repository } = await requireRepository(ctx, path.repository, 'admin');
       const body = parseBody(VisibilityBody, ctx.request.body);
       await ctx.services.metadata.repositories.setVisibility(repository.id, body.visibility);
-      const split = splitRepositoryName(repository.name);
-      audit(ctx, 'change_repo_visibility', { namespace: split.namespace, repository: repository.name }, {
-        repo: split.name,
-        namespace: split.namespace,
-        visibility: body.visibility,
-      });
+      auditRepository(ctx, 'change_repo_visibility', repository.name, { visibility: body.visibility });
       return ok({ success: true });
     },
   },

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import type { TagRecord } from '../db/metadata.js';
 import { isValidDigest } from '../oci/digest.js';
 import { isValidTag } from '../oci/names.js';
-import { audit, noContent, ok, requireRepository, type ApiContext } from './context.js';
+import { auditRepository, noContent, ok, requireRepository, type ApiContext } from './context.js';
 import { badRequest, notFound } from './errors.js';
 import { epochSeconds, quayDate } from './format.js';
-import { splitRepositoryName, type RepositoryPath } from './paths.js';
+import type { RepositoryPath } from './paths.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
 import { parseBody, parseQuery, queryBoolean, queryInteger } from './validation.js';
 
@@ -44,15 +44,20 @@ function tagOf(path: RepositoryPath): string {
   return resource.tag;
 }
 
-function where(name: string) {
-  const split = splitRepositoryName(name);
-  return { scope: { namespace: split.namespace, repository: name }, meta: { repo: split.name, namespace: split.namespace } };
-}
-
-async function requireManifest(ctx: ApiContext, repositoryId: number, manifestDigest: string): Promise<void> {
-  if (!(await ctx.services.metadata.manifests.hasManifest(repositoryId, manifestDigest))) {
+/**
+ * Points the path's tag at the body's manifest_digest (PUT and restore alike: a write permission, a manifest
+ * of this repository); returns what the tag pointed at before, for the audit row.
+ */
+async function pointTag(ctx: ApiContext, path: RepositoryPath) {
+  const tag = tagOf(path);
+  const { repository } = await requireRepository(ctx, path.repository, 'write');
+  const manifestDigest = parseBody(TagBody, ctx.request.body).manifest_digest;
+  if (!(await ctx.services.metadata.manifests.hasManifest(repository.id, manifestDigest))) {
     throw notFound(`manifest ${manifestDigest} not found in this repository`);
   }
+  const previous = (await ctx.services.metadata.tags.getTag(repository.id, tag))?.manifestDigest;
+  await ctx.services.metadata.tags.setTag(repository.id, tag, manifestDigest);
+  return { repository, tag, manifestDigest, previous };
 }
 
 export const tagRoutes: RepositoryRouteTable = {
@@ -73,21 +78,14 @@ export const tagRoutes: RepositoryRouteTable = {
   'PUT tag': {
     access: 'user',
     handler: async (ctx, path) => {
-      const tag = tagOf(path);
-      const { repository } = await requireRepository(ctx, path.repository, 'write');
-      const body = parseBody(TagBody, ctx.request.body);
-      await requireManifest(ctx, repository.id, body.manifest_digest);
-      const existing = await ctx.services.metadata.tags.getTag(repository.id, tag);
-      await ctx.services.metadata.tags.setTag(repository.id, tag, body.manifest_digest);
-      const { scope, meta } = where(repository.name);
-      if (existing === undefined) {
-        audit(ctx, 'create_tag', scope, { ...meta, tag, manifest_digest: body.manifest_digest, username: ctx.identity.name });
-      } else if (existing.manifestDigest !== body.manifest_digest) {
-        audit(ctx, 'move_tag', scope, {
-          ...meta,
+      const { repository, tag, manifestDigest, previous } = await pointTag(ctx, path);
+      if (previous === undefined) {
+        auditRepository(ctx, 'create_tag', repository.name, { tag, manifest_digest: manifestDigest, username: ctx.identity.name });
+      } else if (previous !== manifestDigest) {
+        auditRepository(ctx, 'move_tag', repository.name, {
           tag,
-          manifest_digest: body.manifest_digest,
-          original_manifest_digest: existing.manifestDigest,
+          manifest_digest: manifestDigest,
+          original_manifest_digest: previous,
           username: ctx.identity.name,
         });
       }
@@ -103,26 +101,18 @@ export const tagRoutes: RepositoryRouteTable = {
       if (existing === undefined || !(await ctx.services.metadata.tags.deleteTag(repository.id, tag))) {
         throw notFound(`tag ${JSON.stringify(tag)} not found`);
       }
-      const { scope, meta } = where(repository.name);
-      audit(ctx, 'delete_tag', scope, { ...meta, tag, manifest_digest: existing.manifestDigest, username: ctx.identity.name });
+      auditRepository(ctx, 'delete_tag', repository.name, { tag, manifest_digest: existing.manifestDigest, username: ctx.identity.name });
       return noContent();
     },
   },
   'POST restore': {
     access: 'user',
     handler: async (ctx, path) => {
-      const tag = tagOf(path);
-      const { repository } = await requireRepository(ctx, path.repository, 'write');
-      const body = parseBody(TagBody, ctx.request.body);
-      await requireManifest(ctx, repository.id, body.manifest_digest);
-      const existing = await ctx.services.metadata.tags.getTag(repository.id, tag);
-      await ctx.services.metadata.tags.setTag(repository.id, tag, body.manifest_digest);
-      const { scope, meta } = where(repository.name);
-      audit(ctx, 'revert_tag', scope, {
-        ...meta,
+      const { repository, tag, manifestDigest, previous } = await pointTag(ctx, path);
+      auditRepository(ctx, 'revert_tag', repository.name, {
         tag,
-        manifest_digest: body.manifest_digest,
-        ...(existing === undefined ? {} : { original_manifest_digest: existing.manifestDigest }),
+        manifest_digest: manifestDigest,
+        ...(previous === undefined ? {} : { original_manifest_digest: previous }),
       });
       return ok({});
     },

@@ -1,5 +1,6 @@
 import { FAILURE_DECAY_MS } from '../auth/throttle.js';
 import type { AccountMetadata } from '../db/account-metadata.js';
+import { startPeriodic } from './periodic.js';
 
 /**
  * Removes rows that only ever accumulate: API sessions past their expiry and login-throttle keys whose last
@@ -24,28 +25,12 @@ export async function cleanupAccounts(accounts: AccountMetadata, now = Date.now(
 
 /** Runs cleanupAccounts now and then every intervalMs until stopped; failures are logged, never thrown. */
 export function startAccountCleanup(accounts: AccountMetadata, log: CleanupLog, intervalMs = DEFAULT_CLEANUP_INTERVAL_MS): { stop(): Promise<void> } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const run = (): void => {
-    running = cleanupAccounts(accounts)
-      .then((removed) => {
-        if (removed.sessions + removed.throttleKeys > 0) log.info(removed, 'account cleanup: removed expired sessions and throttle keys');
-      })
-      .catch((error: unknown) => log.error({ err: error }, 'account cleanup failed'))
-      .finally(() => {
-        if (stopped) return;
-        timer = setTimeout(run, intervalMs);
-        // The cleanup never keeps a process alive on its own.
-        timer.unref();
-      });
-  };
-  run();
-  return {
-    async stop(): Promise<void> {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      await running;
+  return startPeriodic(
+    async () => {
+      const removed = await cleanupAccounts(accounts);
+      if (removed.sessions + removed.throttleKeys > 0) log.info(removed, 'account cleanup: removed expired sessions and throttle keys');
     },
-  };
+    intervalMs,
+    (error) => log.error({ err: error }, 'account cleanup failed'),
+  );
 }

@@ -1,4 +1,5 @@
 import type { RegistryDeps } from '../registry/context.js';
+import { startPeriodic } from './periodic.js';
 
 /**
  * Removes abandoned uploads: rows not written for `uploadExpiryMs` (with their temporary objects),
@@ -55,28 +56,5 @@ export async function purgeStaleUploads(deps: RegistryDeps): Promise<number> {
 
 /** Runs purgeStaleUploads now and then every intervalMs until stopped; failures are logged, never thrown. */
 export function startUploadPurge(deps: RegistryDeps, intervalMs = DEFAULT_PURGE_INTERVAL_MS): { stop(): Promise<void> } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-
-  const run = (): void => {
-    running = purgeStaleUploads(deps)
-      .then(() => undefined)
-      .catch((error: unknown) => deps.log.error({ err: error }, 'upload purge failed'))
-      .finally(() => {
-        if (stopped) return;
-        timer = setTimeout(run, intervalMs);
-        // The purge never keeps a process alive on its own.
-        timer.unref();
-      });
-  };
-  run();
-
-  return {
-    async stop(): Promise<void> {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPeriodic(() => purgeStaleUploads(deps), intervalMs, (error) => deps.log.error({ err: error }, 'upload purge failed'));
 }

@@ -6,7 +6,6 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/auth/passwords.js';
 import { signRs256 } from '../../src/auth/jwt.js';
-import { TOKEN_ISSUER } from '../../src/auth/tokens.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry-server.js';
 import { basicAuth, registryToken } from '../helpers/registry-auth.js';
 
