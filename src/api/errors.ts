@@ -1,6 +1,6 @@
 import type { FastifyError } from 'fastify';
 import { NameTakenError, StillInUseError } from '../db/account-metadata.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../http/oci-errors.js';
 
 /**
  * The /api/v1 error table. Quay answers errors as {"error_message", "error_type", "title", "status",

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthServices } from '../auth/services.js';
-import { recordFailure } from '../registry/plugin.js';
+import { recordFailure } from '../http/failures.js';
 import { appTokenRoutes } from './apptokens.js';
 import { ApiError, internalError, notFound, toApiError } from './errors.js';
 import { logRoutes } from './logs.js';

@@ -2,7 +2,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { NameTakenError, type AccountMetadata } from '../db/account-metadata.js';
 import type { Metadata, RepositoryRecord } from '../db/metadata.js';
 import { namespaceOf } from '../db/repositories.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../http/oci-errors.js';
 import { performerOf, type Identity } from './identity.js';
 import { namespaceNameProblem } from './names.js';
 import type { AccessPolicy, RepositoryCreator } from './services.js';

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { clientAddress } from '../net/client-address.js';
-import { RegistryError } from '../registry/errors.js';
-import { recordFailure } from '../registry/plugin.js';
-import { queryOf } from '../registry/url.js';
+import { recordFailure } from '../http/failures.js';
+import { RegistryError } from '../http/oci-errors.js';
+import { queryOf } from '../http/url.js';
 import { quoted, realmUrl, serviceName } from './challenge.js';
 import { ANONYMOUS, REPOSITORY_ACTIONS, type AccessEntry, type Identity, type RepositoryAction } from './identity.js';
 import { MAX_TOKEN_LENGTH } from './jwt.js';

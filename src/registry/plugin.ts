@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { API_VERSION, API_VERSION_HEADER } from './base.js';
 import type { RegistryDeps } from './context.js';
+import { recordFailure } from '../http/failures.js';
 import { RegistryError } from './errors.js';
 import { dispatch } from './routes.js';
 
@@ -14,19 +15,6 @@ interface OciErrorResponse {
   status: number;
   body: { errors: Array<{ code: string; message: string; detail?: unknown }> };
   headers: Record<string, string>;
-}
-
-// Unexpected errors are kept here so the one request log line can carry them (see create-app).
-const failures = new WeakMap<FastifyRequest, unknown>();
-
-/** Records an unexpected error of a request for its log line. */
-export function recordFailure(request: FastifyRequest, error: unknown): void {
-  failures.set(request, error);
-}
-
-/** The unexpected error a request failed with, if any. */
-export function failureOf(request: FastifyRequest): unknown {
-  return failures.get(request);
 }
 
 function isFastifyError(error: unknown): error is FastifyError {
