@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthServices } from '../auth/services.js';
 import { recordFailure } from '../http/failures.js';
+import { findNulCharacter, nulCharacterMessage } from '../http/nul-characters.js';
 import { appTokenRoutes } from './apptokens.js';
-import { ApiError, internalError, notFound, toApiError } from './errors.js';
+import { ApiError, badRequest, internalError, notFound, toApiError } from './errors.js';
 import { logRoutes } from './logs.js';
 import { organizationRoutes } from './organizations.js';
 import { prototypeRoutes } from './prototypes.js';
@@ -50,6 +51,11 @@ export function apiPlugin(services: AuthServices): FastifyPluginAsync {
     });
 
     instance.setErrorHandler(sendApiError);
+    // After body parsing, so JSON strings are checked too; before any handler reads the database.
+    instance.addHook('preValidation', async (request) => {
+      const where = findNulCharacter(request, { params: true, body: true });
+      if (where !== undefined) throw badRequest(nulCharacterMessage(where));
+    });
     instance.setNotFoundHandler(async (request, reply) => {
       await sendApiError(notFound(`no API endpoint ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`), request, reply);
     });

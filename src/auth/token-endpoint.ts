@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { clientAddress } from '../net/client-address.js';
 import { recordFailure } from '../http/failures.js';
+import { findNulCharacter, nulCharacterMessage } from '../http/nul-characters.js';
 import { RegistryError } from '../http/oci-errors.js';
 import { queryOf } from '../http/url.js';
 import { quoted, realmUrl, serviceName } from './challenge.js';
@@ -118,6 +119,12 @@ async function handleToken(services: AuthServices, request: FastifyRequest, repl
 /** The /v2/auth plugin. Register it next to (not inside) the /v2 registry plugin. */
 export function tokenEndpoint(services: AuthServices): FastifyPluginAsync {
   return async function tokens(instance: FastifyInstance): Promise<void> {
+    instance.addHook('onRequest', async (request, reply) => {
+      const where = findNulCharacter(request);
+      if (where === undefined) return;
+      await sendError(reply, new RegistryError('REQUEST_INVALID', nulCharacterMessage(where)));
+      return reply;
+    });
     instance.get('/v2/auth', async (request, reply) => {
       try {
         await handleToken(services, request, reply);

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, F
 import { API_VERSION, API_VERSION_HEADER } from './base.js';
 import type { RegistryDeps } from './context.js';
 import { recordFailure } from '../http/failures.js';
+import { findNulCharacter, nulCharacterMessage } from '../http/nul-characters.js';
 import { RegistryError } from './errors.js';
 import { dispatch } from './routes.js';
 
@@ -73,6 +74,10 @@ export function registryPlugin(deps: RegistryDeps): FastifyPluginAsync {
       return payload;
     });
     instance.setErrorHandler((error, request, reply) => sendOciError(request, reply, error));
+    instance.addHook('onRequest', async (request) => {
+      const where = findNulCharacter(request);
+      if (where !== undefined) throw new RegistryError('REQUEST_INVALID', nulCharacterMessage(where));
+    });
 
     const handler = (request: FastifyRequest, reply: FastifyReply) => dispatch(deps, request, reply);
     instance.all('/v2', handler);

@@ -192,7 +192,6 @@ describe('GET /v2/auth', () => {
       'repository:acme/x',
       'repository:acme/x:',
       ':acme/x:pull',
-      'repository:acme/x%00:pull',
       'repository:acme/x%0A:pull',
       'repository:localhost:5000/x:pull',
       `repository:acme/${'x'.repeat(2000)}:pull`,
