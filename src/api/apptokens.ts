@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { hashSecret, newSecretToken } from '../auth/secrets.js';
 import type { AuthServices } from '../auth/services.js';
 import type { AppTokenRecord } from '../db/account-metadata.js';
-import { audit, noContent, ok, route, type UserContext } from './context.js';
-import { forbidden, notFound } from './errors.js';
+import { audit, noContent, ok } from './context.js';
+import { route } from './route.js';
+import { notFound } from './errors.js';
 import { quayDate } from './format.js';
 import { MAX_TITLE_LENGTH, parseBody } from './validation.js';
 
@@ -27,13 +28,8 @@ function tokenView(token: AppTokenRecord, code?: string) {
   };
 }
 
-/**
- * Quay asks for a fresh password login before app tokens are managed; here a caller holding only an app
- * token may not mint or revoke tokens, so one leaked token cannot make itself a successor.
- */
-function guard(ctx: UserContext): void {
-  if (!ctx.services.options.appSpecificTokens) throw notFound('app-specific tokens are disabled (FEATURE_APP_SPECIFIC_TOKENS)');
-  if (ctx.identity.appTokenId !== undefined) throw forbidden('app-specific tokens are managed from a password session, not with an app-specific token');
+function requireFeature(services: AuthServices): void {
+  if (!services.options.appSpecificTokens) throw notFound('app-specific tokens are disabled (FEATURE_APP_SPECIFIC_TOKENS)');
 }
 
 /** Registers /user/apptoken. */
@@ -43,7 +39,7 @@ export function appTokenRoutes(app: FastifyInstance, services: AuthServices): vo
     url: '/user/apptoken',
     access: 'user',
     handler: async (ctx) => {
-      if (!services.options.appSpecificTokens) throw notFound('app-specific tokens are disabled (FEATURE_APP_SPECIFIC_TOKENS)');
+      requireFeature(services);
       const tokens = await services.accounts.appTokens.list(ctx.identity.id);
       return ok({ tokens: tokens.map((token) => tokenView(token)), only_expiring: null });
     },
@@ -52,9 +48,10 @@ export function appTokenRoutes(app: FastifyInstance, services: AuthServices): vo
   route(app, services, {
     method: 'POST',
     url: '/user/apptoken',
-    access: 'user',
+    // Minting and revoking need a password session (access.ts), so one leaked token cannot make itself a successor.
+    access: 'sessionUser',
     handler: async (ctx) => {
-      guard(ctx);
+      requireFeature(services);
       const body = parseBody(NewTokenBody, ctx.request.body);
       const code = newSecretToken();
       const token = await services.accounts.appTokens.create(ctx.identity.id, body.title, hashSecret(code), null);
@@ -71,7 +68,7 @@ export function appTokenRoutes(app: FastifyInstance, services: AuthServices): vo
     url: '/user/apptoken/:uuid',
     access: 'user',
     handler: async (ctx) => {
-      if (!services.options.appSpecificTokens) throw notFound('app-specific tokens are disabled (FEATURE_APP_SPECIFIC_TOKENS)');
+      requireFeature(services);
       const id = ctx.params.uuid ?? '';
       const token = UUID_RE.test(id) ? await services.accounts.appTokens.get(ctx.identity.id, id) : undefined;
       if (token === undefined) throw notFound('no such app-specific token');
@@ -82,9 +79,9 @@ export function appTokenRoutes(app: FastifyInstance, services: AuthServices): vo
   route(app, services, {
     method: 'DELETE',
     url: '/user/apptoken/:uuid',
-    access: 'user',
+    access: 'sessionUser',
     handler: async (ctx) => {
-      guard(ctx);
+      requireFeature(services);
       const id = ctx.params.uuid ?? '';
       const token = UUID_RE.test(id) ? await services.accounts.appTokens.get(ctx.identity.id, id) : undefined;
       if (token === undefined || !(await services.accounts.appTokens.revoke(ctx.identity.id, id))) throw notFound('no such app-specific token');

@@ -2,10 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuthServices } from '../auth/services.js';
 import type { AuditFilter, AuditRecord } from '../db/account-metadata.js';
-import { ok, requireOrganizationAdmin, requireRepository, route, type ApiContext, type ApiResult } from './context.js';
+import { ok, type ApiContext, type ApiResult } from './context.js';
 import { badRequest } from './errors.js';
 import { quayDate } from './format.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
+import { route } from './route.js';
 import { MAX_NAME_INPUT_LENGTH, parseQuery } from './validation.js';
 
 /**
@@ -107,11 +108,8 @@ async function logsFor(ctx: ApiContext, scope: Pick<AuditFilter, 'namespace' | '
 
 export const repositoryLogRoutes: RepositoryRouteTable = {
   'GET logs': {
-    access: 'user',
-    handler: async (ctx, path) => {
-      const { repository } = await requireRepository(ctx, path.repository, 'admin');
-      return logsFor(ctx, { repository: repository.name });
-    },
+    access: 'repository:admin',
+    handler: async (ctx) => logsFor(ctx, { repository: ctx.repository.name }),
   },
 };
 
@@ -120,11 +118,8 @@ export function logRoutes(app: FastifyInstance, services: AuthServices): void {
   route(app, services, {
     method: 'GET',
     url: '/organization/:org/logs',
-    access: 'user',
-    handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
-      return logsFor(ctx, { namespace: org.name });
-    },
+    access: 'orgAdmin',
+    handler: async (ctx) => logsFor(ctx, { namespace: ctx.org.name }),
   });
   route(app, services, {
     method: 'GET',

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import { namespaceNameProblem } from '../auth/names.js';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord, TeamRecord } from '../db/account-metadata.js';
-import { audit, created, loadOrganization, noContent, ok, requireOrganizationAdmin, route, slashed, type ApiContext } from './context.js';
+import { loadOrganization } from './access.js';
+import { audit, created, noContent, ok, type ApiContext } from './context.js';
 import { memberView } from './format.js';
+import { route, slashed } from './route.js';
 import { checkName, email, nameInput, parseBody } from './validation.js';
 
 /** Organizations: create, view, delete, and list members (/organization/...). */
@@ -71,9 +73,9 @@ export function organizationRoutes(app: FastifyInstance, services: AuthServices)
   route(app, services, {
     method: 'DELETE',
     url: '/organization/:org',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       // StillInUseError (repositories left) becomes a 400 carrying the store's message.
       await services.accounts.accounts.deleteAccount(org.id);
       audit(ctx, 'org_delete', { namespace: org.name }, { namespace: org.name });
@@ -84,9 +86,9 @@ export function organizationRoutes(app: FastifyInstance, services: AuthServices)
   route(app, services, {
     method: 'GET',
     url: '/organization/:org/members',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       const byMember = new Map<string, { account: AccountRecord; teams: string[] }>();
       for (const { team, members } of await teamsWithMembers(ctx, org)) {
         for (const account of members) {

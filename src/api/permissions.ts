@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { AccountRecord, Delegate, PermissionRecord } from '../db/account-metadata.js';
 import type { RepositoryRecord } from '../db/metadata.js';
-import { auditRepository, noContent, ok, requireRepository, type ApiContext } from './context.js';
+import type { ContextByAccess } from './access.js';
+import { auditRepository, noContent, ok, type ApiContext } from './context.js';
 import { badRequest, notFound } from './errors.js';
-import { splitRepositoryName, type DelegateKind, type RepositoryPath } from './paths.js';
+import { splitRepositoryName, type DelegateKind } from './paths.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
 import { MAX_NAME_INPUT_LENGTH, parseBody, repositoryRole } from './validation.js';
 
@@ -21,8 +22,8 @@ interface Scope {
   owner: AccountRecord | undefined;
 }
 
-async function scopeOf(ctx: ApiContext, path: RepositoryPath): Promise<Scope> {
-  const { repository } = await requireRepository(ctx, path.repository, 'admin');
+async function scopeOf(ctx: ContextByAccess['repository:admin']): Promise<Scope> {
+  const { repository } = ctx;
   const namespace = splitRepositoryName(repository.name).namespace;
   const owner = await ctx.services.accounts.accounts.getAccount(namespace);
   return { repository, namespace, owner };
@@ -80,31 +81,31 @@ function auditKey(kind: DelegateKind): 'username' | 'team' {
 
 export const permissionRoutes: RepositoryRouteTable = {
   'GET permissions': {
-    access: 'user',
+    access: 'repository:admin',
     handler: async (ctx, path) => {
       if (path.resource.kind !== 'permissions') throw notFound();
       const kind = path.resource.delegate;
-      const scope = await scopeOf(ctx, path);
+      const scope = await scopeOf(ctx);
       const orgMembers = kind === 'user' ? await organizationMemberIds(ctx, scope) : new Set<number>();
       const permissions = (await ctx.services.accounts.permissions.listPermissions(scope.repository.id)).filter((p) => delegateKindOf(p) === kind);
       return ok({ permissions: Object.fromEntries(permissions.map((p) => [p.delegateName, permissionView(p, orgMembers)])) });
     },
   },
   'GET permission': {
-    access: 'user',
+    access: 'repository:admin',
     handler: async (ctx, path) => {
       if (path.resource.kind !== 'permission') throw notFound();
-      const scope = await scopeOf(ctx, path);
+      const scope = await scopeOf(ctx);
       const permission = await findPermission(ctx, scope, path.resource.delegate, path.resource.name);
       return ok(permissionView(permission, await organizationMemberIds(ctx, scope)));
     },
   },
   'PUT permission': {
-    access: 'user',
+    access: 'repository:admin',
     handler: async (ctx, path) => {
       if (path.resource.kind !== 'permission') throw notFound();
       const { delegate: kind, name } = path.resource;
-      const scope = await scopeOf(ctx, path);
+      const scope = await scopeOf(ctx);
       const body = parseBody(RoleBody, ctx.request.body);
       const target = await resolveDelegate(ctx, scope, kind, name);
       await ctx.services.accounts.permissions.setPermission(scope.repository.id, target.delegate, body.role);
@@ -114,11 +115,11 @@ export const permissionRoutes: RepositoryRouteTable = {
     },
   },
   'DELETE permission': {
-    access: 'user',
+    access: 'repository:admin',
     handler: async (ctx, path) => {
       if (path.resource.kind !== 'permission') throw notFound();
       const { delegate: kind, name } = path.resource;
-      const scope = await scopeOf(ctx, path);
+      const scope = await scopeOf(ctx);
       const permission = await findPermission(ctx, scope, kind, name);
       if (!(await ctx.services.accounts.permissions.deletePermission(scope.repository.id, permission.delegate))) {
         throw notFound(`no permission for ${kind} ${JSON.stringify(name)} on this repository`);

@@ -50,6 +50,12 @@ export function apiPlugin(services: AuthServices): FastifyPluginAsync {
       json(request, text, done);
     });
 
+    // Every route states what it requires (route.ts); one registered any other way would run unguarded.
+    instance.addHook('onRoute', (options) => {
+      if (options.config?.apiAccess === undefined) {
+        throw new Error(`/api/v1 route ${String(options.method)} ${options.url} declares no access: register it with route()`);
+      }
+    });
     instance.setErrorHandler(sendApiError);
     // After body parsing, so JSON strings are checked too; before any handler reads the database.
     instance.addHook('preValidation', async (request) => {

@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord, Delegate, PrototypeRecord } from '../db/account-metadata.js';
-import { audit, noContent, ok, requireOrganizationAdmin, route, type UserContext } from './context.js';
+import { audit, noContent, ok, type UserContext } from './context.js';
 import { badRequest, notFound } from './errors.js';
+import { route } from './route.js';
 import { MAX_NAME_INPUT_LENGTH, parseBody, repositoryRole } from './validation.js';
 
 /**
@@ -71,9 +72,9 @@ export function prototypeRoutes(app: FastifyInstance, services: AuthServices): v
   route(app, services, {
     method: 'GET',
     url: '/organization/:org/prototypes',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       const prototypes = await services.accounts.permissions.listPrototypes(org.id);
       return ok({ prototypes: await viewsOf(ctx, org, prototypes) });
     },
@@ -82,9 +83,9 @@ export function prototypeRoutes(app: FastifyInstance, services: AuthServices): v
   route(app, services, {
     method: 'POST',
     url: '/organization/:org/prototypes',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       const body = parseBody(PrototypeBody, ctx.request.body);
       const delegate = await resolveDelegate(ctx, org, body.delegate.kind, body.delegate.name);
       const prototype = await services.accounts.permissions.addPrototype(org.id, delegate, body.role);
@@ -101,9 +102,9 @@ export function prototypeRoutes(app: FastifyInstance, services: AuthServices): v
   route(app, services, {
     method: 'DELETE',
     url: '/organization/:org/prototypes/:id',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       const id = ctx.params.id ?? '';
       const prototype = PROTOTYPE_ID_RE.test(id) ? (await services.accounts.permissions.listPrototypes(org.id)).find((p) => p.id === id) : undefined;
       if (prototype === undefined || !(await services.accounts.permissions.deletePrototype(org.id, id))) {

@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { namespaceNameProblem } from '../auth/names.js';
 import type { AuthServices } from '../auth/services.js';
 import { repositoryNameProblem } from '../oci/names.js';
-import { auditRepository, created, noContent, ok, requireRepository, roleAtLeast, route, slashed } from './context.js';
+import { roleAtLeast } from './access.js';
+import { auditRepository, created, noContent, ok } from './context.js';
 import { badRequest, forbidden, unauthorized } from './errors.js';
 import { epochSeconds, quayDate } from './format.js';
 import { splitRepositoryName } from './paths.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
+import { route, slashed } from './route.js';
 import { checkName, MAX_NAME_INPUT_LENGTH, parseBody, parseQuery, queryBoolean, repositoryDescription, visibility } from './validation.js';
 
 /**
@@ -101,9 +103,9 @@ export function repositoryListRoutes(app: FastifyInstance, services: AuthService
 /** GET/PUT/DELETE /repository/{repo} and POST /repository/{repo}/changevisibility. */
 export const repositoryResourceRoutes: RepositoryRouteTable = {
   'GET repository': {
-    access: 'public',
-    handler: async (ctx, path) => {
-      const { repository, role } = await requireRepository(ctx, path.repository, 'read');
+    access: 'repository:read',
+    handler: async (ctx) => {
+      const { repository, role } = ctx;
       const split = splitRepositoryName(repository.name);
       const namespace = await ctx.services.accounts.accounts.getAccount(split.namespace);
       const history = await ctx.services.metadata.tags.tagHistory(repository.id);
@@ -130,9 +132,9 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
     },
   },
   'PUT repository': {
-    access: 'user',
-    handler: async (ctx, path) => {
-      const { repository } = await requireRepository(ctx, path.repository, 'admin');
+    access: 'repository:admin',
+    handler: async (ctx) => {
+      const { repository } = ctx;
       const body = parseBody(DescriptionBody, ctx.request.body);
       await ctx.services.metadata.repositories.setDescription(repository.id, body.description);
       auditRepository(ctx, 'set_repo_description', repository.name, { description: body.description });
@@ -140,18 +142,18 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
     },
   },
   'DELETE repository': {
-    access: 'user',
-    handler: async (ctx, path) => {
-      const { repository } = await requireRepository(ctx, path.repository, 'admin');
+    access: 'repository:admin',
+    handler: async (ctx) => {
+      const { repository } = ctx;
       await ctx.services.metadata.repositories.deleteRepository(repository.id);
       auditRepository(ctx, 'delete_repo', repository.name);
       return noContent();
     },
   },
   'POST changevisibility': {
-    access: 'user',
-    handler: async (ctx, path) => {
-      const { repository } = await requireRepository(ctx, path.repository, 'admin');
+    access: 'repository:admin',
+    handler: async (ctx) => {
+      const { repository } = ctx;
       const body = parseBody(VisibilityBody, ctx.request.body);
       await ctx.services.metadata.repositories.setVisibility(repository.id, body.visibility);
       auditRepository(ctx, 'change_repo_visibility', repository.name, { visibility: body.visibility });

@@ -4,9 +4,11 @@ import { robotFullName, robotShortNameProblem } from '../auth/names.js';
 import { hashSecret, newSecretToken } from '../auth/secrets.js';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord } from '../db/account-metadata.js';
-import { audit, created, noContent, ok, requireOrganizationAdmin, route, type UserContext } from './context.js';
+import type { ContextByAccess } from './access.js';
+import { audit, created, noContent, ok, type UserContext } from './context.js';
 import { notFound } from './errors.js';
 import { quayDate } from './format.js';
+import { route } from './route.js';
 import { checkName, parseBody } from './validation.js';
 
 /**
@@ -34,12 +36,15 @@ function robotView(robot: AccountRecord, token?: string) {
   };
 }
 
-/** Where robots live for one request: an organization the caller administers, or the caller's own user. */
-type OwnerResolver = (ctx: UserContext) => Promise<AccountRecord>;
+/** Robots live in an organization the caller administers, or in the caller's own namespace. */
+type RobotOwnerAccess = 'orgAdmin' | 'user';
 
-const organizationOwner: OwnerResolver = (ctx) => requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+/** The account whose robots a request addresses, once the route's access let the caller in. */
+type OwnerResolver<A extends RobotOwnerAccess> = (ctx: ContextByAccess[A]) => Promise<AccountRecord>;
 
-const userOwner: OwnerResolver = async (ctx) => {
+const organizationOwner: OwnerResolver<'orgAdmin'> = async (ctx) => ctx.org;
+
+const userOwner: OwnerResolver<'user'> = async (ctx) => {
   const account = await ctx.services.accounts.accounts.getAccountById(ctx.identity.id);
   if (account === undefined) throw notFound('user not found');
   return account;
@@ -55,11 +60,11 @@ async function loadRobot(ctx: UserContext, owner: AccountRecord): Promise<Accoun
   return robot;
 }
 
-function register(app: FastifyInstance, services: AuthServices, base: string, ownerOf: OwnerResolver): void {
+function register<A extends RobotOwnerAccess>(app: FastifyInstance, services: AuthServices, base: string, access: A, ownerOf: OwnerResolver<A>): void {
   route(app, services, {
     method: 'GET',
     url: `${base}/robots`,
-    access: 'user',
+    access,
     handler: async (ctx) => {
       const owner = await ownerOf(ctx);
       const robots = await services.accounts.accounts.listRobots(owner.id);
@@ -70,7 +75,7 @@ function register(app: FastifyInstance, services: AuthServices, base: string, ow
   route(app, services, {
     method: 'GET',
     url: `${base}/robots/:short`,
-    access: 'user',
+    access,
     handler: async (ctx) => {
       const owner = await ownerOf(ctx);
       return ok(robotView(await loadRobot(ctx, owner)));
@@ -80,7 +85,7 @@ function register(app: FastifyInstance, services: AuthServices, base: string, ow
   route(app, services, {
     method: 'PUT',
     url: `${base}/robots/:short`,
-    access: 'user',
+    access,
     handler: async (ctx) => {
       const owner = await ownerOf(ctx);
       const short = ctx.params.short ?? '';
@@ -102,7 +107,7 @@ function register(app: FastifyInstance, services: AuthServices, base: string, ow
   route(app, services, {
     method: 'DELETE',
     url: `${base}/robots/:short`,
-    access: 'user',
+    access,
     handler: async (ctx) => {
       const owner = await ownerOf(ctx);
       const robot = await loadRobot(ctx, owner);
@@ -115,7 +120,7 @@ function register(app: FastifyInstance, services: AuthServices, base: string, ow
   route(app, services, {
     method: 'POST',
     url: `${base}/robots/:short/regenerate`,
-    access: 'user',
+    access,
     handler: async (ctx) => {
       const owner = await ownerOf(ctx);
       const robot = await loadRobot(ctx, owner);
@@ -129,6 +134,6 @@ function register(app: FastifyInstance, services: AuthServices, base: string, ow
 
 /** Registers the robot routes under /organization/{org} and /user. */
 export function robotRoutes(app: FastifyInstance, services: AuthServices): void {
-  register(app, services, '/organization/:org', organizationOwner);
-  register(app, services, '/user', userOwner);
+  register(app, services, '/organization/:org', 'orgAdmin', organizationOwner);
+  register(app, services, '/user', 'user', userOwner);
 }

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { TagRecord } from '../db/metadata.js';
 import { isValidDigest } from '../oci/digest.js';
 import { isValidTag } from '../oci/names.js';
-import { auditRepository, noContent, ok, requireRepository, type ApiContext } from './context.js';
+import type { ContextByAccess } from './access.js';
+import { auditRepository, noContent, ok } from './context.js';
 import { badRequest, notFound } from './errors.js';
 import { epochSeconds, quayDate } from './format.js';
 import type { RepositoryPath } from './paths.js';
@@ -48,9 +49,9 @@ function tagOf(path: RepositoryPath): string {
  * Points the path's tag at the body's manifest_digest (PUT and restore alike: a write permission, a manifest
  * of this repository); returns what the tag pointed at before, for the audit row.
  */
-async function pointTag(ctx: ApiContext, path: RepositoryPath) {
+async function pointTag(ctx: ContextByAccess['repository:write'], path: RepositoryPath) {
   const tag = tagOf(path);
-  const { repository } = await requireRepository(ctx, path.repository, 'write');
+  const { repository } = ctx;
   const manifestDigest = parseBody(TagBody, ctx.request.body).manifest_digest;
   if (!(await ctx.services.metadata.manifests.hasManifest(repository.id, manifestDigest))) {
     throw notFound(`manifest ${manifestDigest} not found in this repository`);
@@ -62,10 +63,10 @@ async function pointTag(ctx: ApiContext, path: RepositoryPath) {
 
 export const tagRoutes: RepositoryRouteTable = {
   'GET tags': {
-    access: 'public',
-    handler: async (ctx, path) => {
+    access: 'repository:read',
+    handler: async (ctx) => {
       const query = parseQuery(ListQuery, ctx.request.query);
-      const { repository } = await requireRepository(ctx, path.repository, 'read');
+      const { repository } = ctx;
       const page = query.page ?? 1;
       const limit = query.limit ?? DEFAULT_LIMIT;
       if (query.specificTag !== undefined && !isValidTag(query.specificTag)) throw badRequest('specificTag is not a valid tag name');
@@ -76,7 +77,7 @@ export const tagRoutes: RepositoryRouteTable = {
     },
   },
   'PUT tag': {
-    access: 'user',
+    access: 'repository:write',
     handler: async (ctx, path) => {
       const { repository, tag, manifestDigest, previous } = await pointTag(ctx, path);
       if (previous === undefined) {
@@ -93,10 +94,10 @@ export const tagRoutes: RepositoryRouteTable = {
     },
   },
   'DELETE tag': {
-    access: 'user',
+    access: 'repository:write',
     handler: async (ctx, path) => {
       const tag = tagOf(path);
-      const { repository } = await requireRepository(ctx, path.repository, 'write');
+      const { repository } = ctx;
       const existing = await ctx.services.metadata.tags.getTag(repository.id, tag);
       if (existing === undefined || !(await ctx.services.metadata.tags.deleteTag(repository.id, tag))) {
         throw notFound(`tag ${JSON.stringify(tag)} not found`);
@@ -106,7 +107,7 @@ export const tagRoutes: RepositoryRouteTable = {
     },
   },
   'POST restore': {
-    access: 'user',
+    access: 'repository:write',
     handler: async (ctx, path) => {
       const { repository, tag, manifestDigest, previous } = await pointTag(ctx, path);
       auditRepository(ctx, 'revert_tag', repository.name, {

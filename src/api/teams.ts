@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { teamNameProblem } from '../auth/names.js';
 import type { AuthServices } from '../auth/services.js';
-import type { AccountRecord, TeamRecord } from '../db/account-metadata.js';
-import { audit, loadOrganization, noContent, ok, requireOrganizationAdmin, route, type UserContext } from './context.js';
-import { badRequest, forbidden, notFound } from './errors.js';
+import type { AccountRecord } from '../db/account-metadata.js';
+import { loadTeam } from './access.js';
+import { audit, noContent, ok, type UserContext } from './context.js';
+import { badRequest, notFound } from './errors.js';
 import { memberView } from './format.js';
 import { teamsWithMembers, teamView } from './organizations.js';
+import { route } from './route.js';
 import { checkName, MAX_DESCRIPTION_LENGTH, MAX_NAME_INPUT_LENGTH, parseBody, teamRole } from './validation.js';
 
 /** Teams of an organization and their members (/organization/{org}/team/{team}[/members[/{member}]]). */
@@ -15,12 +17,6 @@ const TeamBody = z.object({
   role: teamRole,
   description: z.string().max(MAX_DESCRIPTION_LENGTH).nullable().optional(),
 });
-
-async function loadTeam(ctx: UserContext, org: AccountRecord, name: string): Promise<TeamRecord> {
-  const team = name.length <= MAX_NAME_INPUT_LENGTH ? await ctx.services.accounts.teams.getTeam(org.id, name) : undefined;
-  if (team === undefined) throw notFound(`team ${JSON.stringify(name)} not found in organization ${JSON.stringify(org.name)}`);
-  return team;
-}
 
 /**
  * Whether the organization would still have a user in an admin team after `change` (a team deleted or
@@ -52,9 +48,9 @@ export function teamRoutes(app: FastifyInstance, services: AuthServices): void {
   route(app, services, {
     method: 'PUT',
     url: '/organization/:org/team/:team',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       const name = ctx.params.team ?? '';
       checkName(teamNameProblem(name));
       const body = parseBody(TeamBody, ctx.request.body);
@@ -80,9 +76,9 @@ export function teamRoutes(app: FastifyInstance, services: AuthServices): void {
   route(app, services, {
     method: 'DELETE',
     url: '/organization/:org/team/:team',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       const team = await loadTeam(ctx, org, ctx.params.team ?? '');
       if (team.role === 'admin' && !(await keepsAnAdmin(ctx, org, { teamId: team.id }))) {
         throw badRequest('this is the last admin team of the organization with users in it; it cannot be deleted');
@@ -96,24 +92,19 @@ export function teamRoutes(app: FastifyInstance, services: AuthServices): void {
   route(app, services, {
     method: 'GET',
     url: '/organization/:org/team/:team/members',
-    access: 'user',
+    access: 'teamMember',
     handler: async (ctx) => {
-      const org = await loadOrganization(ctx, ctx.params.org ?? '');
-      const isAdmin = await services.policy.administersNamespace(ctx.identity, org.name);
-      const team = await loadTeam(ctx, org, ctx.params.team ?? '');
-      const members = await services.accounts.teams.listMembers(team.id);
-      // Quay shows a team's members to org admins and to the team's own members.
-      if (!isAdmin && !members.some((m) => m.id === ctx.identity.id)) throw forbidden('only organization admins and team members see its members');
-      return ok({ name: team.name, members: members.map((m) => ({ ...memberView(m), invited: false })), can_edit: isAdmin });
+      const members = await services.accounts.teams.listMembers(ctx.team.id);
+      return ok({ name: ctx.team.name, members: members.map((m) => ({ ...memberView(m), invited: false })), can_edit: ctx.isOrgAdmin });
     },
   });
 
   route(app, services, {
     method: 'PUT',
     url: '/organization/:org/team/:team/members/:member',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       const team = await loadTeam(ctx, org, ctx.params.team ?? '');
       const member = await loadMember(ctx, org, ctx.params.member ?? '');
       await services.accounts.teams.addMember(team.id, member.id);
@@ -125,9 +116,9 @@ export function teamRoutes(app: FastifyInstance, services: AuthServices): void {
   route(app, services, {
     method: 'DELETE',
     url: '/organization/:org/team/:team/members/:member',
-    access: 'user',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await requireOrganizationAdmin(ctx, ctx.params.org ?? '');
+      const org = ctx.org;
       const team = await loadTeam(ctx, org, ctx.params.team ?? '');
       const name = ctx.params.member ?? '';
       const member = name.length <= MAX_NAME_INPUT_LENGTH ? await services.accounts.accounts.getAccount(name) : undefined;

@@ -59,7 +59,12 @@ export interface Api {
 }
 
 /** Starts the API on a fresh database of `dialect`; the superuser "admin" exists. */
-export async function startApi(dialect: Dialect, overrides: Partial<AuthOptions> = {}): Promise<Api> {
+export async function startApi(
+  dialect: Dialect,
+  overrides: Partial<AuthOptions> = {},
+  /** Runs on the bare app before the API is registered (e.g. to add an onRoute hook that reads the route table). */
+  beforeRegister?: (app: FastifyInstance) => void,
+): Promise<Api> {
   const fresh = await freshDatabase(dialect);
   const metadata = createMetadata(fresh.database);
   const accounts = createAccountMetadata(fresh.database);
@@ -67,6 +72,7 @@ export async function startApi(dialect: Dialect, overrides: Partial<AuthOptions>
   const options = defaultAuthOptions({ superUsers: new Set([ADMIN.name]), ...overrides });
   const services = buildAuthServices({ accounts, metadata, options, audit, log: silent });
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  beforeRegister?.(app);
   await app.register(apiPlugin(services), { prefix: '/api/v1' });
   await app.ready();
 
