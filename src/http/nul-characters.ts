@@ -60,7 +60,8 @@ export function findNulCharacter(request: FastifyRequest, parts: NulCheckParts =
   if (authorization !== undefined && authorizationText(authorization).includes(NUL)) return 'the Authorization header';
   if (parts.params === true && typeof request.params === 'object' && request.params !== null) {
     for (const [key, value] of Object.entries(request.params)) {
-      if (typeof value === 'string' && value.includes(NUL)) return `the path parameter ${shown(key)}`;
+      // A wildcard route's parameter is the rest of the path, which has no name of its own.
+      if (typeof value === 'string' && value.includes(NUL)) return key === '*' ? 'the path' : `the path parameter ${shown(key)}`;
     }
   }
   if (parts.body === true && request.body !== undefined) {

@@ -76,6 +76,8 @@ for (const dialect of ALL_DIALECTS) {
       assertOciRefusal(await send(reg, '/v2/dana/app/tags/list?last=%00'), /query parameter "last"/);
       assertOciRefusal(await send(reg, '/v2/_catalog?last=a%00b'), /query parameter "last"/);
       assertOciRefusal(await send(reg, `/v2/dana/app/referrers/${DIGEST}?artifactType=%00`), /query parameter "artifactType"/);
+      // In the path, the router's own validation already names the bad part.
+      assert.equal(((await send(reg, '/v2/dana%00/app/tags/list')).json.errors as Array<{ code: string }>)[0]!.code, 'NAME_INVALID');
       // The same requests without the NUL are answered as usual.
       assert.equal((await send(reg, '/v2/dana/app/tags/list?last=a')).status, 200);
       assert.equal((await send(reg, '/v2/_catalog?last=a')).status, 200);
@@ -103,7 +105,14 @@ for (const dialect of ALL_DIALECTS) {
         await send(reg, '/api/v1/user/apptoken', { method: 'POST', headers: auth, body: JSON.stringify({ title: '\u0000' }) }),
         /JSON body field "title"/,
       );
+      assertApiRefusal(
+        await send(reg, '/api/v1/organization/', { method: 'POST', headers: auth, body: JSON.stringify({ name: 'ok', extra: [{ deep: ['x', 'y\u0000'] }] }) }),
+        /JSON body field "extra\[0\]\.deep\[1\]"/,
+      );
+      assertApiRefusal(await send(reg, '/api/v1/organization/', { method: 'POST', headers: auth, body: '{"na\\u0000me": "x"}' }), /JSON body field/);
       assertApiRefusal(await send(reg, '/api/v1/organization/a%00b', { headers: auth }), /path parameter "org"/);
+      assertApiRefusal(await send(reg, '/api/v1/repository/dana/a%00b', { headers: auth }), /^the path contains/);
+      assertApiRefusal(await send(reg, '/api/v1/organization/x/team/a%00/members', { headers: auth }), /path parameter "team"/);
       // Without the NUL the same calls work.
       assert.equal((await send(reg, '/api/v1/user/logs?performer=dana', { headers: auth })).status, 200);
       const described = await send(reg, '/api/v1/repository/dana/app', { method: 'PUT', headers: auth, body: JSON.stringify({ description: 'fine' }) });
