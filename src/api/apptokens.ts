@@ -4,9 +4,9 @@ import { hashSecret, newSecretToken } from '../auth/secrets.js';
 import type { AuthServices } from '../auth/services.js';
 import type { AppTokenRecord } from '../db/account-metadata.js';
 import { audit, noContent, ok } from './context.js';
-import { route } from './route.js';
 import { notFound } from './errors.js';
 import { quayDate } from './format.js';
+import { route } from './route.js';
 import { MAX_TITLE_LENGTH, parseBody } from './validation.js';
 
 /** App-specific tokens of the signed-in user: /user/apptoken[/{uuid}]. */

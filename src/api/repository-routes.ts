@@ -45,6 +45,7 @@ function checkRepositoryName(name: string): void {
 
 /** Runs one entry: its declared role on the path's repository, then its handler. */
 async function runEntry(entry: RepositoryRoute, ctx: ContextByAccess['public'], path: RepositoryPath): Promise<ApiResult> {
+  // One case per level so the compiler pairs each handler with the context its own declaration guarantees.
   switch (entry.access) {
     case 'repository:read':
       return entry.handler(await enforceRepositoryAccess(ctx, entry.access, path.repository), path);

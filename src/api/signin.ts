@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { hashSecret, newSecretToken } from '../auth/secrets.js';
 import type { AuthServices } from '../auth/services.js';
 import { audit, ok } from './context.js';
-import { route } from './route.js';
 import { ApiError, forbidden, tooManyRequests } from './errors.js';
+import { route } from './route.js';
 import { readCookie, SESSION_COOKIE, sessionCookie } from './session.js';
 import { MAX_NAME_INPUT_LENGTH, MAX_PASSWORD_LENGTH, parseBody } from './validation.js';
 

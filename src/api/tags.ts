@@ -46,8 +46,8 @@ function tagOf(path: RepositoryPath): string {
 }
 
 /**
- * Points the path's tag at the body's manifest_digest (PUT and restore alike: a write permission, a manifest
- * of this repository); returns what the tag pointed at before, for the audit row.
+ * Points the path's tag at the body's manifest_digest (PUT and restore alike: both routes declare write access;
+ * the manifest must be in this repository); returns what the tag pointed at before, for the audit row.
  */
 async function pointTag(ctx: ContextByAccess['repository:write'], path: RepositoryPath) {
   const tag = tagOf(path);

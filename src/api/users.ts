@@ -7,8 +7,8 @@ import { hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord } from '../db/account-metadata.js';
 import { audit, created, noContent, ok, type ApiContext } from './context.js';
-import { route, slashed } from './route.js';
 import { badRequest, forbidden, notFound } from './errors.js';
+import { route, slashed } from './route.js';
 import { checkName, email, MAX_NAME_INPUT_LENGTH, MAX_PASSWORD_LENGTH, nameInput, parseBody, parseQuery } from './validation.js';
 
 /** The caller's account (GET/POST /user/) and the superuser's user management (/superuser/users/). */
