@@ -12,7 +12,7 @@ import { healthRoutes } from '../health/routes.js';
 import { clientAddress } from '../net/client-address.js';
 import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
 import { UploadHasher } from '../registry/upload-hasher.js';
-import { failureOf, recordFailure, registryPlugin, sendOciError } from '../registry/plugin.js';
+import { failureOf, recordFailure, refusalOf, registryPlugin, sendOciError } from '../registry/plugin.js';
 import { matchRoute } from '../registry/routes.js';
 import { RegistryError } from '../registry/errors.js';
 import { pathOf } from '../registry/url.js';
@@ -96,6 +96,8 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
     durationMs: Math.round(durationMs * 1000) / 1000,
     client: timing?.client ?? clientAddress(request.raw.socket),
   };
+  const refusal = refusalOf(request);
+  if (refusal !== undefined) line.error = refusal;
   const failure = failureOf(request);
   if (failure !== undefined) {
     request.log.error({ ...line, err: failure }, 'request failed');
