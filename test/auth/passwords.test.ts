@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import bcrypt from 'bcrypt';
 import { BCRYPT_COST, hashPassword, MAX_PASSWORD_LENGTH, passwordProblem, verifyNothing, verifyPassword } from '../../src/auth/passwords.js';
+import { cpuMicros } from '../helpers/cpu-time.js';
 
 /**
  * Hashes stored before the move to the native addon, made by bcryptjs 3 over the same base64 SHA-256
@@ -13,14 +14,6 @@ const STORED_HASHES: ReadonlyArray<[password: string, hash: string]> = [
   ['pässwörd\u0000tail', '$2b$10$1dVzbMFFkXtzKz.p5CxHkuqjNWnb1tzlPqwrwPn88lDQu6wKmoyjG'],
   [`${'p'.repeat(80)}-one`, '$2b$10$BsqRkXg6SsugMb15hJwfleVYDquuZkE.QqtbCHXhgn4QV4RxjD8Bq'],
 ];
-
-/** The CPU time (user + system, every thread of the process) that `work` costs, in microseconds. */
-async function cpuMicros(work: () => Promise<unknown>): Promise<number> {
-  const before = process.cpuUsage();
-  await work();
-  const spent = process.cpuUsage(before);
-  return spent.user + spent.system;
-}
 
 describe('passwords', () => {
   it('enforces 8..1024 characters', () => {
@@ -98,7 +91,6 @@ describe('passwords', () => {
 
   it('spends a real check on verifyNothing', async () => {
     const [password, hash] = STORED_HASHES[0] ?? ['', ''];
-    // CPU time, not wall-clock time: a busy machine stretches both alike but cannot make a check cheaper.
     const real = await cpuMicros(() => verifyPassword(password, hash));
     const nothing = await cpuMicros(() => verifyNothing('guess1234'));
     assert.equal(await verifyNothing(password), false);
