@@ -7,6 +7,18 @@ import { performerOf, type Identity } from './identity.js';
 import { namespaceNameProblem } from './names.js';
 import type { AccessPolicy, RepositoryCreator } from './services.js';
 
+/**
+ * Why a push into `namespace` cannot create its repository, and how to make it possible: the message of the
+ * DENIED a client sees (and the request's log line carries) instead of a bare "denied".
+ */
+export function missingNamespaceMessage(namespace: string): string {
+  if (namespace === '') return 'repository names need a namespace: push to <namespace>/<name> (your user name, or an organization)';
+  return (
+    `namespace "${namespace}" does not exist: create it with \`quayside org create ${namespace} --owner <user>\`, ` +
+    'or set CREATE_NAMESPACE_ON_PUSH: true so that a user\'s first push creates it'
+  );
+}
+
 export interface CreatorOptions {
   createPrivateRepoOnPush: boolean;
   createNamespaceOnPush: boolean;
@@ -35,7 +47,10 @@ export class RepositoryCreatorService implements RepositoryCreator {
     if (identity.kind === 'anonymous') throw new RegistryError('DENIED', 'anonymous users cannot create repositories');
     const namespace = namespaceOf(name);
     let owner = await this.accounts.accounts.getAccount(namespace);
-    if (owner === undefined && this.options.createNamespaceOnPush && identity.kind === 'user' && namespaceNameProblem(namespace) === undefined) {
+    if (owner === undefined) {
+      // A repository belongs to an account: never one in a namespace nobody owns.
+      const mayCreate = this.options.createNamespaceOnPush && identity.kind === 'user' && namespaceNameProblem(namespace) === undefined;
+      if (!mayCreate) throw new RegistryError('DENIED', missingNamespaceMessage(namespace), { namespace });
       owner = await this.createNamespace(identity, namespace, options.clientAddress);
     }
 

@@ -4,8 +4,8 @@ import type { Identity } from '../auth/identity.js';
 
 /**
  * What a /v2 route needs before its handler runs, declared next to the route in the route table (as Quay's
- * decorators do): nothing, any valid token (the base endpoint), the catalog scope, or an action on the
- * route's repository.
+ * decorators do): nothing, any valid token (the base endpoint), any valid token whose identity then decides
+ * what is listed (the catalog), or an action on the route's repository.
  */
 export type RouteAccess = 'none' | 'base' | 'catalog' | 'pull' | 'push' | 'delete';
 

@@ -11,8 +11,10 @@ import { queryOf } from './url.js';
 import { auditRepositoryEvent } from './audit-events.js';
 
 /**
- * Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, where the router has already
- * checked that <reference> is a valid tag or digest. Manifest bytes are stored exactly as sent.
+ * Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, where the router has already checked
+ * that a digest reference is a valid digest and that a PUT's tag is a valid tag. A GET, HEAD or DELETE of a
+ * reference that is no valid tag names no manifest: 404 MANIFEST_UNKNOWN. Manifest bytes are stored exactly
+ * as sent.
  */
 
 /** A reference the router accepted: digests contain a colon, tags never do. */
@@ -26,8 +28,16 @@ async function requireRepository(deps: RegistryDeps, name: string): Promise<Repo
   return repository;
 }
 
+/** MANIFEST_UNKNOWN for a reference that is neither a digest nor a valid tag (nothing can be stored under it). */
+function requireNameableReference(reference: string): void {
+  if (!isDigestReference(reference) && !isValidTag(reference)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference: reference.slice(0, 300), reason: 'not a valid tag or digest' });
+  }
+}
+
 /** The manifest a tag or digest names in the repository, or MANIFEST_UNKNOWN. */
 async function resolveManifest(deps: RegistryDeps, repository: RepositoryRecord, reference: string): Promise<ManifestRecord> {
+  requireNameableReference(reference);
   if (!isDigestReference(reference)) {
     const tagged = await deps.metadata.manifests.getTaggedManifest(repository.id, reference);
     if (tagged === undefined) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: reference });
@@ -247,6 +257,7 @@ export const deleteManifest: RouteHandler = async (ctx) => {
   const { deps, name, params, reply } = ctx;
   const reference = params.reference ?? '';
   const repository = await requireRepository(deps, name);
+  requireNameableReference(reference);
   const removed = isDigestReference(reference)
     ? await deps.metadata.manifests.deleteManifest(repository.id, reference)
     : await deps.metadata.tags.deleteTag(repository.id, reference);

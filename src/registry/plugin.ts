@@ -18,6 +18,14 @@ interface OciErrorResponse {
   headers: Record<string, string>;
 }
 
+// The OCI error a request was answered with, so that its log line says why (e.g. what a DENIED was about).
+const refusals = new WeakMap<FastifyRequest, { code: string; message: string }>();
+
+/** The OCI error code and message a request was answered with, if it was refused. */
+export function refusalOf(request: FastifyRequest): { code: string; message: string } | undefined {
+  return refusals.get(request);
+}
+
 function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && typeof (error as Partial<FastifyError>).code === 'string';
 }
@@ -58,6 +66,8 @@ export async function sendOciError(request: FastifyRequest, reply: FastifyReply,
     reply.raw.destroy();
     return;
   }
+  const [first] = response.body.errors;
+  if (first !== undefined) refusals.set(request, { code: first.code, message: first.message });
   reply.code(response.status).headers(response.headers).header(API_VERSION_HEADER, API_VERSION);
   await reply.type('application/json; charset=utf-8').send(JSON.stringify(response.body));
 }

@@ -46,8 +46,9 @@ export interface RouteDefinition {
 
 /**
  * Every /v2 route with the access it needs: `base` is any valid token (so that an unauthenticated GET /v2/
- * answers 401 and clients learn where to log in), `catalog` the registry:catalog:* scope (the handler then
- * lists only what the caller may see), pull/push/delete an action on the route's repository.
+ * answers 401 and clients learn where to log in), `catalog` any valid token too (the handler lists what the
+ * token's identity may see, as Quay does; the challenge still names registry:catalog:*), pull/push/delete an
+ * action on the route's repository.
  * HEAD is listed explicitly where the spec defines it.
  */
 export const ROUTES: readonly RouteDefinition[] = Object.freeze([
@@ -142,11 +143,15 @@ function checkDigest(raw: string): string {
   return value;
 }
 
-/** A reference with a colon is a digest (tags cannot hold one); anything else must be a valid tag. */
-function checkReference(raw: string): string {
+/**
+ * A reference with a colon is a digest (tags cannot hold one); anything else must be a valid tag when it is
+ * written (PUT). A read or delete of a reference that is no valid tag is passed on: no manifest can have that
+ * name, so the handler answers 404 MANIFEST_UNKNOWN after the access check, as the conformance suite expects.
+ */
+function checkReference(raw: string, writing: boolean): string {
   const value = decodeSegment(raw, 'MANIFEST_INVALID');
   if (value.includes(':')) return checkDigest(value);
-  if (!isValidTag(value)) {
+  if (writing && !isValidTag(value)) {
     throw new RegistryError('MANIFEST_INVALID', 'invalid tag', {
       tag: value.slice(0, 300),
       reason: 'tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}',
@@ -196,7 +201,7 @@ export function matchRoute(method: string, url: string, options: RegistryOptions
   const params: Record<string, string> = {};
   for (const [key, raw] of Object.entries(parsed.params)) {
     if (key === 'digest') params[key] = checkDigest(raw);
-    else if (key === 'reference') params[key] = checkReference(raw);
+    else if (key === 'reference') params[key] = checkReference(raw, route.method === 'PUT');
     else if (key === 'uuid') params[key] = checkUuid(raw);
   }
   return { route, name: parsed.name, params };

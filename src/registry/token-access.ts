@@ -3,11 +3,15 @@ import { bearerChallenge, serviceName } from '../auth/challenge.js';
 import { ANONYMOUS, type AccessEntry, type Identity } from '../auth/identity.js';
 // The issuer's limit too, so an absurd header is refused before any work and no issued token ever is.
 import { MAX_TOKEN_LENGTH } from '../auth/jwt.js';
+import { missingNamespaceMessage } from '../auth/repository-creator.js';
 import { TokenError, type AuthServices } from '../auth/services.js';
 import type { Page, RepositoryRecord } from '../db/metadata.js';
+import { namespaceOf } from '../db/repositories.js';
+import { repositoryNameProblem } from '../oci/names.js';
 import { clientAddress } from '../net/client-address.js';
 import type { Grant, RegistryAccess, RepositoryRouteAction, RouteAccess } from './access.js';
 import { RegistryError } from './errors.js';
+import { queryOf } from './url.js';
 
 /**
  * Docker's token auth on /v2: every request but the unauthenticated ones carries `Authorization: Bearer
@@ -31,6 +35,26 @@ function scopeFor(access: RouteAccess, name: string): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * The source repository of a cross-repository mount (`POST .../blobs/uploads/?mount=<digest>&from=<repo>`),
+ * when the request is one: its challenge must name pull on the source as well, or a client that asks for
+ * exactly the challenged scope gets a token that cannot mount and falls back to a full upload.
+ */
+function mountSource(request: FastifyRequest, access: RouteAccess, name: string): string | undefined {
+  if (access !== 'push' || request.method !== 'POST') return undefined;
+  const query = queryOf(request.url);
+  const from = query.get('from');
+  if (query.get('mount') === null || from === null || from === name || repositoryNameProblem(from) !== undefined) return undefined;
+  return from;
+}
+
+/** The challenge's scope: the route's own, plus pull on a mount's source (space-separated, as RFC 6750 lists scopes). */
+function challengeScope(request: FastifyRequest, access: RouteAccess, name: string): string | undefined {
+  const own = scopeFor(access, name);
+  const source = mountSource(request, access, name);
+  return source === undefined || own === undefined ? own : `${own} repository:${source}:pull`;
 }
 
 function entryAllows(entries: readonly AccessEntry[], type: string, name: string, action: string): boolean {
@@ -57,7 +81,7 @@ export class TokenAccess implements RegistryAccess {
   async authorize(request: FastifyRequest, access: RouteAccess, name: string): Promise<Grant> {
     const address = clientAddress(request.raw.socket);
     if (access === 'none') return tokenGrant(ANONYMOUS, [], address);
-    const scope = scopeFor(access, name);
+    const scope = challengeScope(request, access, name);
     const header = request.headers.authorization;
     if (header === undefined || header === '') throw this.unauthorized(request, 'authentication required', scope);
     const match = /^Bearer +([^\s]+) *$/i.exec(header);
@@ -73,13 +97,29 @@ export class TokenAccess implements RegistryAccess {
       throw error;
     }
     const grant = tokenGrant(verified.identity, verified.access, address);
+    // The catalog lists by identity what the caller may see, as Quay does: no scope needed (podman's login
+    // token has none), so a signed-in caller never gets 403 there.
     if (access === 'base') return grant;
-    const allowed =
-      access === 'catalog' ? entryAllows(verified.access, 'registry', 'catalog', '*') : grant.allows(name, access);
-    if (allowed) return grant;
+    if (access === 'catalog') {
+      // Quay's anonymous protection: without FEATURE_ANONYMOUS_ACCESS an anonymous caller must log in.
+      if (verified.identity.kind === 'anonymous' && !this.services.options.anonymousAccess) {
+        throw this.unauthorized(request, 'authentication required', scope, 'insufficient_scope');
+      }
+      return grant;
+    }
+    if (grant.allows(name, access)) return grant;
     // Anonymous callers may still sign in; a signed-in caller already got everything it may have.
     if (verified.identity.kind === 'anonymous') throw this.unauthorized(request, 'authentication required', scope, 'insufficient_scope');
-    throw new RegistryError('DENIED', undefined, { scope });
+    throw await this.denied(access, name, scope);
+  }
+
+  /** DENIED, saying why when the reason is one the caller can fix: a push into a namespace that does not exist. */
+  private async denied(access: RepositoryRouteAction, name: string, scope: string | undefined): Promise<RegistryError> {
+    const namespace = namespaceOf(name);
+    if (access === 'push' && (await this.services.accounts.accounts.getAccount(namespace)) === undefined) {
+      return new RegistryError('DENIED', missingNamespaceMessage(namespace), { scope, namespace });
+    }
+    return new RegistryError('DENIED', undefined, { scope });
   }
 
   async repositoryForPush(grant: Grant, name: string): Promise<RepositoryRecord> {

@@ -13,7 +13,7 @@ import { clientAddress } from '../net/client-address.js';
 import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
 import { UploadHasher } from '../registry/upload-hasher.js';
 import { failureOf, recordFailure } from '../http/failures.js';
-import { registryPlugin, sendOciError } from '../registry/plugin.js';
+import { refusalOf, registryPlugin, sendOciError } from '../registry/plugin.js';
 import { matchRoute } from '../registry/routes.js';
 import { RegistryError } from '../registry/errors.js';
 import { pathOf } from '../http/url.js';
@@ -97,6 +97,8 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
     durationMs: Math.round(durationMs * 1000) / 1000,
     client: timing?.client ?? clientAddress(request.raw.socket),
   };
+  const refusal = refusalOf(request);
+  if (refusal !== undefined) line.error = refusal;
   const failure = failureOf(request);
   if (failure !== undefined) {
     request.log.error({ ...line, err: failure }, 'request failed');

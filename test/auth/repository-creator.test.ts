@@ -150,6 +150,22 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal((await auditRows(audit, ['org_create'])).filter((r) => r.namespace === 'contested').length, 0);
     });
 
+    it('refuses a repository in a namespace that does not exist, saying how to create it', async () => {
+      const user = userIdentity(await createUser(accounts, 'lonely'));
+      // Robots never create namespaces, even with CREATE_NAMESPACE_ON_PUSH.
+      for (const [creator, who] of [[build(), user], [build({ createNamespaceOnPush: true }), robot]] as const) {
+        await assert.rejects(creator.ensure(who, 'missing-ns/app', { clientAddress: 'x' }), (error: unknown) => {
+          assert.ok(error instanceof RegistryError);
+          assert.equal(error.code, 'DENIED');
+          assert.match(error.message, /^namespace "missing-ns" does not exist: create it with `quayside org create missing-ns --owner <user>`, or set CREATE_NAMESPACE_ON_PUSH/);
+          return true;
+        });
+      }
+      await assert.rejects(build().ensure(user, 'app', { clientAddress: 'x' }), /repository names need a namespace/);
+      assert.equal(await metadata.repositories.getRepository('missing-ns/app'), undefined);
+      assert.equal(await accounts.accounts.getAccount('missing-ns'), undefined);
+    });
+
     it('refuses anonymous callers', async () => {
       await assert.rejects(build().ensure(ANONYMOUS, 'acme/anon', { clientAddress: 'x' }), (error: unknown) => error instanceof RegistryError && error.code === 'DENIED');
       assert.equal(await metadata.repositories.getRepository('acme/anon'), undefined);

@@ -1,13 +1,14 @@
 // The request log: one JSON line on stdout per request, with what an operator needs to read it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMultiArchIndex, http, type LayoutImage } from '../helpers/oci-images.js';
 import { requireCommand, skopeo, startQuayside, type RegistryServer } from '../helpers/processes.js';
 import { authHeaders, skopeoLogin } from '../helpers/registry-auth.js';
+import { waitUntil } from '../helpers/wait.js';
 
 type Json = Record<string, unknown>;
 
@@ -52,14 +53,14 @@ const requestLines = (server: RegistryServer, method: string, url: string) =>
     (line) => pick(line, FIELDS.method) === method && pick(line, FIELDS.url) === url && pick(line, FIELDS.status) !== undefined,
   );
 
-/** Polls the captured stdout until `count` request lines for method + url are there (or 10 s passed). */
+/** Waits until `count` request lines for method + url are on stdout, then returns all there are. */
 async function waitForRequestLines(server: RegistryServer, method: string, url: string, count: number): Promise<Json[]> {
-  const deadline = Date.now() + 10_000;
-  while (requestLines(server, method, url).length < count && Date.now() < deadline) {
-    await new Promise((done) => setTimeout(done, 50));
-  }
-  // Let a line too many (a duplicate) show up too, if there is one.
-  await new Promise((done) => setTimeout(done, 200));
+  await waitUntil(`${count} request lines for ${method} ${url}`, () => requestLines(server, method, url).length >= count);
+  // A line too many (a duplicate) would be written before the line of a request sent after it: send one
+  // and wait for its line instead of sleeping.
+  const marker = `/health/instance?log-marker=${randomUUID()}`;
+  await http(`${server.url}${marker}`);
+  await waitUntil('the marker request line', () => requestLines(server, 'GET', marker).length > 0);
   return requestLines(server, method, url);
 }
 

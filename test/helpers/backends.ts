@@ -22,6 +22,8 @@ export interface HttpBackend {
   readonly requests: EchoReport[];
   /** When false, `healthPath` answers 503 (everything else still answers). */
   setHealthy(healthy: boolean): void;
+  /** Answers the requests held by `?hold` (they stay open until then: a busy backend without a timer). */
+  releaseHeld(): void;
   close(): Promise<void>;
 }
 
@@ -34,13 +36,15 @@ export interface HttpBackendOptions {
 }
 
 /**
- * An HTTP backend answering every request with an EchoReport as JSON. `?sleep=<ms>` delays the answer
- * (for leastconn tests); responses carry `X-Backend: <name>`.
+ * An HTTP backend answering every request with an EchoReport as JSON. `?hold` keeps the answer back until
+ * releaseHeld() (for leastconn tests: the request is in `requests` as soon as it arrived); responses carry
+ * `X-Backend: <name>`.
  */
 export async function startHttpBackend(name: string, options: HttpBackendOptions = {}): Promise<HttpBackend> {
   const healthPath = options.healthPath ?? '/health';
   const requests: EchoReport[] = [];
   let healthy = true;
+  let held: Array<() => void> = [];
   const server: HttpServer = createHttpServer((req: IncomingMessage, res) => {
     const report: EchoReport = {
       backend: name,
@@ -56,7 +60,6 @@ export async function startHttpBackend(name: string, options: HttpBackendOptions
       return;
     }
     requests.push(report);
-    const sleepMs = Math.min(Number(url.searchParams.get('sleep') ?? 0) || 0, 30_000);
     const body = JSON.stringify(report);
     const answer = (): void => {
       res.writeHead(200, {
@@ -66,7 +69,7 @@ export async function startHttpBackend(name: string, options: HttpBackendOptions
       });
       res.end(body);
     };
-    if (sleepMs > 0) setTimeout(answer, sleepMs);
+    if (url.searchParams.has('hold')) held.push(answer);
     else answer();
   });
   // Keep-alive from HAProxy must outlive HAProxy's own idle timeouts to avoid races in long tests.
@@ -82,6 +85,11 @@ export async function startHttpBackend(name: string, options: HttpBackendOptions
     requests,
     setHealthy: (h) => {
       healthy = h;
+    },
+    releaseHeld: () => {
+      const answers = held;
+      held = [];
+      for (const answer of answers) answer();
     },
     close: () => closeServer(server),
   };

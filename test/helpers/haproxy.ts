@@ -121,8 +121,11 @@ export function servedCertificateCn(port: number, servername?: string): Promise<
   });
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or throws with the last error. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+/**
+ * Polls `check` until it returns a value other than undefined/false, or throws with the last error. The
+ * default bound is generous: a loaded machine must make a test slower, never red.
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -196,7 +199,7 @@ export async function startTestLb(yaml: string, options: TestLbOptions = {}): Pr
     async masterReloads() {
       // The master re-executes itself on each reload: its socket is briefly gone then.
       const master = new MasterSocket(lb.controller.paths.masterSocket);
-      return waitFor('the master CLI', async () => (await master.showProc()).master.reloads, 5000, 20);
+      return waitFor('the master CLI', async () => (await master.showProc()).master.reloads, undefined, 20);
     },
     async stop() {
       await lb.stop();

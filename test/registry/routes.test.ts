@@ -91,8 +91,10 @@ describe('matchRoute', () => {
     expectCode('GET', '/v2/a/../b/manifests/latest', 'NAME_INVALID');
     expectCode('GET', '/v2/a/blobs/sha256:abc', 'DIGEST_INVALID');
     expectCode('GET', '/v2/a/manifests/sha256:abc', 'DIGEST_INVALID');
-    expectCode('GET', '/v2/a/manifests/-tag', 'MANIFEST_INVALID');
+    expectCode('PUT', '/v2/a/manifests/-tag', 'MANIFEST_INVALID');
     expectCode('GET', '/v2/a/manifests/%E0%A4%A', 'MANIFEST_INVALID');
+    // A read of a reference that is no tag reaches its handler (which answers MANIFEST_UNKNOWN after auth).
+    assert.deepEqual(matchRoute('GET', '/v2/a/manifests/.INVALID_MANIFEST_NAME', DEFAULT_TEST_OPTIONS).params, { reference: '.INVALID_MANIFEST_NAME' });
     expectCode('PATCH', '/v2/a/blobs/uploads/..', 'BLOB_UPLOAD_INVALID');
     const ok = matchRoute('GET', `/v2/a/b/manifests/${encodeURIComponent(DIGEST)}?x=1`, DEFAULT_TEST_OPTIONS);
     assert.equal(ok.route.name, 'manifest.get');
@@ -177,12 +179,25 @@ describe('the /v2 API under bad input', () => {
     await stillServing();
   });
 
-  it('refuses references that are neither tags nor digests', async () => {
-    for (const reference of ['-bad', '.bad', 'x'.repeat(129), 'bad%ZZ', 'sp%20ace', 'uni%C3%A9']) {
-      const res = await raw(reg.url, 'GET', `/v2/a/manifests/${reference}`);
-      assert.equal(res.status, 400, reference);
-      assert.equal(ociCode(res), 'MANIFEST_INVALID');
+  it('answers 404 MANIFEST_UNKNOWN to reads and deletes of references that are neither tags nor digests, 400 to writes', async () => {
+    const image = await seededImage(reg.metadata, 'refs/app');
+    assert.equal((await putManifest(reg.url, 'refs/app', 'v1', image.bytes)).status, 201);
+    // `.INVALID_MANIFEST_NAME` is what the distribution-spec conformance suite asks for.
+    for (const reference of ['.INVALID_MANIFEST_NAME', '-bad', 'x'.repeat(129), 'sp%20ace', 'uni%C3%A9']) {
+      for (const method of ['GET', 'HEAD', 'DELETE']) {
+        const res = await raw(reg.url, method, `/v2/refs/app/manifests/${reference}`);
+        assert.equal(res.status, 404, `${method} ${reference}`);
+        if (method !== 'HEAD') assert.equal(ociCode(res), 'MANIFEST_UNKNOWN', `${method} ${reference}`);
+      }
+      const put = await putManifest(reg.url, 'refs/app', reference, image.bytes);
+      assert.equal(put.status, 400, `PUT ${reference}`);
+      assert.equal((await firstError(put)).code, 'MANIFEST_INVALID');
     }
+    // A reference that is not even percent-decodable is a malformed request whatever the method.
+    const garbled = await raw(reg.url, 'GET', '/v2/refs/app/manifests/bad%ZZ');
+    assert.equal(garbled.status, 400);
+    assert.equal(ociCode(garbled), 'MANIFEST_INVALID');
+    assert.equal((await raw(reg.url, 'GET', '/v2/refs/app/manifests/v1')).status, 200);
   });
 
   it('accepts a percent-encoded digest reference', async () => {

@@ -1,5 +1,6 @@
-// Token auth on /v2 as `quayside serve` runs it: challenges, refused tokens, DENIED, the filtered catalog,
-// cross-repository mounts that need pull on the source, and the audit rows of pushes and pulls.
+// Token auth on /v2 as `quayside serve` runs it: challenges (mounts name their source), refused tokens,
+// DENIED (saying when a namespace is missing), the catalog listed by identity, cross-repository mounts that
+// need pull on the source, and the audit rows of pushes and pulls.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
@@ -8,6 +9,8 @@ import { hashPassword } from '../../src/auth/passwords.js';
 import { signRs256 } from '../../src/auth/jwt.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry-server.js';
 import { basicAuth, registryToken } from '../helpers/registry-auth.js';
+import { capturingLogger, requestLines } from '../helpers/log-capture.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const ALICE = { username: 'alice', password: 'alice-password-1' };
 const BOB = { username: 'bob', password: 'bob-password-1' };
@@ -200,9 +203,59 @@ describe('token auth on /v2', () => {
     assert.deepEqual(await catalogOf(ALICE), ['alice/private', 'alice/public']);
     assert.deepEqual(await catalogOf(BOB), ['alice/public', 'bob/own']);
     assert.deepEqual(await catalogOf(null), ['alice/public']);
-    // A token without the catalog scope does not open the catalog.
-    const plain = await registryToken(registry.url, ['repository:bob/own:pull'], BOB);
-    assert.equal((await call(registry, 'GET', '/v2/_catalog', bearer(plain))).status, 403);
+  });
+
+  it('lists the catalog by identity for a token without any scope (podman login), never 403 for a signed-in caller', async () => {
+    const bobToken = await registryToken(registry.url, ['repository:bob/own:pull,push'], BOB);
+    await pushImage(registry, 'bob/own', bobToken, 'v2');
+    const catalogWith = async (token: string) => {
+      const answer = await call(registry, 'GET', '/v2/_catalog', bearer(token));
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      return answer.body?.repositories ?? [];
+    };
+    // The token podman's login leaves behind: a GET /v2/auth without scope.
+    assert.deepEqual(await catalogWith(await registryToken(registry.url, [], BOB)), ['alice/public', 'bob/own']);
+    assert.deepEqual(await catalogWith(await registryToken(registry.url, [], ALICE)), ['alice/private', 'alice/public']);
+    // A token for something else entirely lists the same: what it may see is the identity's, not the scope's.
+    assert.deepEqual(await catalogWith(await registryToken(registry.url, ['repository:alice/private:pull'], BOB)), ['alice/public', 'bob/own']);
+    assert.deepEqual(await catalogWith(await registryToken(registry.url, [], null)), ['alice/public']);
+  });
+
+  it('challenges a cross-repository mount for pull on the source too, so that a client following it can mount', async () => {
+    const aliceToken = await registryToken(registry.url, ['repository:alice/mount-src:pull,push'], ALICE);
+    const digest = await pushBlob(registry, 'alice/mount-src', aliceToken, randomBytes(96));
+    const path = `/v2/alice/mount-dst/blobs/uploads/?mount=${digest}&from=alice/mount-src`;
+
+    const challenged = await call(registry, 'POST', path);
+    assert.equal(challenged.status, 401);
+    const challenge = challenged.headers.get('www-authenticate') ?? '';
+    assert.equal(challenge, `Bearer realm="http://${host}/v2/auth",service="${host}",scope="repository:alice/mount-dst:pull,push repository:alice/mount-src:pull"`);
+    // Do what a client does: ask for exactly the challenged scopes, retry with that token.
+    const scopes = (/scope="([^"]*)"/.exec(challenge)?.[1] ?? '').split(' ');
+    const followed = await call(registry, 'POST', path, bearer(await registryToken(registry.url, scopes, ALICE)));
+    assert.equal(followed.status, 201, JSON.stringify(followed.body));
+    assert.equal((await call(registry, 'HEAD', `/v2/alice/mount-dst/blobs/${digest}`, bearer(await registryToken(registry.url, ['repository:alice/mount-dst:pull'], ALICE)))).status, 200);
+
+    // Not a mount (no from, from = the target, a malformed from): the route's own scope only.
+    for (const query of [`?mount=${digest}`, `?mount=${digest}&from=alice/mount-dst`, `?mount=${digest}&from=UPPER/case`, '?from=alice/mount-src']) {
+      const answer = await call(registry, 'POST', `/v2/alice/mount-dst/blobs/uploads/${query}`);
+      assert.match(answer.headers.get('www-authenticate') ?? '', /,scope="repository:alice\/mount-dst:pull,push"$/, query);
+    }
+  });
+
+  it('tells a push into a namespace that does not exist what is missing and how to create it', async () => {
+    const token = await registryToken(registry.url, ['repository:nowhere/app:pull,push'], ALICE);
+    const answer = await call(registry, 'POST', '/v2/nowhere/app/blobs/uploads/', bearer(token));
+    assert.equal(answer.status, 403);
+    const error = answer.body?.errors?.[0];
+    assert.equal(error?.code, 'DENIED');
+    assert.match(error?.message ?? '', /namespace "nowhere" does not exist/);
+    assert.match(error?.message ?? '', /quayside org create nowhere --owner <user>/);
+    assert.match(error?.message ?? '', /CREATE_NAMESPACE_ON_PUSH/);
+    // A namespace that exists but is someone else's keeps the plain refusal.
+    const other = await call(registry, 'POST', '/v2/bob/app/blobs/uploads/', bearer(await registryToken(registry.url, ['repository:bob/app:pull,push'], ALICE)));
+    assert.equal(other.status, 403);
+    assert.doesNotMatch(other.body?.errors?.[0]?.message ?? '', /does not exist/);
   });
 
   it('mounts a blob across repositories only when the same token may pull the source', async () => {
@@ -237,5 +290,37 @@ describe('token auth on /v2', () => {
     assert.equal(pull.clientAddress, '127.0.0.1');
     assert.equal(pull.namespace, 'alice');
     assert.deepEqual(pull.metadata, { tag: 'v1', manifest_digest: digest });
+  });
+});
+
+describe('token auth on /v2 without FEATURE_ANONYMOUS_ACCESS, with the request log', () => {
+  let registry: TestRegistry;
+  const lines: Array<Record<string, unknown>> = [];
+
+  before(async () => {
+    registry = await startTestRegistry({ access: 'tokens', authOptions: { anonymousAccess: false }, logger: capturingLogger(lines) });
+    await registry.accounts.accounts.createUser({ name: ALICE.username, email: null, passwordHash: await hashPassword(ALICE.password) });
+  });
+  after(async () => registry?.close());
+
+  it('sends anonymous callers of the catalog to log in, and lists it for a signed-in one', async () => {
+    const token = await registryToken(registry.url, ['repository:alice/app:pull,push'], ALICE);
+    await pushImage(registry, 'alice/app', token, 'v1');
+    const anonymous = await call(registry, 'GET', '/v2/_catalog', bearer(await registryToken(registry.url, [], null)));
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);
+    const signedIn = await call(registry, 'GET', '/v2/_catalog', bearer(await registryToken(registry.url, [], ALICE)));
+    assert.deepEqual(signedIn.body?.repositories, ['alice/app']);
+  });
+
+  it('writes why a push into a missing namespace was refused on the request log line', async () => {
+    const token = await registryToken(registry.url, ['repository:ghost/app:pull,push'], ALICE);
+    lines.length = 0;
+    assert.equal((await call(registry, 'POST', '/v2/ghost/app/blobs/uploads/', bearer(token))).status, 403);
+    const line = await waitUntil('the request line', () => requestLines(lines).find((l) => l.url === '/v2/ghost/app/blobs/uploads/'));
+    assert.equal(line.status, 403);
+    const error = line.error as { code?: string; message?: string } | undefined;
+    assert.equal(error?.code, 'DENIED');
+    assert.match(error?.message ?? '', /namespace "ghost" does not exist: create it with `quayside org create ghost --owner <user>`/);
   });
 });

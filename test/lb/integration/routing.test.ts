@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { Agent } from 'node:http';
 import { startHttpBackend, startTcpBackend, type HttpBackend, type TcpBackend } from '../../helpers/backends.js';
-import { backendOf, get, sha512Crypt, startTestLb, type TestLb } from '../../helpers/haproxy.js';
+import { backendOf, get, sha512Crypt, startTestLb, waitFor, type TestLb } from '../../helpers/haproxy.js';
 import { freePort } from '../../helpers/processes.js';
 
 interface Ports {
@@ -170,11 +170,13 @@ describe('routing and HTTP features through HAProxy', () => {
   });
 
   it('leastconn sends new requests to the idle backend while the other holds a long request', async () => {
-    const long = get(ports.http, { host: 'lc.test', path: '/?sleep=1500' });
-    await new Promise((r) => setTimeout(r, 200));
-    const busy = backends.l1?.requests.some((r) => r.path.includes('sleep')) ? 'l1' : 'l2';
+    // The long request stays open until the test releases it, however slow the machine is.
+    const long = get(ports.http, { host: 'lc.test', path: '/?hold=1', timeoutMs: 60_000 });
+    const holds = (name: 'l1' | 'l2') => backends[name]?.requests.some((r) => r.path.includes('hold')) === true;
+    const busy = await waitFor('the long request to reach a backend', async () => (holds('l1') ? 'l1' : holds('l2') ? 'l2' : undefined), 60_000, 10);
     const idle = busy === 'l1' ? 'l2' : 'l1';
     for (let i = 0; i < 4; i++) assert.equal(backendOf(await at('lc.test')), idle);
+    backends[busy]?.releaseHeld();
     assert.equal(backendOf(await long), busy);
   });
 
