@@ -13,6 +13,7 @@ import { loadYamlFile, watchYamlFile, type FileWatch } from './sources/yaml-file
 import { ETCD_DEFAULT_PREFIX, loadEtcd, watchEtcd, type EtcdWatch } from './sources/etcd.js';
 import { watchFileSet } from './sources/file-set-watch.js';
 import { mergeDocuments } from './sources/merge.js';
+import { LbConfigError } from './errors.js';
 import { buildModel } from './validate.js';
 
 export interface RunOptions {
@@ -46,7 +47,12 @@ async function readModel(options: RunOptions, etcd: Etcd3 | null): Promise<{ mod
   if (options.configPath !== undefined) documents.push(await loadYamlFile(options.configPath));
   if (etcd) documents.push(await loadEtcd(etcd, options.etcdPrefix ?? ETCD_DEFAULT_PREFIX));
   const merged = mergeDocuments(documents);
-  return { model: buildModel(merged), files: merged.files ?? [] };
+  const files = merged.files ?? [];
+  try {
+    return { model: buildModel(merged), files };
+  } catch (error) {
+    throw error instanceof LbConfigError ? new LbConfigError(error.issues, files) : error;
+  }
 }
 
 /** Starts a load balancer; rejects with a readable error when the first model or HAProxy cannot start. */
@@ -65,6 +71,11 @@ export async function startLoadBalancer(options: RunOptions): Promise<RunningLb>
   let fileWatch: FileWatch | null = null;
   // Certificate files named by the sources: a renewed file is a source change like an edited YAML file.
   const certificateWatch = watchFileSet((path) => refresh(path));
+  let certificateFiles: readonly string[] = [];
+  const watchCertificates = async (files: readonly string[]) => {
+    certificateFiles = files;
+    await certificateWatch.set(files);
+  };
   let etcdWatch: EtcdWatch | null = null;
   let status: StatusServer | null = null;
   let stopped = false;
@@ -77,9 +88,11 @@ export async function startLoadBalancer(options: RunOptions): Promise<RunningLb>
       if (stopped) return;
       try {
         const { model, files } = await readModel(options, etcd);
-        await certificateWatch.set(files);
+        await watchCertificates(files);
         controller.submit(model);
       } catch (err) {
+        // A file the rejected sources name (missing, half written) is watched too: putting it right applies.
+        if (err instanceof LbConfigError) await certificateWatch.set([...new Set([...certificateFiles, ...err.files])]);
         controller.reportSourceError(origin, err);
       }
     });
@@ -87,7 +100,7 @@ export async function startLoadBalancer(options: RunOptions): Promise<RunningLb>
 
   try {
     const initial = await readModel(options, etcd);
-    await certificateWatch.set(initial.files);
+    await watchCertificates(initial.files);
     await controller.start(initial.model);
     if (options.configPath !== undefined) {
       let first = true;

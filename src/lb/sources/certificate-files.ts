@@ -18,7 +18,7 @@ function looksLikePemText(value: string): boolean {
 /**
  * Replace every certificate given by path in `loadBalancer` (the raw `load_balancer` mapping, changed in place)
  * by its contents. Problems go to `issues` at the certificate's key (`pathPrefix` + `.certificates.N.pem|file`).
- * Returns the absolute paths read.
+ * Returns the absolute paths named, read or not: a file that is missing now is watched for when it appears.
  */
 export function readCertificateFiles(
   loadBalancer: unknown,
@@ -30,7 +30,7 @@ export function readCertificateFiles(
   if (typeof loadBalancer !== 'object' || loadBalancer === null) return [];
   const certificates = (loadBalancer as Record<string, unknown>).certificates;
   if (!Array.isArray(certificates)) return [];
-  const read: string[] = [];
+  const named: string[] = [];
   certificates.forEach((cert: unknown, index) => {
     if (typeof cert !== 'object' || cert === null) return;
     const { file, pem, ...rest } = cert as Record<string, unknown>;
@@ -60,12 +60,12 @@ export function readCertificateFiles(
       return;
     }
     const full = isAbsolute(given) ? given : resolve(baseDir ?? '/', given);
+    named.push(full);
     try {
       certificates[index] = { ...rest, pem: readFileSync(full, 'utf8') };
-      read.push(full);
     } catch (error) {
       issues.push({ origin, path: key, message: `cannot read certificate file ${full}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
     }
   });
-  return read;
+  return named;
 }

@@ -83,7 +83,7 @@ export function documentFromEtcd(entries: ReadonlyMap<string, string>, prefix: s
     const entry = parseServiceEntry(input, name, key, { prefix: `services.${name}` }, issues);
     if (entry !== null) entriesOut.push(entry);
   }
-  if (issues.length > 0) throw new LbConfigError(issues);
+  if (issues.length > 0) throw new LbConfigError(issues, files);
   return { origin, loadBalancer, services: entriesOut, files };
 }
 

@@ -43,8 +43,12 @@ export function parseYamlSource(text: string, origin: string, options: YamlSourc
   if (looksLikeKontena(top)) return parseKontenaDocument(top, origin, options.lbName);
   const issues: LbIssue[] = [];
   const files = readCertificateFiles(top.load_balancer, origin, 'load_balancer', dirname(resolve(origin)), issues);
-  if (issues.length > 0) throw new LbConfigError(issues);
-  return { ...parseQuaysideDocument(top, origin), files };
+  if (issues.length > 0) throw new LbConfigError(issues, files);
+  try {
+    return { ...parseQuaysideDocument(top, origin), files };
+  } catch (error) {
+    throw error instanceof LbConfigError ? new LbConfigError(error.issues, files) : error;
+  }
 }
 
 /** Read and parse a YAML source file. */

@@ -1,7 +1,8 @@
 // A certificate given by file path (`pem: /path/site.pem`) through a real HAProxy: the file is read at start,
 // a renewal tool replacing the file applies through the runtime API (no reload) like an edited inline PEM,
 // a broken renewal is reported and the served certificate stays, and once the file is good again the
-// error is gone from /status and from `quayside lb status`.
+// error is gone from /status and from `quayside lb status`. A certificate path that does not exist yet is
+// refused, and creating the file then applies it (a reload: the certificate list changed).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -34,7 +35,7 @@ describe('a certificate given by file path', () => {
   let certFile: string;
   let https: number;
   let statusPort: number;
-  const pem = { first: '', renewed: '', mismatched: '' };
+  const pem = { first: '', renewed: '', mismatched: '', other: '' };
   let serial = 0;
 
   /** Replaces the certificate file the way renewal tools do: a new file renamed over the old one. */
@@ -50,6 +51,18 @@ describe('a certificate given by file path', () => {
     return JSON.parse(res.body) as ControllerStatus;
   };
 
+  const yaml = (files: string[]) => `
+load_balancer:
+  http_ports: []
+  https_port: ${https}
+  certificates:
+${files.map((file, index) => `    - { name: cert-${index}, pem: ${file} }`).join('\n')}
+services:
+  site:
+    internal_port: 80
+    backends: ["127.0.0.1:${app.port}"]
+`;
+
   before(async () => {
     certs = await tempDir('qlb-certs-');
     pem.first = await makeCertificate(certs.path, 'site.test');
@@ -57,25 +70,13 @@ describe('a certificate given by file path', () => {
     const certOnly = (bundle: string) => bundle.slice(0, bundle.indexOf('-----END CERTIFICATE-----') + 25);
     const keyOnly = (bundle: string) => bundle.slice(bundle.indexOf('-----BEGIN PRIVATE KEY-----'));
     pem.mismatched = `${certOnly(pem.renewed)}\n${keyOnly(pem.first)}`;
+    pem.other = await makeCertificate(certs.path, 'other.test');
     certFile = join(certs.path, 'site.pem');
     await writeFile(certFile, pem.first, { mode: 0o600 });
     app = await startHttpBackend('site-app');
     https = await freePort();
     statusPort = await freePort();
-    lb = await startTestLb(
-      `
-load_balancer:
-  http_ports: []
-  https_port: ${https}
-  certificates:
-    - { name: site, pem: ${certFile} }
-services:
-  site:
-    internal_port: 80
-    backends: ["127.0.0.1:${app.port}"]
-`,
-      { statusPort },
-    );
+    lb = await startTestLb(yaml([certFile]), { statusPort });
   });
 
   after(async () => {
@@ -127,5 +128,27 @@ services:
     const after = await runQuayside(lb.dir, 'lb', 'status', '--url', `http://127.0.0.1:${statusPort}`);
     assert.equal(after.code, 0, after.stderr);
     assert.doesNotMatch(after.stdout, /last error/);
+  });
+
+  it('refuses a certificate file that does not exist yet, and applies it once it is created', async () => {
+    const before = await status();
+    const otherFile = join(certs.path, 'other.pem');
+    await lb.writeConfig(yaml([certFile, otherFile]));
+    const refused = await waitFor('the missing file reported', async () => {
+      const s = await status();
+      return /cannot read certificate file .*other\.pem: ENOENT/.test(s.lastError?.message ?? '') ? s : undefined;
+    }, 10_000);
+    assert.equal(refused.reloads, before.reloads);
+
+    const tmp = join(certs.path, '.other.pem.tmp');
+    await writeFile(tmp, pem.other, { mode: 0o600 });
+    await rename(tmp, otherFile);
+    const other = new X509Certificate(pem.other).fingerprint256;
+    await waitFor('the new certificate served for other.test', async () => (await servedFingerprint(https, 'other.test')) === other, 10_000);
+    const after = await waitFor('the reload counted and the error cleared', async () => {
+      const s = await status();
+      return s.reloads > before.reloads && s.lastError === null && !s.pending ? s : undefined;
+    }, 10_000);
+    assert.match(after.lastReload?.reason ?? '', /certificate list changed/);
   });
 });
