@@ -1,5 +1,6 @@
 // Debian's podman against the built server: login, build (FROM scratch: no base image can be pulled here),
-// push, pull back into empty storage, and a multi-arch manifest list pushed with `manifest push --all`.
+// push, pull back into empty storage, and a multi-arch manifest list pushed with `manifest push --all` then
+// pulled for one platform.
 // Podman runs as root without systemd, so every call names its own storage (vfs under a temp dir), the
 // cgroupfs manager, the file events logger and chroot isolation for builds.
 import assert from 'node:assert/strict';
@@ -154,5 +155,10 @@ describe('podman: login, build, push, pull, multi-arch manifest push --all', () 
       assert.ok(layer);
       assert.ok((await layerText('e2e/podman-multi', layer.digest)).includes(`${arch} ${marker}`));
     }
+
+    // A pull of the list picks the image of the asked platform.
+    await podman('rmi', '--force', 'localhost/podman-multi-arm64:v1');
+    await podman('pull', '--tls-verify=false', '--authfile', authFile, '--arch', 'arm64', list);
+    assert.equal((await podman('image', 'inspect', '--format', '{{.Id}} {{.Architecture}}', list)).trim(), `${images.arm64} arm64`);
   });
 });
