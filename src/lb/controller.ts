@@ -59,6 +59,7 @@ export interface ControllerStatus {
   reloadFailures: number;
   runtimeUpdates: number;
   lastReload: { at: string; reason: string; durationMs: number } | null;
+  /** The last problem not yet superseded: cleared once a model from the sources is served again. */
   lastError: ControllerError | null;
   pending: boolean;
   services: ServiceStatus[];
@@ -334,6 +335,7 @@ export class LbController {
         logSince: (mark) => this.haproxy.logSince(mark),
       });
       this.commitLive(model, prepared.text, prepared.certDir);
+      this.clearError('reload');
       this.lastReloadAt = Date.now();
       this.counters.reloads++;
       this.metrics.reloads.inc({ reason: reasons[0]?.replace(/^(service|backend) \S+ /, '$1 ') ?? 'unknown' });
@@ -386,6 +388,8 @@ export class LbController {
     }
     const changed = diff.backendChanges.length + diff.certificateChanges.length;
     this.live = model;
+    // The sources produced a model that is now served: an earlier rejection no longer describes the present.
+    this.clearError(changed === 0 ? 'unchanged model' : 'runtime update');
     if (changed === 0) return undefined;
     this.counters.runtimeUpdates++;
     // Rewrite the live file so that the next reload (or restart) keeps what the runtime API just did.
@@ -409,6 +413,13 @@ export class LbController {
       'applied without reload',
     );
     return undefined;
+  }
+
+  /** Forgets the last error once a model from the sources is served again (it stays in the log). */
+  private clearError(appliedBy: string): void {
+    if (this.lastError === null) return;
+    this.logger.info({ event: 'error-cleared', previous: this.lastError.message, appliedBy }, 'the sources are valid again');
+    this.lastError = null;
   }
 
   private recordError(source: string, message: string, details: string[]): void {

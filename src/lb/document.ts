@@ -34,6 +34,8 @@ export interface SourceDocument {
   origin: string;
   loadBalancer: LoadBalancerEntry | null;
   services: ServiceEntry[];
+  /** Certificate files the document was read from (absolute paths): watched so that a renewal applies. */
+  files?: readonly string[];
 }
 
 /** What a watching source reports: a new valid document (with its model), or why the source is unusable. */

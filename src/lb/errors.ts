@@ -15,11 +15,17 @@ export function formatIssue(issue: LbIssue): string {
 /** A load-balancer configuration that cannot be used; carries every issue found, not only the first. */
 export class LbConfigError extends Error {
   readonly issues: readonly LbIssue[];
+  /**
+   * Certificate files the rejected sources name (absolute paths, readable or not), so that a watch notices
+   * when the missing or broken file is put right.
+   */
+  readonly files: readonly string[];
 
-  constructor(issues: readonly LbIssue[]) {
+  constructor(issues: readonly LbIssue[], files: readonly string[] = []) {
     super(issues.map(formatIssue).join('\n'));
     this.name = 'LbConfigError';
     this.issues = issues;
+    this.files = files;
   }
 }
 

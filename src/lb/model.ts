@@ -105,7 +105,7 @@ export interface Timeouts {
 
 export interface LoadBalancerSettings {
   name: string;
-  /** Address of every frontend bind; `*` means all IPv4 addresses, `::` all IPv6 (and v4 mapped). */
+  /** Address of every frontend bind (default 127.0.0.1); `*` means all IPv4 addresses, `::` all IPv6 (and v4 mapped). */
   bindAddress: string;
   /** Plain HTTP listening ports (possibly none). */
   httpPorts: number[];

@@ -11,7 +11,10 @@ import { LbController } from './controller.js';
 import { startStatusServer, type StatusServer } from './status-server.js';
 import { loadYamlFile, watchYamlFile, type FileWatch } from './sources/yaml-file.js';
 import { ETCD_DEFAULT_PREFIX, loadEtcd, watchEtcd, type EtcdWatch } from './sources/etcd.js';
-import { mergeSources } from './sources/merge.js';
+import { watchFileSet } from './sources/file-set-watch.js';
+import { mergeDocuments } from './sources/merge.js';
+import { LbConfigError } from './errors.js';
+import { buildModel } from './validate.js';
 
 export interface RunOptions {
   /** YAML file (Quayside format or kontena.yml). At least one of configPath and etcdEndpoints is needed. */
@@ -35,12 +38,21 @@ export interface RunningLb {
   stop(): Promise<void>;
 }
 
-/** Reads every configured source once and merges them into a model; throws LbConfigError or I/O errors. */
-async function readModel(options: RunOptions, etcd: Etcd3 | null): Promise<LoadBalancerModel> {
+/**
+ * Reads every configured source once and merges them into a model, with the certificate files it was read
+ * from; throws LbConfigError or I/O errors.
+ */
+async function readModel(options: RunOptions, etcd: Etcd3 | null): Promise<{ model: LoadBalancerModel; files: readonly string[] }> {
   const documents: SourceDocument[] = [];
   if (options.configPath !== undefined) documents.push(await loadYamlFile(options.configPath));
   if (etcd) documents.push(await loadEtcd(etcd, options.etcdPrefix ?? ETCD_DEFAULT_PREFIX));
-  return mergeSources(documents);
+  const merged = mergeDocuments(documents);
+  const files = merged.files ?? [];
+  try {
+    return { model: buildModel(merged), files };
+  } catch (error) {
+    throw error instanceof LbConfigError ? new LbConfigError(error.issues, files) : error;
+  }
 }
 
 /** Starts a load balancer; rejects with a readable error when the first model or HAProxy cannot start. */
@@ -57,6 +69,13 @@ export async function startLoadBalancer(options: RunOptions): Promise<RunningLb>
     haproxyBin: options.haproxyBin,
   });
   let fileWatch: FileWatch | null = null;
+  // Certificate files named by the sources: a renewed file is a source change like an edited YAML file.
+  const certificateWatch = watchFileSet((path) => refresh(path));
+  let certificateFiles: readonly string[] = [];
+  const watchCertificates = async (files: readonly string[]) => {
+    certificateFiles = files;
+    await certificateWatch.set(files);
+  };
   let etcdWatch: EtcdWatch | null = null;
   let status: StatusServer | null = null;
   let stopped = false;
@@ -68,8 +87,12 @@ export async function startLoadBalancer(options: RunOptions): Promise<RunningLb>
     chain = chain.then(async () => {
       if (stopped) return;
       try {
-        controller.submit(await readModel(options, etcd));
+        const { model, files } = await readModel(options, etcd);
+        await watchCertificates(files);
+        controller.submit(model);
       } catch (err) {
+        // A file the rejected sources name (missing, half written) is watched too: putting it right applies.
+        if (err instanceof LbConfigError) await certificateWatch.set([...new Set([...certificateFiles, ...err.files])]);
         controller.reportSourceError(origin, err);
       }
     });
@@ -77,7 +100,8 @@ export async function startLoadBalancer(options: RunOptions): Promise<RunningLb>
 
   try {
     const initial = await readModel(options, etcd);
-    await controller.start(initial);
+    await watchCertificates(initial.files);
+    await controller.start(initial.model);
     if (options.configPath !== undefined) {
       let first = true;
       fileWatch = watchYamlFile(options.configPath, () => {
@@ -105,6 +129,7 @@ export async function startLoadBalancer(options: RunOptions): Promise<RunningLb>
       status = await startStatusServer(controller, options.statusPort, options.statusHost);
     }
   } catch (err) {
+    certificateWatch.close();
     fileWatch?.close();
     await etcdWatch?.close();
     etcd?.close();
@@ -117,6 +142,7 @@ export async function startLoadBalancer(options: RunOptions): Promise<RunningLb>
     statusPort: status?.port ?? null,
     async stop() {
       stopped = true;
+      certificateWatch.close();
       fileWatch?.close();
       await etcdWatch?.close().catch(() => undefined);
       etcd?.close();

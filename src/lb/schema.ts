@@ -106,7 +106,7 @@ export type ServiceInput = z.output<typeof serviceInputSchema>;
 
 const certificate = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, { error: 'must match [a-z0-9][a-z0-9._-]*' }).optional(),
-  pem: z.string({ error: 'must be the PEM text (certificate then private key)' }),
+  pem: z.string({ error: 'must be the PEM text (certificate then private key) or the path of a file holding it' }),
 });
 
 const stats = z.strictObject({
@@ -138,7 +138,7 @@ export const loadBalancerInputSchema = z.strictObject({
   http_ports: z.union([port, z.array(port)], { error: `must be a list of ports (${PORT_MESSAGE})` }).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
   https_port: z.union([port, z.null()], { error: PORT_MESSAGE }).optional(),
   accept_proxy: bool.optional(),
-  certificates: z.array(certificate, { error: 'must be a list of { name?, pem }' }).optional(),
+  certificates: z.array(certificate, { error: 'must be a list of { name?, pem } (pem: the PEM text or a file path)' }).optional(),
   strict_sni: bool.optional(),
   ssl_ciphers: z.string().regex(/^[A-Za-z0-9_:+!@.=-]+$/, { error: 'must be an OpenSSL cipher list' }).optional(),
   ssl_ciphersuites: z.string().regex(/^[A-Za-z0-9_:]+$/, { error: 'must be an OpenSSL TLS 1.3 ciphersuite list' }).optional(),

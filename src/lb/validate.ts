@@ -23,6 +23,21 @@ import { buildService } from './validate-service.js';
 const DEFAULT_STATS_PORT = 1000;
 const DEFAULT_HARD_STOP_AFTER_MS = 30_000;
 const DEFAULT_MAXCONN = 4096;
+/** Like `quayside serve`: nothing is reachable from other machines until `bind_address` says so. */
+export const DEFAULT_BIND_ADDRESS = '127.0.0.1';
+/**
+ * Passwords found in examples and vendor defaults. A stats page shows every backend's address and health
+ * (and, at admin level, can drain servers), so a copied example password is refused rather than served.
+ */
+const EXAMPLE_PASSWORDS = new Set([
+  'change-me', 'changeme', 'change_me', 'changeit', 'password', 'passw0rd', 'admin', 'administrator', 'secret',
+  'stats', 'haproxy', 'root', 'toor', 'default', 'example', 'test', 'letmein', 'qwerty', '123456', '12345678',
+]);
+
+/** True when `password` is one of the well-known example or default passwords (case-insensitive). */
+export function isExamplePassword(password: string): boolean {
+  return EXAMPLE_PASSWORDS.has(password.trim().toLowerCase());
+}
 
 function buildLoadBalancer(entry: LoadBalancerEntry | null, issues: LbIssue[]): LoadBalancerSettings {
   const input = entry?.input ?? {};
@@ -53,9 +68,11 @@ function buildLoadBalancer(entry: LoadBalancerEntry | null, issues: LbIssue[]): 
       fail('stats.password', 'is required when stats are enabled (there is no default password)');
     } else if (/[\x00-\x1f\x7f]/.test(password)) {
       fail('stats.password', 'must not contain control characters');
+    } else if (isExamplePassword(password)) {
+      fail('stats.password', `"${password}" is a well-known example password; choose your own (e.g. openssl rand -base64 18)`);
     } else {
       stats = {
-        bindAddress: input.stats.bind_address ?? input.bind_address ?? '*',
+        bindAddress: input.stats.bind_address ?? input.bind_address ?? DEFAULT_BIND_ADDRESS,
         port: input.stats.port ?? DEFAULT_STATS_PORT,
         user: input.stats.user ?? 'stats',
         password,
@@ -69,7 +86,7 @@ function buildLoadBalancer(entry: LoadBalancerEntry | null, issues: LbIssue[]): 
   const t = input.timeouts ?? {};
   return {
     name: input.name ?? 'quayside',
-    bindAddress: input.bind_address ?? '*',
+    bindAddress: input.bind_address ?? DEFAULT_BIND_ADDRESS,
     httpPorts,
     httpsPort,
     acceptProxy: input.accept_proxy ?? false,

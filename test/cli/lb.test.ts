@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertOneLineFailure, runQuayside } from '../helpers/cli.js';
@@ -174,6 +174,15 @@ describe('quayside lb validate / render (good models)', () => {
     assert.match(check.stdout + check.stderr, /Configuration file is valid/);
   });
 
+  it('validate reads a certificate given by a path relative to the YAML file', async () => {
+    await mkdir(join(work, 'certs'), { recursive: true });
+    await copyFile(join(REPO_ROOT, 'test', 'lb', 'fixtures', 'a.test.pem'), join(work, 'certs', 'a.pem'));
+    const path = await file('cert-path.yaml', goodYaml(await freePort(), 8080).replace('load_balancer:\n', `load_balancer:\n  https_port: ${await freePort()}\n  certificates: [{ name: a, pem: certs/a.pem }]\n`));
+    const result = await quayside('lb', 'validate', '--config', path);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^valid: 1 services, 1 backends, 1 certificates$/m);
+  });
+
   it('a kontena.yml-style stack validates and renders', async () => {
     const path = join(FIXTURES, '02-kontena-stack.yaml');
     const validate = await quayside('lb', 'validate', '--config', path);
@@ -238,6 +247,16 @@ describe('quayside lb validate (bad models)', () => {
       name: 'stats enabled with no password',
       yaml: ['load_balancer:', '  stats:', '    enabled: true', '    port: 9000', service(['internal_port: 80', 'backends: [127.0.0.1]'])].join('\n'),
       patterns: [/: load_balancer\.stats\.password: .*required/],
+    },
+    {
+      name: 'stats with the README\'s old example password',
+      yaml: ['load_balancer:', '  stats: { port: 9000, password: change-me }', service(['internal_port: 80', 'backends: [127.0.0.1]'])].join('\n'),
+      patterns: [/: load_balancer\.stats\.password: "change-me" is a well-known example password; choose your own/],
+    },
+    {
+      name: 'a certificate path that does not exist',
+      yaml: ['load_balancer:', '  certificates: [{ name: site, pem: certs/site.pem }]', service(['internal_port: 80', 'backends: [127.0.0.1]'])].join('\n'),
+      patterns: [/: load_balancer\.certificates\.0\.pem: cannot read certificate file \/\S+\/certs\/site\.pem: ENOENT$/],
     },
   ];
 

@@ -83,7 +83,7 @@ describe('render: properties', () => {
     assert.deepEqual(files.map((f) => f.path), ['/etc/quayside-lb/certs/00-a-test.pem', '/etc/quayside-lb/certs/01-b-test.pem']);
     assert.ok(files.every((f) => f.mode === 0o600 && f.contents.includes('PRIVATE KEY')));
     const text = render(model, GOLDEN_PATHS);
-    assert.match(text, /bind \*:8443 ssl crt \/etc\/quayside-lb\/certs\/00-a-test\.pem crt \/etc\/quayside-lb\/certs\/01-b-test\.pem alpn/);
+    assert.match(text, /bind 127.0.0.1:8443 ssl crt \/etc\/quayside-lb\/certs\/00-a-test\.pem crt \/etc\/quayside-lb\/certs\/01-b-test\.pem alpn/);
   });
 
   it('puts the https redirect before basic auth in the backend', async () => {

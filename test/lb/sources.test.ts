@@ -35,7 +35,7 @@ describe('kontena.yml', () => {
     const m = buildModel(parseYamlSource(readFileSync(join(FIXTURES, 'models/02-kontena-stack.yaml'), 'utf8'), 'kontena.yml'));
     assert.equal(m.loadBalancer.name, 'internet_lb');
     assert.equal(m.loadBalancer.healthUri, '/__health');
-    assert.deepEqual(m.loadBalancer.stats, { bindAddress: '*', port: 1000, user: 'stats', password: 's3cret', uri: '/' });
+    assert.deepEqual(m.loadBalancer.stats, { bindAddress: '127.0.0.1', port: 1000, user: 'stats', password: 's3cret', uri: '/' });
     assert.deepEqual(m.loadBalancer.defaultsLines, ['option http-server-close', 'option dontlognull']);
     assert.deepEqual(m.services.map((s) => s.name), ['api', 'galera', 'web'], 'worker is not linked, so not balanced');
     const [api, galera, web] = m.services as [ServiceModel, ServiceModel, ServiceModel];

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LbConfigError } from '../../src/lb/errors.js';
 import type { LoadBalancerModel } from '../../src/lb/model.js';
+import { render } from '../../src/lb/render.js';
+import { documentFromEtcd } from '../../src/lb/sources/etcd.js';
 import { parseYamlSource } from '../../src/lb/sources/yaml-file.js';
 import { buildModel } from '../../src/lb/validate.js';
 import { isCryptHash, parseBasicAuthLine } from '../../src/lb/validate-service.js';
@@ -73,6 +75,40 @@ describe('validate: defaults', () => {
   });
 });
 
+describe('validate: where the balancer listens', () => {
+  it('binds 127.0.0.1 by default, like quayside serve, for the frontends and the stats page', () => {
+    const m = model('load_balancer: { stats: { port: 1936, password: a-long-own-passphrase } }');
+    assert.equal(m.loadBalancer.bindAddress, '127.0.0.1');
+    assert.equal(m.loadBalancer.stats?.bindAddress, '127.0.0.1');
+    assert.match(render(m, { adminSocket: '/run/a.sock', certDir: '/etc/certs' }), /^    bind 127\.0\.0\.1:80$/m);
+  });
+  it('binds where bind_address says, every interface with *', () => {
+    const m = model('load_balancer: { bind_address: "*", stats: { port: 1936, password: a-long-own-passphrase } }');
+    assert.equal(m.loadBalancer.bindAddress, '*');
+    assert.equal(m.loadBalancer.stats?.bindAddress, '*');
+    assert.match(render(m, { adminSocket: '/run/a.sock', certDir: '/etc/certs' }), /^    bind \*:80$/m);
+  });
+});
+
+describe('validate: certificates given by file path', () => {
+  it('reads pem: <path> relative to the YAML file, and an absolute path, as the PEM text', () => {
+    const m = buildModel(
+      parseYamlSource(`load_balancer:\n  certificates:\n    - { name: b, pem: b.test.pem }\n    - { name: a, pem: ${join(FIXTURES, 'a.test.pem')} }\n`, join(FIXTURES, 'lb.yaml')),
+    );
+    assert.deepEqual(m.loadBalancer.certificates.map((c) => [c.name, c.pem]), [['b', pem('b.test.pem')], ['a', pem('a.test.pem')]]);
+  });
+  it('reports the files it read, for the watch that applies renewals', () => {
+    const document = parseYamlSource(`load_balancer:\n  certificates:\n    - { pem: b.test.pem }\n    - { file: ./a.test.pem }\n`, join(FIXTURES, 'lb.yaml'));
+    assert.deepEqual(document.files, [join(FIXTURES, 'b.test.pem'), join(FIXTURES, 'a.test.pem')]);
+  });
+  it('refuses a relative path in etcd, where there is no file to be relative to', () => {
+    assert.throws(
+      () => documentFromEtcd(new Map([['/q/lb', '{"certificates":[{"pem":"site.pem"}]}']]), '/q/'),
+      /\/q\/lb: load_balancer\.certificates\.0\.pem: must be the PEM text or an absolute file path \(got "site\.pem"\)$/m,
+    );
+  });
+});
+
 describe('validate: errors name the file, the key and the problem', () => {
   it('bad balance', () => assertError(svc('balance: random'), 'lb.yaml: services.web.balance: must be one of roundrobin, source, leastconn'));
   it('bad mode', () => assertError(svc('mode: udp'), 'lb.yaml: services.web.mode: must be one of http, tcp'));
@@ -90,13 +126,22 @@ describe('validate: errors name the file, the key and the problem', () => {
 
   it('stats without password', () =>
     assertError('load_balancer: { stats: { port: 1936 } }', 'lb.yaml: load_balancer.stats.password: is required when stats are enabled (there is no default password)'));
+  for (const example of ['change-me', 'changeme', 'Password', 'admin', 'secret']) {
+    it(`stats with the example password ${example}`, () =>
+      assertError(`load_balancer: { stats: { port: 1936, password: ${example} } }`, new RegExp(`^lb\\.yaml: load_balancer\\.stats\\.password: "${example}" is a well-known example password; choose your own`)));
+  }
   it('stats disabled needs no password', () => assert.equal(model('load_balancer: { stats: { enabled: false } }').loadBalancer.stats, null));
 
   it('PEM without private key', () =>
     assertError(`load_balancer:\n  certificates: [{ name: only, pem: ${JSON.stringify(pem('cert-only.pem'))} }]`, /^lb\.yaml: load_balancer\.certificates\.0: certificate only contains no private key/));
   it('PEM with a key of another certificate', () =>
     assertError(`load_balancer:\n  certificates: [{ pem: ${JSON.stringify(pem('mismatched.pem'))} }]`, /certificate cert-1 has a private key that does not match its certificate/));
-  it('PEM that is not PEM', () => assertError('load_balancer:\n  certificates: [{ pem: hello }]', /certificate cert-1 contains no certificate/));
+  it('PEM that is not PEM', () =>
+    assertError('load_balancer:\n  certificates: [{ pem: "-----BEGIN NOTHING-----\\nx\\n-----END NOTHING-----" }]', /certificate cert-1 contains no certificate/));
+  it('PEM path that does not exist', () =>
+    assertError('load_balancer:\n  certificates: [{ pem: missing.pem }]', /^lb\.yaml: load_balancer\.certificates\.0\.pem: cannot read certificate file \/\S*\/missing\.pem: ENOENT$/));
+  it('pem and file together', () =>
+    assertError('load_balancer:\n  certificates: [{ pem: a.pem, file: b.pem }]', 'lb.yaml: load_balancer.certificates.0.file: give either pem or file, not both'));
   it('https port without certificates', () => assertError('load_balancer: { https_port: 8443 }', 'lb.yaml: load_balancer.https_port: needs at least one certificate (certificates)'));
   it('redirect_https without https', () => assertError(svc('redirect_https: true'), /^lb\.yaml: services\.web\.redirect_https: needs an https frontend/));
   it('hsts without https', () => assertError(svc('hsts: true'), /^lb\.yaml: services\.web\.hsts: needs an https frontend/));

@@ -20,6 +20,7 @@ import { parseLoadBalancerEntry, parseServiceEntry, type SourceDocument, type So
 import { LbConfigError, type LbIssue } from '../errors.js';
 import { backendInputSchema, parseWith } from '../schema.js';
 import { buildModel } from '../validate.js';
+import { readCertificateFiles } from './certificate-files.js';
 
 export const ETCD_DEFAULT_PREFIX = '/quayside/lb/';
 
@@ -35,10 +36,14 @@ function parseValue(key: string, value: string, issues: LbIssue[]): { ok: true; 
   }
 }
 
-/** Build a source document from the key/value pairs under `prefix` (pure); throws LbConfigError. */
+/**
+ * Build a source document from the key/value pairs under `prefix` (no I/O but reading certificates given by
+ * absolute path); throws LbConfigError.
+ */
 export function documentFromEtcd(entries: ReadonlyMap<string, string>, prefix: string): SourceDocument {
   const issues: LbIssue[] = [];
   const origin = `etcd:${prefix}`;
+  const files: string[] = [];
   let loadBalancer: SourceDocument['loadBalancer'] = null;
   const services = new Map<string, { key: string; raw: unknown }>();
   const backends = new Map<string, Array<{ key: string; id: string; raw: unknown }>>();
@@ -50,6 +55,7 @@ export function documentFromEtcd(entries: ReadonlyMap<string, string>, prefix: s
     if (!parsed.ok) continue;
     let match: RegExpExecArray | null;
     if (relative === 'lb') {
+      files.push(...readCertificateFiles(parsed.value, key, 'load_balancer', null, issues));
       loadBalancer = parseLoadBalancerEntry(parsed.value, key, { prefix: 'load_balancer' }, issues);
     } else if ((match = SERVICE_KEY.exec(relative)) !== null) {
       services.set(match[1] ?? '', { key, raw: parsed.value });
@@ -77,8 +83,8 @@ export function documentFromEtcd(entries: ReadonlyMap<string, string>, prefix: s
     const entry = parseServiceEntry(input, name, key, { prefix: `services.${name}` }, issues);
     if (entry !== null) entriesOut.push(entry);
   }
-  if (issues.length > 0) throw new LbConfigError(issues);
-  return { origin, loadBalancer, services: entriesOut };
+  if (issues.length > 0) throw new LbConfigError(issues, files);
+  return { origin, loadBalancer, services: entriesOut, files };
 }
 
 /** `host`, `host:port`, `[v6]:port` -> { address, port? } for a backend given as a string under its own key. */

@@ -36,7 +36,8 @@ export function mergeDocuments(documents: readonly SourceDocument[]): SourceDocu
     }
   }
   if (issues.length > 0) throw new LbConfigError(issues);
-  return { origin: documents.map((d) => d.origin).join(' + '), loadBalancer, services };
+  const files = [...new Set(documents.flatMap((d) => d.files ?? []))];
+  return { origin: documents.map((d) => d.origin).join(' + '), loadBalancer, services, files };
 }
 
 /** Merge the sources' documents and validate the result into one model; throws LbConfigError. */

@@ -3,13 +3,14 @@
  * `environment:`, the balancer recognised by image kontena/lb). Watched through its directory, because editors
  * and config-management tools replace a file (write a temporary one, rename it) rather than write into it.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parseDocument as parseYamlText } from 'yaml';
 import { parseQuaysideDocument, type SourceDocument, type SourceUpdate } from '../document.js';
 import { LbConfigError, type LbIssue } from '../errors.js';
 import { buildModel } from '../validate.js';
+import { readCertificateFiles } from './certificate-files.js';
 import { parseKontenaDocument } from './kontena-env.js';
 
 export interface YamlSourceOptions {
@@ -27,36 +28,6 @@ function looksLikeKontena(top: Record<string, unknown>): boolean {
   );
 }
 
-/**
- * In Quayside's format a certificate may be `{ name, file }`: read it (relative to the YAML file) so that the
- * schema sees `pem`. Errors are reported at the certificate's key.
- */
-function inlineCertificateFiles(top: Record<string, unknown>, origin: string, issues: LbIssue[]): void {
-  const lb = top.load_balancer;
-  if (typeof lb !== 'object' || lb === null) return;
-  const certificates = (lb as Record<string, unknown>).certificates;
-  if (!Array.isArray(certificates)) return;
-  certificates.forEach((cert: unknown, index) => {
-    if (typeof cert !== 'object' || cert === null || !('file' in cert)) return;
-    const { file, ...rest } = cert as Record<string, unknown>;
-    const path = `load_balancer.certificates.${index}.file`;
-    if (typeof file !== 'string') {
-      issues.push({ origin, path, message: 'must be a file path' });
-      return;
-    }
-    if ('pem' in rest) {
-      issues.push({ origin, path, message: 'give either pem or file, not both' });
-      return;
-    }
-    const full = isAbsolute(file) ? file : resolve(dirname(origin), file);
-    try {
-      certificates[index] = { ...rest, pem: readFileSync(full, 'utf8') };
-    } catch (error) {
-      issues.push({ origin, path, message: `cannot read ${full}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
-    }
-  });
-}
-
 /** Parse YAML text read from `origin` (either format) into a source document; throws LbConfigError. */
 export function parseYamlSource(text: string, origin: string, options: YamlSourceOptions = {}): SourceDocument {
   const parsed = parseYamlText(text, { prettyErrors: true, uniqueKeys: true });
@@ -71,9 +42,13 @@ export function parseYamlSource(text: string, origin: string, options: YamlSourc
   const top = raw as Record<string, unknown>;
   if (looksLikeKontena(top)) return parseKontenaDocument(top, origin, options.lbName);
   const issues: LbIssue[] = [];
-  inlineCertificateFiles(top, origin, issues);
-  if (issues.length > 0) throw new LbConfigError(issues);
-  return parseQuaysideDocument(top, origin);
+  const files = readCertificateFiles(top.load_balancer, origin, 'load_balancer', dirname(resolve(origin)), issues);
+  if (issues.length > 0) throw new LbConfigError(issues, files);
+  try {
+    return { ...parseQuaysideDocument(top, origin), files };
+  } catch (error) {
+    throw error instanceof LbConfigError ? new LbConfigError(error.issues, files) : error;
+  }
 }
 
 /** Read and parse a YAML source file. */

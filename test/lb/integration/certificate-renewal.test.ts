@@ -198,6 +198,7 @@ services:
     assert.equal(after.haproxy.masterPid, before.haproxy.masterPid);
     assert.equal(after.runtimeUpdates, before.runtimeUpdates);
     assert.match(after.lastReload?.reason ?? '', /certificate list changed/);
+    assert.equal(after.lastError, null, 'the refused renewal is no longer the present state once a good file is served');
     // The renewed certificate survives the reload (the new generation of files holds it), still the default.
     assert.equal(await servedFingerprint(https, 'site.test'), fp.siteB);
     assert.equal(await servedFingerprint(https, 'unknown.test'), fp.siteB);
