@@ -107,7 +107,7 @@ describe('quayside user/org/robot/repo on the embedded default', () => {
     alicePassword = field(stdout, 'password');
     assert.ok(alicePassword.length >= 20, 'a strong generated password');
     assert.equal(field(stdout, 'superuser'), 'no');
-    assert.match(stdout, /SUPER_USERS/, 'a hint how to make it a superuser');
+    assert.match(stdout, /quayside user set-superuser alice/, 'a hint how to make it a superuser');
 
     await withStores(async ({ accounts }) => {
       const alice = await accounts.accounts.getAccount('alice');
