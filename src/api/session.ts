@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { isSuperuser } from '../auth/options.js';
 import type { Identity, UserIdentity } from '../auth/identity.js';
 import { ANONYMOUS } from '../auth/identity.js';
 import { hashSecret } from '../auth/secrets.js';
@@ -81,7 +82,7 @@ async function fromSession(services: AuthServices, sessionId: string, now: Date)
   // A session is as good as the account behind it right now: disabled or deleted users lose it at once.
   const account = await services.accounts.accounts.getAccountById(session.accountId);
   if (account === undefined || account.kind !== 'user' || !account.enabled) return undefined;
-  const user: UserIdentity = { kind: 'user', id: account.id, name: account.name, superuser: services.options.superUsers.has(account.name) };
+  const user: UserIdentity = { kind: 'user', id: account.id, name: account.name, superuser: isSuperuser(services.options, account) };
   return user;
 }
 

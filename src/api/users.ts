@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isSuperuser } from '../auth/options.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { UserIdentity } from '../auth/identity.js';
@@ -43,7 +44,7 @@ function superuserUserView(services: AuthServices, account: AccountRecord) {
     email: account.email,
     verified: true,
     enabled: account.enabled,
-    super_user: services.options.superUsers.has(account.name),
+    super_user: isSuperuser(services.options, account),
   };
 }
 

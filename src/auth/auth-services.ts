@@ -49,6 +49,7 @@ export function buildAuthServices(deps: AuthServicesDeps): RunningAuthServices {
     audit,
     authenticator: new AuthenticatorService(accounts, throttle, audit, log, {
       superUsers: options.superUsers,
+      superUsersEnabled: options.superUsersEnabled,
       appSpecificTokens: options.appSpecificTokens,
       now,
     }),

@@ -7,6 +7,7 @@ import { MAX_PASSWORD_LENGTH, verifyNothing, verifyPassword } from './passwords.
 import { constantTimeEqual, hashSecret } from './secrets.js';
 import type { Authenticator, LoginResult } from './services.js';
 import { accountKey, addressKey, type LoginThrottle } from './throttle.js';
+import { isSuperuser } from './options.js';
 
 /** Where the authenticator reports throttled logins. */
 export interface AuthenticatorLog {
@@ -15,6 +16,8 @@ export interface AuthenticatorLog {
 
 export interface AuthenticatorOptions {
   superUsers: ReadonlySet<string>;
+  /** FEATURE_SUPER_USERS; when false, no one is a superuser, whatever the database says (default true). */
+  superUsersEnabled?: boolean;
   appSpecificTokens: boolean;
   now?: () => number;
 }
@@ -175,6 +178,6 @@ export class AuthenticatorService implements Authenticator {
   }
 
   private userIdentity(user: AccountRecord): UserIdentity {
-    return { kind: 'user', id: user.id, name: user.name, superuser: this.options.superUsers.has(user.name) };
+    return { kind: 'user', id: user.id, name: user.name, superuser: isSuperuser(this.options, user) };
   }
 }

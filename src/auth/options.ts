@@ -8,6 +8,8 @@ export interface AuthOptions {
   urlScheme: 'http' | 'https';
   /** SUPER_USERS (usernames). */
   superUsers: ReadonlySet<string>;
+  /** FEATURE_SUPER_USERS: whether superusers exist at all (SUPER_USERS and those set from the CLI). */
+  superUsersEnabled: boolean;
   /** FEATURE_ANONYMOUS_ACCESS: anonymous pulls of public repositories. */
   anonymousAccess: boolean;
   /** CREATE_PRIVATE_REPO_ON_PUSH: repositories created by a push are private (else public). */
@@ -36,12 +38,22 @@ export interface AuthOptions {
   sessionCookieSecure: boolean;
 }
 
+/** Whether a user is a superuser: listed in SUPER_USERS or flagged from the CLI, while FEATURE_SUPER_USERS is on. */
+export function isSuperuser(
+  options: Pick<AuthOptions, 'superUsers'> & { superUsersEnabled?: boolean },
+  user: { name: string; superuser: boolean },
+): boolean {
+  if (options.superUsersEnabled === false) return false;
+  return options.superUsers.has(user.name) || user.superuser;
+}
+
 /** Maps config.yaml onto AuthOptions. */
 export function authOptionsFrom(config: Config): AuthOptions {
   return {
     serverHostname: config.SERVER_HOSTNAME,
     urlScheme: config.PREFERRED_URL_SCHEME,
     superUsers: new Set(config.FEATURE_SUPER_USERS ? config.SUPER_USERS : []),
+    superUsersEnabled: config.FEATURE_SUPER_USERS,
     anonymousAccess: config.FEATURE_ANONYMOUS_ACCESS,
     createPrivateRepoOnPush: config.CREATE_PRIVATE_REPO_ON_PUSH,
     createNamespaceOnPush: config.CREATE_NAMESPACE_ON_PUSH,
@@ -63,6 +75,7 @@ export function defaultAuthOptions(overrides: Partial<AuthOptions> = {}): AuthOp
   return {
     urlScheme: 'http',
     superUsers: new Set(),
+    superUsersEnabled: true,
     anonymousAccess: true,
     createPrivateRepoOnPush: true,
     createNamespaceOnPush: false,

@@ -30,7 +30,7 @@ export interface AdminAction {
   run(input: ActionInput): Promise<void>;
 }
 
-const CONNECTION_FLAGS: Readonly<Record<string, FlagType>> = { config: 'string', 'data-dir': 'string', help: 'boolean' };
+const CONNECTION_FLAGS: Readonly<Record<string, FlagType>> = { config: 'string', 'data-dir': 'string', init: 'boolean', help: 'boolean' };
 
 /** The help text of a command: one usage line per action, then the shared flags. */
 export function adminUsage(command: string, actions: Readonly<Record<string, AdminAction>>): string {
@@ -42,7 +42,8 @@ export function adminUsage(command: string, actions: Readonly<Record<string, Adm
     '',
     ...summaries,
     '',
-    'every action also takes --config FILE and --data-dir DIR (as quayside db); pending migrations are applied first.',
+    'every action also takes --config FILE and --data-dir DIR (as quayside serve) and names the database it uses;',
+    'an embedded database that does not exist yet is refused unless --init is given; pending migrations are applied first.',
   ].join('\n');
 }
 
@@ -83,6 +84,7 @@ export async function runAdminCommand(command: string, actions: Readonly<Record<
   const connection = {
     config: typeof values.config === 'string' ? values.config : undefined,
     dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined,
+    init: values.init === true,
   };
 
   let opened: AdminContext | undefined;
@@ -98,6 +100,8 @@ export async function runAdminCommand(command: string, actions: Readonly<Record<
       context: async () => (opened ??= await openAdminContext(connection)),
     });
     await opened?.finish();
+    // Said after the change, on stderr: stdout is the command's answer, and a failure stays one line.
+    if (opened !== undefined) process.stderr.write(`database: ${opened.where}\n`);
   } catch (error) {
     if (error instanceof NameTakenError || error instanceof StillInUseError) throw new CliError(`${where}: ${error.message}`);
     throw error;

@@ -6,17 +6,21 @@ import { createAccountMetadata } from '../db/kysely-accounts.js';
 import { createMetadata } from '../db/kysely-metadata.js';
 import type { Metadata } from '../db/metadata.js';
 import { CliError } from './cli-error.js';
-import { ensureSchema, openConfiguredDatabase, resolveConfig, resolveDataDir } from './runtime.js';
+import { connectDatabase, describeDatabase, ensureSchema, firstLine, isFreshEmbeddedDatabase, resolveConfig, resolveDataDir } from './runtime.js';
 
 /** Where an administration command finds its database: the same flags as `quayside db`. */
 export interface ConnectionFlags {
   config?: string;
   dataDir?: string;
+  /** Create the embedded database when it does not exist (otherwise refused: serve creates it). */
+  init?: boolean;
 }
 
 /** What an administration command works with; opened by openAdminContext. */
 export interface AdminContext {
   readonly config: Config;
+  /** The database it works on, as `describeDatabase` names it (never with the password). */
+  readonly where: string;
   readonly metadata: Metadata;
   readonly accounts: AccountMetadata;
   /** Effective superusers: SUPER_USERS when FEATURE_SUPER_USERS is on, as the server computes them. */
@@ -38,21 +42,26 @@ export interface AdminContext {
  * migrations take the migrator's lock and every store method is safe under concurrent callers.
  */
 export async function openAdminContext(flags: ConnectionFlags): Promise<AdminContext> {
-  const config = await resolveConfig(flags.config, resolveDataDir(flags.dataDir));
-  const database = await openConfiguredDatabase(config);
+  const { config, database: where } = await resolveConfig(flags.config, resolveDataDir(flags.dataDir));
+  // Run from the wrong directory, an admin command would otherwise make a new, empty registry there.
+  if (isFreshEmbeddedDatabase(where) && flags.init !== true) {
+    throw new CliError(
+      `database: no registry database at ${describeDatabase(where).replace(/^sqlite /, '')}: give the --data-dir or --config of the registry (quayside serve creates it), or --init to create an empty one`,
+    );
+  }
+  const database = await connectDatabase({ config, database: where });
   try {
     await ensureSchema(database, true, (line) => process.stderr.write(`${line}\n`));
   } catch (error) {
     await database.close().catch(() => undefined);
-    if (error instanceof CliError) throw error;
-    // An unreachable server surfaces here (pools connect lazily): one line naming the database, no stack.
-    throw new CliError(`database: ${firstLine(error)}`);
+    throw error;
   }
   const accounts = createAccountMetadata(database);
   // The failure is rethrown by flush() and reported once by finish(), so nothing is logged here.
   const auditLog = new AuditLog(accounts.audit, { error: () => undefined });
   return {
     config,
+    where: describeDatabase(where),
     metadata: createMetadata(database),
     accounts,
     superUsers: authOptionsFrom(config).superUsers,
@@ -78,13 +87,4 @@ export async function openAdminContext(flags: ConnectionFlags): Promise<AdminCon
       await database.close().catch(() => undefined);
     },
   };
-}
-
-/** The first line of an error's message; a connection refused on every address of a host name (an AggregateError
- * whose own message is empty) is described by its parts. */
-export function firstLine(error: unknown): string {
-  let message = error instanceof Error ? error.message : String(error);
-  if (message === '' && error instanceof AggregateError) message = error.errors.map((part) => firstLine(part)).join('; ');
-  if (message === '' && error instanceof Error) message = error.name;
-  return message.split('\n')[0] ?? message;
 }

@@ -1,7 +1,7 @@
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { pendingMigrations } from '../db/migrate.js';
-import { resolveConfig, resolveDataDir, openConfiguredDatabase, ensureSchema } from './runtime.js';
+import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, describeDatabase } from './runtime.js';
 
 const HELP = `usage: quayside db migrate|status [--config FILE] [--data-dir DIR]
 
@@ -21,10 +21,11 @@ export async function runDbCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (action !== 'migrate' && action !== 'status') throw new CliError(`quayside db: unknown action "${action}"`, 2);
-  const config = await resolveConfig(values.config, resolveDataDir(values['data-dir']));
-  const database = await openConfiguredDatabase(config);
+  const checked = await resolveConfig(values.config, resolveDataDir(values['data-dir']));
+  const database = await connectDatabase(checked);
   try {
     if (action === 'migrate') {
+      process.stdout.write(`database: ${describeDatabase(checked.database)}\n`);
       await ensureSchema(database, true, (line) => process.stdout.write(`${line}\n`));
       process.stdout.write('database is up to date\n');
     } else {

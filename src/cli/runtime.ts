@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { loadConfigFile, defaultConfig, ConfigError, type LoadedConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { openDatabase, type Database } from '../db/database.js';
+import type { Config, StorageLocationConfig } from '../config/schema.js';
+import { DatabaseConfigError, openDatabase, parseDatabaseConfig, type Database, type DatabaseConfig } from '../db/database.js';
 import { migrateToLatest, pendingMigrations } from '../db/migrate.js';
-import { createBlobStore } from '../storage/factory.js';
+import { checkStorageLocation, checkStorageWritable, createBlobStore, StorageConfigError } from '../storage/factory.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { CliError } from './cli-error.js';
 
@@ -12,46 +14,145 @@ export function resolveDataDir(flag: string | undefined): string {
   return path.resolve(flag ?? process.env.QUAYSIDE_DATA_DIR ?? 'quayside-data');
 }
 
+/** A configuration every command may start from: all that `serve` would refuse has been refused. */
+export interface CheckedConfig {
+  config: Config;
+  /** One line each, to be shown before the command goes on. */
+  warnings: string[];
+  /** The file it came from, or "the embedded default". */
+  source: string;
+  database: DatabaseConfig;
+  /** The first preferred location, the only one that serves blobs until geo-replication. */
+  storage: { location: string; config: StorageLocationConfig };
+}
+
+/** Quay's peewee settings: accepted so a Quay file starts, but they mean nothing to a Node pool. */
+const PEEWEE_ONLY_ARGS = new Set(['threadlocals', 'autorollback']);
+/** Pool settings that a single SQLite connection has no use for. */
+const POOL_ONLY_ARGS = new Set(['max_connections', 'stale_timeout']);
+
+/** DB_CONNECTION_ARGS that are accepted but change nothing, each named (nothing in a file is dropped silently). */
+function connectionArgWarnings(database: DatabaseConfig, args: Record<string, unknown>): string[] {
+  const warnings: string[] = [];
+  for (const key of Object.keys(args)) {
+    if (PEEWEE_ONLY_ARGS.has(key)) warnings.push(`DB_CONNECTION_ARGS.${key} is a Quay (peewee) setting that has no effect in Quayside`);
+    else if (database.dialect === 'sqlite' && POOL_ONLY_ARGS.has(key)) {
+      warnings.push(`DB_CONNECTION_ARGS.${key} has no effect on SQLite (one connection serves each process)`);
+    }
+  }
+  return warnings;
+}
+
 /**
- * The effective configuration: the file's keys when --config is given (or QUAYSIDE_CONFIG), with the
- * embedded defaults filling what the file leaves out (no DB_URI: SQLite in the data dir; no storage:
- * the local filesystem in the data dir). Warnings (unknown or unused keys) go to stderr, one per line.
+ * The one validation of a configuration, shared by `serve`, `config validate` and the admin commands: the
+ * file's keys (when --config or QUAYSIDE_CONFIG names one) with the embedded defaults filling what it leaves
+ * out, then the database URI and arguments and every storage location, as `serve` would use them. No I/O
+ * beyond reading the file (and TLS files it names). CliError (one line) for whatever cannot start.
  */
-export async function resolveConfig(configPath: string | undefined, dataDir: string): Promise<Config> {
+export async function checkConfiguration(configPath: string | undefined, dataDir: string): Promise<CheckedConfig> {
   const defaults = defaultConfig(dataDir);
   const file = configPath ?? process.env.QUAYSIDE_CONFIG;
-  if (!file) return defaults;
-  let loaded: LoadedConfig;
-  try {
-    loaded = await loadConfigFile(path.resolve(file));
-  } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message);
-    throw error;
+  let loaded: LoadedConfig = { config: defaults, warnings: [] };
+  const source = file ? file : 'the embedded default';
+  if (file) {
+    try {
+      loaded = await loadConfigFile(path.resolve(file));
+    } catch (error) {
+      if (error instanceof ConfigError) throw new CliError(error.message.replace(path.resolve(file), file));
+      throw error;
+    }
   }
-  for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
   const config = { ...loaded.config };
+  const warnings = [...loaded.warnings];
   if (!config.DB_URI) config.DB_URI = defaults.DB_URI;
-  if (!config.DISTRIBUTED_STORAGE_CONFIG || Object.keys(config.DISTRIBUTED_STORAGE_CONFIG).length === 0) {
+  if (Object.keys(config.DISTRIBUTED_STORAGE_CONFIG).length === 0) {
     config.DISTRIBUTED_STORAGE_CONFIG = defaults.DISTRIBUTED_STORAGE_CONFIG;
     config.DISTRIBUTED_STORAGE_PREFERENCE = defaults.DISTRIBUTED_STORAGE_PREFERENCE;
   }
-  return config;
+
+  let database: DatabaseConfig;
+  try {
+    database = parseDatabaseConfig({ uri: config.DB_URI!, connectionArgs: config.DB_CONNECTION_ARGS });
+  } catch (error) {
+    if (error instanceof DatabaseConfigError) throw new CliError(`${source}: ${error.message}`);
+    throw error;
+  }
+  warnings.push(...connectionArgWarnings(database, config.DB_CONNECTION_ARGS));
+
+  // Every location is checked, used or not: a driver that does not exist must not wait for the day it is preferred.
+  for (const [name, location] of Object.entries(config.DISTRIBUTED_STORAGE_CONFIG)) {
+    try {
+      checkStorageLocation(location);
+    } catch (error) {
+      if (error instanceof StorageConfigError) throw new CliError(`${source}: DISTRIBUTED_STORAGE_CONFIG.${name}: ${error.message}`);
+      throw error;
+    }
+  }
+  // The schema guarantees a preference naming configured locations whenever locations are configured.
+  const preferred = config.DISTRIBUTED_STORAGE_PREFERENCE[0] ?? Object.keys(config.DISTRIBUTED_STORAGE_CONFIG)[0]!;
+  for (const name of Object.keys(config.DISTRIBUTED_STORAGE_CONFIG)) {
+    if (name !== preferred) {
+      warnings.push(`storage location ${name} is not used: only the first of DISTRIBUTED_STORAGE_PREFERENCE (${preferred}) serves blobs until geo-replication`);
+    }
+  }
+  if (config.DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS.length > 0) {
+    warnings.push(
+      `DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS (${config.DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS.join(', ')}) is not used yet: blobs are not replicated until geo-replication`,
+    );
+  }
+  return { config, warnings, source, database, storage: { location: preferred, config: config.DISTRIBUTED_STORAGE_CONFIG[preferred]! } };
 }
 
-/** Opens the configured database, turning configuration problems into one CLI line. */
-export async function openConfiguredDatabase(config: Config): Promise<Database> {
-  if (!config.DB_URI) throw new CliError('config: DB_URI is not set');
+/** checkConfiguration, with its warnings written to stderr (one `warning:` line each). */
+export async function resolveConfig(configPath: string | undefined, dataDir: string): Promise<CheckedConfig> {
+  const checked = await checkConfiguration(configPath, dataDir);
+  for (const warning of checked.warnings) process.stderr.write(`warning: ${warning}\n`);
+  return checked;
+}
+
+/** Where the metadata lives, for banners and admin commands: host, port, database and user; never the password. */
+export function describeDatabase(database: DatabaseConfig): string {
+  if (database.dialect === 'sqlite') return `sqlite ${database.filename}`;
+  const user = database.user === undefined ? '' : ` as ${database.user}`;
+  const host = database.host.includes(':') ? `[${database.host}]` : database.host;
+  return `${database.dialect} database ${database.database} on ${host}:${database.port}${user}`;
+}
+
+/** True when the configuration names an embedded SQLite file that does not exist yet. */
+export function isFreshEmbeddedDatabase(database: DatabaseConfig): boolean {
+  return database.dialect === 'sqlite' && database.filename !== ':memory:' && !existsSync(database.filename);
+}
+
+/**
+ * Opens the configured database and makes one round trip, so that an unreachable server, a refused login or a
+ * missing database is reported as such (one line naming the database), before any migration runs.
+ */
+export async function connectDatabase(checked: Pick<CheckedConfig, 'config' | 'database'>): Promise<Database> {
+  const where = describeDatabase(checked.database);
+  let database: Database;
   try {
-    return await openDatabase({ uri: config.DB_URI, connectionArgs: config.DB_CONNECTION_ARGS });
+    database = await openDatabase({ uri: checked.config.DB_URI!, connectionArgs: checked.config.DB_CONNECTION_ARGS });
   } catch (error) {
-    throw new CliError(`database: ${error instanceof Error ? error.message : String(error)}`);
+    throw new CliError(`database: cannot open ${where}: ${firstLine(error)}`);
   }
+  try {
+    await sql`select 1`.execute(database.db);
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw new CliError(`database: cannot connect to ${where}: ${firstLine(error)}`);
+  }
+  return database;
 }
 
 /** Applies pending migrations, or refuses to go on when told not to migrate and some are pending. */
 export async function ensureSchema(database: Database, migrate: boolean, log: (line: string) => void): Promise<void> {
   if (migrate) {
-    const applied = await migrateToLatest(database, log);
+    let applied: string[];
+    try {
+      applied = await migrateToLatest(database, log);
+    } catch (error) {
+      throw new CliError(`database: ${firstLine(error)}`);
+    }
     if (applied.length > 0) log(`database: applied ${applied.length} migration(s)`);
     return;
   }
@@ -61,14 +162,23 @@ export async function ensureSchema(database: Database, migrate: boolean, log: (l
   }
 }
 
-/** The blob store of the first preferred storage location (geo-replication comes with object storage). */
-export function openPreferredStorage(config: Config): { location: string; store: BlobStore } {
-  const locations = config.DISTRIBUTED_STORAGE_CONFIG ?? {};
-  const location = config.DISTRIBUTED_STORAGE_PREFERENCE?.[0] ?? Object.keys(locations)[0];
-  if (!location || !locations[location]) throw new CliError('config: DISTRIBUTED_STORAGE_CONFIG has no storage location');
+/** The blob store of the first preferred location, after checking that it can take blobs (one line when not). */
+export async function openPreferredStorage(checked: CheckedConfig): Promise<BlobStore> {
+  const { location, config } = checked.storage;
   try {
-    return { location, store: createBlobStore(locations[location]) };
+    await checkStorageWritable(config);
+    return createBlobStore(config);
   } catch (error) {
-    throw new CliError(`storage location ${location}: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof StorageConfigError) throw new CliError(`storage location ${location}: ${error.message}`);
+    throw error;
   }
+}
+
+/** The first line of an error's message; a connection refused on every address of a host name (an AggregateError
+ * whose own message is empty) is described by its parts. */
+export function firstLine(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  if (message === '' && error instanceof AggregateError) message = error.errors.map((part) => firstLine(part)).join('; ');
+  if (message === '' && error instanceof Error) message = (error as NodeJS.ErrnoException).code ?? error.name;
+  return message.split('\n')[0] ?? message;
 }

@@ -8,7 +8,8 @@ import { authOptionsFrom } from '../auth/options.js';
 import type { RegistryOptions } from '../registry/context.js';
 import type { Config } from '../config/schema.js';
 import { parseCommandArgs, parsePort } from './args.js';
-import { resolveConfig, resolveDataDir, openConfiguredDatabase, ensureSchema, openPreferredStorage } from './runtime.js';
+import { EarlyListener } from './early-listener.js';
+import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
 
 const HELP = `usage: quayside serve [options]
 
@@ -49,15 +50,40 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const address = values.address ?? process.env.QUAYSIDE_ADDRESS ?? '127.0.0.1';
   const port = parsePort(values.port ?? process.env.QUAYSIDE_PORT ?? '5000', 'port');
   const dataDir = resolveDataDir(values['data-dir']);
-  const config = await resolveConfig(values.config, dataDir);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
-  // Storage is built (no I/O) before the database is touched, so a storage configuration that cannot start
-  // is refused before anything is created or migrated.
-  const { location, store } = openPreferredStorage(config);
-  const database = await openConfiguredDatabase(config);
-  await ensureSchema(database, !values['no-migrate'], say);
+  // Every check that can fail comes before the first side effect on shared state: the configuration (the
+  // same checks as `config validate`), the port, the storage directory, the database connection. Only then
+  // are migrations applied and a signing key published.
+  const checked = await resolveConfig(values.config, dataDir);
+  const listener = await EarlyListener.bind(address, port);
+  let started = false;
+  try {
+    const store = await openPreferredStorage(checked);
+    const database = await connectDatabase(checked);
+    try {
+      await ensureSchema(database, !values['no-migrate'], say);
+      started = true;
+      await serveUntilSignal(checked, { listener, address, store, database, say });
+    } finally {
+      await database.close();
+    }
+  } finally {
+    if (!started) await listener.close();
+  }
+  return 0;
+}
 
+interface Running {
+  listener: EarlyListener;
+  address: string;
+  store: Awaited<ReturnType<typeof openPreferredStorage>>;
+  database: Awaited<ReturnType<typeof connectDatabase>>;
+  say: (line: string) => void;
+}
+
+async function serveUntilSignal(checked: CheckedConfig, { listener, address, store, database, say }: Running): Promise<void> {
+  const config = checked.config;
   const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
   const metadata = createMetadata(database);
   const accounts = createAccountMetadata(database);
@@ -72,13 +98,12 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     auth,
     logger,
   });
-  await app.listen({ host: address, port });
-  const bound = app.server.address();
-  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
-  say(`quayside listening on http://${address.includes(':') ? `[${address}]` : address}:${boundPort}`);
-  say(`metadata: ${database.dialect}${database.dialect === 'sqlite' ? ` (${config.DB_URI})` : ''}; blobs: ${store.kind} storage location "${location}"`);
+  await app.ready();
+  await listener.attach(app.server);
+  say(`quayside listening on http://${address.includes(':') ? `[${address}]` : address}:${listener.port}`);
+  say(`metadata: ${describeDatabase(checked.database)}; blobs: ${store.kind} storage location "${checked.storage.location}"`);
   if ((await accounts.accounts.listAccounts({ limit: 1 }, 'user')).length === 0) {
-    say('no users yet: create the first one with `quayside user create NAME` (same --data-dir or --config as serve) and list it in SUPER_USERS to administer everything');
+    say('no users yet: create the first one with `quayside user create NAME --superuser` (same --data-dir or --config as serve)');
   }
 
   await new Promise<void>((resolve) => {
@@ -93,9 +118,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const drainTimer = setTimeout(() => app.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
   await app.close();
   clearTimeout(drainTimer);
+  await listener.close();
   await auth.stop();
   await audit.close();
   await store.close?.();
-  await database.close();
-  return 0;
 }

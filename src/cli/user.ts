@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { namespaceNameProblem } from '../auth/names.js';
 import { hashPassword, passwordProblem } from '../auth/passwords.js';
+import { isSuperuser } from '../auth/options.js';
 import type { AccountRecord } from '../db/account-metadata.js';
 import type { AdminContext } from './admin-context.js';
 import { check, emailProblem, formatTable, requireAccount, runAdminCommand, type ActionInput, type AdminAction } from './admin-command.js';
@@ -13,9 +14,9 @@ const LIST_PAGE = 500;
 const ACTIONS: Readonly<Record<string, AdminAction>> = {
   create: {
     args: ['NAME'],
-    flags: { email: 'string', 'password-stdin': 'boolean' },
-    synopsis: 'NAME [--email E] [--password-stdin]',
-    summary: 'create a user; without --password-stdin a strong password is generated and printed once',
+    flags: { email: 'string', 'password-stdin': 'boolean', superuser: 'boolean' },
+    synopsis: 'NAME [--email E] [--password-stdin] [--superuser]',
+    summary: 'create a user (--superuser: one who administers everything); without --password-stdin a strong password is generated and printed once',
     run: createUser,
   },
   passwd: {
@@ -30,6 +31,13 @@ const ACTIONS: Readonly<Record<string, AdminAction>> = {
     synopsis: 'NAME',
     summary: 'delete a user with its robots and memberships (refused while it owns repositories)',
     run: deleteUser,
+  },
+  'set-superuser': {
+    args: ['NAME'],
+    flags: { off: 'boolean' },
+    synopsis: 'NAME [--off]',
+    summary: 'make a user a superuser (stored in the database, in addition to SUPER_USERS); --off takes it back',
+    run: setSuperuser,
   },
   list: {
     args: [],
@@ -54,13 +62,28 @@ async function createUser(input: ActionInput): Promise<void> {
   const passwordHash = await hashPassword(password.value);
 
   const context = await input.context();
-  const user = await context.accounts.accounts.createUser({ name, email: email ?? null, passwordHash });
+  let user = await context.accounts.accounts.createUser({ name, email: email ?? null, passwordHash });
   context.record('user_create', { namespace: user.name }, { username: user.name, email: user.email });
+  if (input.booleans.has('superuser')) {
+    await context.accounts.accounts.setSuperuser(user.id, true);
+    context.record('user_set_superuser', { namespace: user.name }, { username: user.name, superuser: true });
+    user = { ...user, superuser: true };
+  }
   const lines = [`user: ${user.name}`];
   if (user.email !== null) lines.push(`email: ${user.email}`);
   if (password.generated) lines.push(...generatedPasswordLines(password.value, user.name));
-  lines.push(...superuserLines(context, user.name));
+  lines.push(...superuserLines(context, user));
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function setSuperuser(input: ActionInput): Promise<void> {
+  const where = 'quayside user set-superuser';
+  const on = !input.booleans.has('off');
+  const context = await input.context();
+  const user = await requireAccount(context, where, input.arg(0), ['user']);
+  await context.accounts.accounts.setSuperuser(user.id, on);
+  context.record('user_set_superuser', { namespace: user.name }, { username: user.name, superuser: on });
+  process.stdout.write(`${[`user: ${user.name}`, ...superuserLines(context, { ...user, superuser: on })].join('\n')}\n`);
 }
 
 async function changePassword(input: ActionInput): Promise<void> {
@@ -99,7 +122,7 @@ async function listUsers(input: ActionInput): Promise<void> {
     if (page.length < LIST_PAGE) break;
     last = page[page.length - 1]?.name;
   }
-  const rows = users.map((user) => [user.name, user.email ?? '', yesNo(user.enabled), yesNo(context.superUsers.has(user.name))]);
+  const rows = users.map((user) => [user.name, user.email ?? '', yesNo(user.enabled), yesNo(superuserNow(context, user))]);
   process.stdout.write(`${formatTable([['NAME', 'EMAIL', 'ENABLED', 'SUPERUSER'], ...rows])}\n`);
 }
 
@@ -141,13 +164,19 @@ function generatedPasswordLines(password: string, name: string): string[] {
   return [`password: ${password}`, `the password is shown only now; set another with: quayside user passwd ${name} --password-stdin`];
 }
 
-/** Whether the user is a superuser as the server sees it, and how to make it one when it is not. */
-function superuserLines(context: AdminContext, name: string): string[] {
-  if (context.superUsers.has(name)) return ['superuser: yes (listed in SUPER_USERS)'];
-  if (context.config.SUPER_USERS.includes(name)) {
-    return ['superuser: no (listed in SUPER_USERS, but FEATURE_SUPER_USERS is false in the configuration)'];
+/** Whether the user is a superuser as the server sees it (SUPER_USERS or the stored flag, under FEATURE_SUPER_USERS). */
+function superuserNow(context: AdminContext, user: AccountRecord): boolean {
+  return isSuperuser({ superUsers: context.superUsers, superUsersEnabled: context.config.FEATURE_SUPER_USERS }, user);
+}
+
+/** Whether the user is a superuser as the server sees it, why, and how to make it one when it is not. */
+function superuserLines(context: AdminContext, user: AccountRecord): string[] {
+  const listed = context.config.SUPER_USERS.includes(user.name);
+  if (!context.config.FEATURE_SUPER_USERS && (listed || user.superuser)) {
+    return ['superuser: no (FEATURE_SUPER_USERS is false in the configuration)'];
   }
-  return ['superuser: no', `to make ${name} a superuser, add it to SUPER_USERS in config.yaml and restart quayside serve`];
+  if (superuserNow(context, user)) return [`superuser: yes (${listed ? 'listed in SUPER_USERS' : 'set with quayside user set-superuser'})`];
+  return ['superuser: no', `to make ${user.name} a superuser: quayside user set-superuser ${user.name} (or list it in SUPER_USERS)`];
 }
 
 function yesNo(value: boolean): string {

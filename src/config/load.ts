@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { isQuayKeyNotYetUsed } from './quay-keys.js';
+import { isQuayKeyNotYetUsed, QUAY_KEYS_NOT_YET_USED } from './quay-keys.js';
+import { closestKey } from './suggest.js';
 import { CONFIG_KEYS, configSchema, type Config } from './schema.js';
 
 /** A validated configuration and what the operator should hear about it (one line each). */
@@ -135,10 +136,21 @@ export function parseConfig(yamlText: string, source: string, env: NodeJS.Proces
   if (protoKey) throw new ConfigError(`${source}: ${formatPath(protoKey, false)}: the key __proto__ is not allowed`);
   const input: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
 
+  // A misspelt key is refused, not ignored: DB_URl would quietly start an instance on its own SQLite file.
   const warnings: string[] = [];
+  const unknown: string[] = [];
   for (const key of Object.keys(input)) {
     if (CONFIG_KEYS.has(key)) continue;
-    warnings.push(isQuayKeyNotYetUsed(key) ? `${key} is a Quay key Quayside does not use yet` : `unknown key ${key} (ignored)`);
+    if (isQuayKeyNotYetUsed(key)) warnings.push(`${key} is a Quay key Quayside does not use yet`);
+    else unknown.push(key);
+  }
+  if (unknown.length > 0) {
+    const known = [...CONFIG_KEYS, ...QUAY_KEYS_NOT_YET_USED];
+    const problems = unknown.map((key) => {
+      const near = closestKey(key, known);
+      return `unknown key ${key}${near === undefined ? '' : ` (did you mean ${near}?)`}`;
+    });
+    throw new ConfigError(`${source}: ${problems.join('; ')}`);
   }
 
   const preference = preferenceFromEnv(env);

@@ -30,6 +30,8 @@ export interface AccountRecord {
   ownerId: number | null;
   description: string | null;
   createdAt: Date;
+  /** Users only: made a superuser from the CLI (SUPER_USERS lists others; either makes one). */
+  superuser: boolean;
 }
 
 /** The secrets a login checks; only AccountStore.getSecrets returns them. */
@@ -103,6 +105,8 @@ export interface AccountStore {
   setRobotTokenHash(robotId: number, tokenHash: string): Promise<void>;
   setEmail(id: number, email: string | null): Promise<void>;
   setEnabled(id: number, enabled: boolean): Promise<void>;
+  /** The stored superuser flag of a user (honoured in addition to SUPER_USERS). */
+  setSuperuser(userId: number, superuser: boolean): Promise<void>;
   /**
    * Deletes a user, organization or robot with everything that hangs off it (robots, teams, memberships,
    * permissions, app tokens, sessions). Throws StillInUseError when a user or organization still owns

@@ -11,6 +11,7 @@ export const ACCOUNT_COLUMNS = [
   'account.owner_id',
   'account.description',
   'account.created_at',
+  'account.superuser',
 ] as const;
 
 export type AccountRow = {
@@ -22,6 +23,7 @@ export type AccountRow = {
   owner_id: number | null;
   description: string | null;
   created_at: number | string;
+  superuser: number | string;
 };
 
 /** An account row as the contract's record (enabled is stored as 0 or 1 on every dialect). */
@@ -35,5 +37,6 @@ export function toAccountRecord(row: AccountRow): AccountRecord {
     ownerId: row.owner_id,
     description: row.description,
     createdAt: toDate(row.created_at),
+    superuser: Number(row.superuser) !== 0,
   };
 }

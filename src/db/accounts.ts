@@ -144,6 +144,10 @@ export class KyselyAccountStore implements AccountStore {
     await this.database.db.updateTable('account').set({ enabled: enabled ? 1 : 0 }).where('id', '=', id).execute();
   }
 
+  async setSuperuser(userId: number, superuser: boolean): Promise<void> {
+    await this.database.db.updateTable('account').set({ superuser: superuser ? 1 : 0 }).where('id', '=', userId).where('kind', '=', 'user').execute();
+  }
+
   async deleteAccount(id: number): Promise<boolean> {
     const account = await this.getAccountById(id);
     if (!account) return false;

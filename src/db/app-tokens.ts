@@ -67,6 +67,7 @@ export class KyselyAppTokenStore implements AppTokenStore {
         'account.owner_id',
         'account.description',
         'account.created_at as account_created_at',
+        'account.superuser',
       ])
       .where('app_token.token_hash', '=', tokenHash)
       .executeTakeFirst();

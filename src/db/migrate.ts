@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, typ
 import type { Database, Dialect } from './database.js';
 import * as initial from './migrations/0001_initial.js';
 import * as accounts from './migrations/0002_accounts.js';
+import * as accountSuperuser from './migrations/0003_account_superuser.js';
 import type { Schema } from './schema.js';
 
 /** A migration module: its up() gets the dialect because column types differ slightly between dialects. */
@@ -13,6 +14,7 @@ interface DialectMigration {
 const MIGRATIONS: Record<string, DialectMigration> = {
   '0001_initial': initial,
   '0002_accounts': accounts,
+  '0003_account_superuser': accountSuperuser,
 };
 
 class StaticProvider implements MigrationProvider {

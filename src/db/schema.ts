@@ -84,6 +84,8 @@ export interface AccountTable {
   enabled: number;
   description: string | null;
   created_at: Int64;
+  /** 0 or 1: a superuser set from the CLI, in addition to SUPER_USERS. */
+  superuser: Generated<number>;
 }
 
 export interface TeamTable {

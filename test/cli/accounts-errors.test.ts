@@ -33,7 +33,7 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'quayside-cli-accounts-errors-'));
   dataDir = join(work, 'data');
   // Fixtures (this also migrates, so that later failures print nothing but their one line).
-  await mustSucceed(quayside('user', 'create', 'alice'));
+  await mustSucceed(quayside('user', 'create', 'alice', '--init'));
   await mustSucceed(quayside('org', 'create', 'acme', '--owner', 'alice'));
   await mustSucceed(quayside('robot', 'create', 'acme', 'ci'));
   const database = await openDatabase({ uri: `sqlite:///${join(dataDir, 'quayside.db')}` });

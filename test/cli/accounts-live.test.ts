@@ -59,4 +59,39 @@ describe('administration next to a running server', () => {
     assert.equal(await login('livia+ci', second), 200);
     assert.equal(await login('livia+ci', first), 401);
   });
+
+  it('a superuser made from the CLI administers everything at once, and stops when it is taken back', async () => {
+    const created = stdoutOf(await runQuaysideWithInput(work, 'boss password 789\n', 'user', 'create', 'boss', '--password-stdin', '--superuser', '--data-dir', dataDir));
+    assert.match(created, /^superuser: yes \(set with quayside user set-superuser\)$/m);
+    const cookie = await signIn('boss', 'boss password 789');
+    assert.equal(await superuserLogsStatus(cookie), 200);
+
+    const off = stdoutOf(await runQuayside(work, 'user', 'set-superuser', 'boss', '--off', '--data-dir', dataDir));
+    assert.match(off, /^superuser: no$/m);
+    assert.equal(await superuserLogsStatus(cookie), 403);
+    stdoutOf(await runQuayside(work, 'user', 'set-superuser', 'boss', '--data-dir', dataDir));
+    assert.equal(await superuserLogsStatus(cookie), 200);
+    // A user who is not one is refused the same endpoint.
+    assert.equal(await superuserLogsStatus(await signIn('livia', 'second password 456')), 403);
+  });
 });
+
+/** Signs in at /api/v1/signin and returns the session cookie. */
+async function signIn(username: string, password: string): Promise<string> {
+  const response = await fetch(`${server.url}/api/v1/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  await response.arrayBuffer();
+  assert.equal(response.status, 200);
+  const cookie = response.headers.get('set-cookie');
+  assert.ok(cookie, 'a session cookie');
+  return cookie.split(';')[0]!;
+}
+
+async function superuserLogsStatus(cookie: string): Promise<number> {
+  const response = await fetch(`${server.url}/api/v1/superuser/logs`, { headers: { cookie } });
+  await response.arrayBuffer();
+  return response.status;
+}

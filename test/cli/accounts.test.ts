@@ -13,7 +13,7 @@ import { openDatabase, type Database } from '../../src/db/database.js';
 import { createAccountMetadata } from '../../src/db/kysely-accounts.js';
 import { createMetadata } from '../../src/db/kysely-metadata.js';
 import type { Metadata } from '../../src/db/metadata.js';
-import { runQuayside, runQuaysideWithInput } from '../helpers/cli.js';
+import { assertOneLineFailure, runQuayside, runQuaysideWithInput } from '../helpers/cli.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
 import type { RunResult } from '../helpers/processes.js';
 
@@ -87,18 +87,27 @@ function assertCliAudit(row: AuditRecord | undefined, expected: { namespace: str
 describe('quayside user/org/robot/repo on the embedded default', () => {
   let alicePassword: string;
 
+  it('refuses to create a fresh embedded database unless --init is given, naming where it looked', async () => {
+    const refused = await quayside('user', 'create', 'alice');
+    const line = assertOneLineFailure(refused, 1, /^database: no registry database at /, /--init/);
+    assert.ok(line.includes(join(dataDir, 'quayside.db')), line);
+    assert.equal(existsSync(join(dataDir, 'quayside.db')), false, 'nothing was created');
+  });
+
   it('user create generates a password that verifies against the stored bcrypt hash', async () => {
-    const result = await quayside('user', 'create', 'alice', '--email', 'alice@example.com');
+    const result = await quayside('user', 'create', 'alice', '--email', 'alice@example.com', '--init');
     const stdout = ok(result);
     // The first command migrated the fresh data dir; the progress went to stderr, not stdout.
     assert.match(result.stderr, /applied migration 0002_accounts/);
+    // It says which database it wrote to (on stderr: stdout is the command's answer).
+    assert.ok(result.stderr.split('\n').includes(`database: sqlite ${join(dataDir, 'quayside.db')}`), result.stderr);
     assert.doesNotMatch(stdout, /applied migration/);
     assert.equal(field(stdout, 'user'), 'alice');
     assert.equal(field(stdout, 'email'), 'alice@example.com');
     alicePassword = field(stdout, 'password');
     assert.ok(alicePassword.length >= 20, 'a strong generated password');
     assert.equal(field(stdout, 'superuser'), 'no');
-    assert.match(stdout, /SUPER_USERS/, 'a hint how to make it a superuser');
+    assert.match(stdout, /quayside user set-superuser alice/, 'a hint how to make it a superuser');
 
     await withStores(async ({ accounts }) => {
       const alice = await accounts.accounts.getAccount('alice');
@@ -305,6 +314,8 @@ describe('quayside user/org/robot on PostgreSQL (DB_URI in config.yaml)', () => 
     const user = await pg('user', 'create', 'carol');
     const password = field(ok(user), 'password');
     assert.match(user.stderr, /applied migration 0002_accounts/);
+    // A server database is named by host and database, never with its password.
+    assert.match(user.stderr, /^database: postgres database \S+ on 127\.0\.0\.1:5432 as postgres$/m);
     assert.match(field(user.stdout, 'superuser'), /^yes/);
     ok(await pg('org', 'create', 'initech', '--owner', 'carol'));
     const token = field(ok(await pg('robot', 'create', 'initech', 'deployer')), 'token');

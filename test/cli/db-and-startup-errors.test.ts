@@ -41,6 +41,7 @@ describe('quayside db', () => {
     assert.equal(migrate.stderr, '');
     assert.match(migrate.stdout, /^applied migration \S+$/m);
     assert.match(migrate.stdout, /database is up to date\n$/);
+    assert.ok(migrate.stdout.startsWith(`database: sqlite ${join(dataDir, 'quayside.db')}\n`), migrate.stdout);
     assert.ok(existsSync(join(dataDir, 'quayside.db')), 'quayside.db created in the data dir');
 
     const status = await quayside('db', 'status', '--data-dir', dataDir);
@@ -108,9 +109,30 @@ describe('quayside serve refuses to start', () => {
     assertOneLineFailure(await serve('--config', config, '--data-dir', freshDataDir()), 'non-zero', new RegExp(name));
   });
 
-  it('with a PostgreSQL port that refuses connections', async () => {
-    const config = await configFile('pg-refused.yaml', ['DB_URI: postgresql://postgres@127.0.0.1:1/quay']);
-    assertOneLineFailure(await serve('--config', config, '--data-dir', freshDataDir()), 'non-zero', /ECONNREFUSED|refused/, /127\.0\.0\.1:1\b/);
+  it('with a PostgreSQL port that refuses connections: a connection error, not a migration failure', async () => {
+    const config = await configFile('pg-refused.yaml', ['DB_URI: postgresql://postgres:s3cret@127.0.0.1:1/quay']);
+    const line = assertOneLineFailure(
+      await serve('--config', config, '--data-dir', freshDataDir()),
+      1,
+      /^database: cannot connect to postgres database quay on 127\.0\.0\.1:1 as postgres: /,
+      /ECONNREFUSED|refused/,
+    );
+    assert.doesNotMatch(line, /migration/);
+    assert.doesNotMatch(line, /s3cret/, 'the password never appears');
+  });
+
+  it('with a storage directory it cannot write: one line, before touching the database', async () => {
+    const dataDir = freshDataDir();
+    // A file where the storage directory should be fails for root too (permissions would not).
+    const blocked = await configFile('blocked-storage', ['a file, not a directory']);
+    const config = await configFile('unwritable.yaml', [
+      'DISTRIBUTED_STORAGE_CONFIG:',
+      `  local: [LocalStorage, {storage_path: ${join(blocked, 'storage')}}]`,
+      'DISTRIBUTED_STORAGE_PREFERENCE: [local]',
+    ]);
+    const result = await serve('--config', config, '--data-dir', dataDir);
+    assertOneLineFailure(result, 1, new RegExp(`^storage location local: LocalStorage directory ${join(blocked, 'storage').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not writable: not a directory$`));
+    assert.ok(!existsSync(join(dataDir, 'quayside.db')), 'no database created');
   });
 
   it('with a storage driver that is not available yet, before touching the database', async () => {

@@ -32,6 +32,7 @@ for (const dialect of ALL_DIALECTS) {
         ownerId: null,
         description: null,
         createdAt: new Date(clock),
+        superuser: false,
       });
       assert.equal(typeof alice.id, 'number');
       assert.deepEqual(await accounts.accounts.getAccount('alice'), alice);
@@ -40,6 +41,20 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal(await accounts.accounts.getAccountById(alice.id + 1000), undefined);
       assert.deepEqual(await accounts.accounts.getSecrets(alice.id), { passwordHash: '$2b$hash', tokenHash: null });
       assert.equal(await accounts.accounts.getSecrets(alice.id + 1000), undefined);
+    });
+
+    it('stores the superuser flag of a user, and only of a user', async () => {
+      const boss = await accounts.accounts.createUser({ name: 'boss', email: null, passwordHash: null });
+      await accounts.accounts.setSuperuser(boss.id, true);
+      assert.equal((await accounts.accounts.getAccount('boss'))?.superuser, true);
+      await accounts.accounts.setSuperuser(boss.id, false);
+      assert.equal((await accounts.accounts.getAccount('boss'))?.superuser, false);
+      const org = await accounts.accounts.createOrganization({ name: 'bossorg', email: null, ownerId: boss.id });
+      await accounts.accounts.setSuperuser(org.id, true);
+      assert.equal((await accounts.accounts.getAccount('bossorg'))?.superuser, false, 'an organization is never a superuser');
+      // Gone again, so the listing tests below see only their own accounts.
+      assert.ok(await accounts.accounts.deleteAccount(org.id));
+      assert.ok(await accounts.accounts.deleteAccount(boss.id));
     });
 
     it('refuses a taken name whatever kind holds it', async () => {

@@ -301,7 +301,7 @@ export async function startQuayside(options: QuaysideOptions = {}): Promise<Regi
   let proc: ManagedProcess;
   try {
     if (user !== false) {
-      const where = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
+      const where = ['--data-dir', dataDir, '--init', ...(options.config ? ['--config', options.config] : [])];
       await runOk(process.execPath, [cli, 'user', 'create', user.username, '--password-stdin', ...where], {
         input: `${user.password}\n`,
         timeoutMs: 60_000,
