@@ -73,7 +73,7 @@ export class AuthenticatorService implements Authenticator {
     const gate = await this.throttle.reserve(keys);
     if (!gate.allowed) {
       this.log.warn({ username: loggedName, clientAddress, retryAfterS: gate.retryAfterS }, 'login throttled after repeated failures');
-      await this.recordFailure(loggedName, 'throttled', null, clientAddress);
+      this.recordFailure(loggedName, 'throttled', null, clientAddress);
       return {
         ok: false,
         reason: 'throttled',
@@ -93,7 +93,7 @@ export class AuthenticatorService implements Authenticator {
       // The reservation already counted a wrong secret as a failure. A disabled account that gave the right
       // secret is not guessing: its attempt is given back.
       if (outcome.reason !== 'invalid') await this.throttle.release(gate.reservation);
-      await this.recordFailure(loggedName, outcome.reason, outcome.namespace, clientAddress);
+      this.recordFailure(loggedName, outcome.reason, outcome.namespace, clientAddress);
       return { ok: false, reason: outcome.reason, message: outcome.reason === 'disabled' ? DISABLED_MESSAGE : INVALID_MESSAGE };
     }
     await this.throttle.succeed(gate.reservation, account);
