@@ -19,15 +19,26 @@ export interface AuditLogOptions {
 export type AuditInput = Omit<AuditEvent, 'at'> & { at?: Date };
 
 /**
- * Writes audit rows in batches. record() never waits and never throws, so a pull does not pay for an
- * INSERT of its own: rows are written every flushIntervalMs (or as soon as a batch is full) and on close.
- * When the database refuses a write the rows stay queued and are retried with the next flush.
+ * Kinds that may wait in memory: a pull changes nothing, and one INSERT per pull would cost every pull a
+ * database round trip. Every other kind records a change (push, delete, tags, permissions, logins, robots,
+ * tokens) and is written before the response that acknowledges it (see durable()).
+ */
+const BATCHED_KINDS: ReadonlySet<string> = new Set(['pull_repo']);
+
+/**
+ * Writes audit rows. Pull rows are batched: written every flushIntervalMs (or as soon as a batch is full)
+ * and on close, so a crash loses at most flushIntervalMs of pulls. A change row starts its write at once
+ * (rows recorded while a write is in flight share the next INSERT) and durable() resolves when it is in the
+ * database: the HTTP layer awaits it before any response goes out. record() never waits and never throws;
+ * when the database refuses a write the rows stay queued, are logged, and are retried with the next flush.
  */
 export class AuditLog {
   private pending: AuditEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Settles once every change recorded so far was written (or refused and queued again). */
+  private changesWritten: Promise<void> = Promise.resolve();
   private readonly flushIntervalMs: number;
   private readonly batchSize: number;
   private readonly maxPending: number;
@@ -44,15 +55,16 @@ export class AuditLog {
     this.now = options.now ?? Date.now;
   }
 
-  /** Queues one event; it is in the database within flushIntervalMs (or after flush()). */
+  /** Queues one event: a change is written at once (see durable()), a pull within flushIntervalMs. */
   record(input: AuditInput): void {
     this.pending.push({ ...input, at: input.at ?? new Date(this.now()) });
     if (this.pending.length > this.maxPending) {
       const dropped = this.pending.splice(0, this.pending.length - this.maxPending);
       this.log.error({ dropped: dropped.length }, 'audit log: database unavailable for too long, oldest events dropped');
     }
-    if (this.pending.length >= this.batchSize) {
-      void this.flush().catch(() => undefined);
+    if (!BATCHED_KINDS.has(input.kind) || this.pending.length >= this.batchSize) {
+      // flush() runs after the write in flight, so a burst of changes shares one INSERT per round trip.
+      this.changesWritten = this.flush().catch(() => undefined);
     } else if (this.timer === undefined && !this.closed) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -60,6 +72,14 @@ export class AuditLog {
       }, this.flushIntervalMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Resolves once every change recorded before the call is in the database; never rejects (a refused write
+   * is logged and retried, and the change it describes has already happened).
+   */
+  durable(): Promise<void> {
+    return this.changesWritten;
   }
 
   /** Writes everything queued so far; rejects when the database refused (the rows stay queued). */

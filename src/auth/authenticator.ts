@@ -73,7 +73,7 @@ export class AuthenticatorService implements Authenticator {
   ): Promise<LoginResult> {
     const keys = account === undefined ? [addressKey(clientAddress)] : [account, addressKey(clientAddress)];
     const loggedName = username.slice(0, MAX_LOGGED_NAME);
-    const gate = await this.throttle.check(keys);
+    const gate = await this.throttle.reserve(keys);
     if (!gate.allowed) {
       this.log.warn({ username: loggedName, clientAddress, retryAfterS: gate.retryAfterS }, 'login throttled after repeated failures');
       this.recordFailure(loggedName, 'throttled', null, clientAddress);
@@ -84,14 +84,22 @@ export class AuthenticatorService implements Authenticator {
         retryAfterS: gate.retryAfterS,
       };
     }
-    const outcome = await check();
+    let outcome: Outcome;
+    try {
+      outcome = await check();
+    } catch (error) {
+      // A failure of ours (the database) is no guess by the client.
+      await this.throttle.release(gate.reservation).catch(() => undefined);
+      throw error;
+    }
     if (!outcome.ok) {
-      // A disabled account that gave the right secret is not guessing; only wrong secrets count.
-      if (outcome.reason === 'invalid') await this.throttle.fail(keys);
+      // The reservation already counted a wrong secret as a failure. A disabled account that gave the right
+      // secret is not guessing: its attempt is given back.
+      if (outcome.reason !== 'invalid') await this.throttle.release(gate.reservation);
       this.recordFailure(loggedName, outcome.reason, outcome.namespace, clientAddress);
       return { ok: false, reason: outcome.reason, message: outcome.reason === 'disabled' ? DISABLED_MESSAGE : INVALID_MESSAGE };
     }
-    if (account !== undefined) await this.throttle.succeed(account);
+    await this.throttle.succeed(gate.reservation, account);
     this.audit.record({
       kind: 'login_success',
       performer: performerOf(outcome.identity),

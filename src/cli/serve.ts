@@ -20,7 +20,6 @@ const HELP = `usage: quayside serve [options]
   --no-migrate      do not apply database migrations on start (refuse to start if some are pending)`;
 
 const MANIFEST_LIMIT_BYTES = 4 * 1024 * 1024;
-const UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000;
 const DRAIN_TIMEOUT_MS = 30_000;
 
 /** Maps the Quay configuration onto the /v2 API's limits and switches. */
@@ -29,7 +28,7 @@ export function registryOptionsFrom(config: Config): RegistryOptions {
     maxManifestBytes: MANIFEST_LIMIT_BYTES,
     maxLayerBytes: config.MAXIMUM_LAYER_SIZE,
     referrersApi: config.FEATURE_REFERRERS_API,
-    uploadExpiryMs: UPLOAD_EXPIRY_MS,
+    uploadExpiryMs: config.BLOB_UPLOAD_EXPIRY_S * 1000,
   };
 }
 

@@ -82,6 +82,8 @@ const objectSchema = z.object({
   LOGIN_MAX_DELAY_S: z.number().int().min(1).max(3600).default(60),
   SESSION_LIFETIME_S: z.number().int().min(60).max(30 * 24 * 3600).default(12 * 3600),
   MAXIMUM_LAYER_SIZE: sizeSchema.default(20 * 1024 ** 3),
+  // An upload session not written for this long is purged with its temporary object (Quayside key).
+  BLOB_UPLOAD_EXPIRY_S: z.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
 });
 
 /** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */

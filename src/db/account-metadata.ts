@@ -313,8 +313,14 @@ export interface ThrottleState {
 /** Failed logins per key ("account:alice", "address:203.0.113.9"), shared by every instance. */
 export interface ThrottleStore {
   get(key: string): Promise<ThrottleState | undefined>;
-  /** Sets the failure count (upsert) and the time of the last failure. */
+  /** Sets the state (upsert), whatever the key held. */
   put(key: string, state: ThrottleState): Promise<void>;
+  /** Creates the key with `state`; false when it already exists (another attempt created it first). */
+  create(key: string, state: ThrottleState): Promise<boolean>;
+  /** Sets `next` only while the key still holds exactly `expected` (compare-and-set); false when it moved on. */
+  replace(key: string, expected: ThrottleState, next: ThrottleState): Promise<boolean>;
+  /** Takes back one counted attempt, never below zero. */
+  decrement(key: string): Promise<void>;
   reset(key: string): Promise<void>;
   /** Removes keys whose last failure is older than `before` (they count as no failures anyway); returns how many. */
   deleteBefore(before: Date): Promise<number>;

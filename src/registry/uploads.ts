@@ -142,9 +142,47 @@ async function appendBody(ctx: RouteContext, id: string, offset: number, hash: H
   }
 }
 
+/**
+ * Brings the temporary object back in line with the upload row before it is appended to or completed.
+ * An instance killed mid-chunk leaves bytes beyond the recorded size (its compare-and-set never ran): they
+ * are cut off, so the upload resumes from the recorded size, and the cached hash state is dropped, so the
+ * digest is computed over the bytes storage really holds. Fewer bytes than recorded cannot be repaired.
+ * Resolves with 'missing' when the object is gone (a crash between its move to the blob's address and the
+ * row's removal, or a purge).
+ */
+async function reconcileUpload(ctx: RouteContext, upload: UploadRecord): Promise<'ok' | 'missing'> {
+  const { blobs, uploadHashes } = ctx.deps;
+  let stored: number;
+  try {
+    stored = await blobs.uploadSize(upload.id);
+  } catch (error) {
+    if (error instanceof UploadNotFoundError) return 'missing';
+    throw error;
+  }
+  if (stored === upload.size) return 'ok';
+  if (stored < upload.size) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', INCONSISTENT_UPLOAD, { recordedSize: upload.size, storedSize: stored });
+  }
+  uploadHashes.forget(upload.id);
+  try {
+    await blobs.truncateUpload(upload.id, upload.size);
+  } catch (error) {
+    if (error instanceof UploadOffsetError) throw await rangeConflict(ctx, upload.id, 'another request is writing this upload; resume from the reported range');
+    if (error instanceof UploadNotFoundError) return 'missing';
+    throw error;
+  }
+  ctx.deps.log.warn({ upload: upload.id, recordedSize: upload.size, storedSize: stored }, 'upload: cut off bytes an interrupted chunk left beyond the recorded size');
+  return 'ok';
+}
+
+function unknownUpload(id: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { uuid: id });
+}
+
 /** Appends the request body as the next chunk of a session upload and records it; returns the new size and hash. */
 async function appendChunk(ctx: RouteContext, upload: UploadRecord): Promise<{ size: number; hash: Hash }> {
   const limits = await chunkLimits(ctx, upload);
+  if ((await reconcileUpload(ctx, upload)) === 'missing') throw unknownUpload(upload.id);
   const hasher = ctx.deps.uploadHashes;
   const hash = await hasher.resume(upload.id, upload.size);
   const size = await appendBody(ctx, upload.id, upload.size, hash, limits);
@@ -292,11 +330,15 @@ export const putUpload: RouteHandler = async (ctx) => {
   if (hasBody(ctx.request.raw)) {
     ({ size, hash } = await appendChunk(ctx, upload));
   } else {
+    if ((await reconcileUpload(ctx, upload)) === 'missing') {
+      await completeMovedUpload(ctx, repository.id, upload, digest);
+      return;
+    }
     hash = await hasher.resume(upload.id, size);
   }
   // The hash covers `size` bytes; the object must hold exactly those, or the check below proves nothing.
   const stored = await deps.blobs.uploadSize(upload.id).catch((error: unknown) => {
-    if (error instanceof UploadNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { uuid: upload.id });
+    if (error instanceof UploadNotFoundError) throw unknownUpload(upload.id);
     throw error;
   });
   if (stored !== size) {
@@ -317,6 +359,23 @@ export const putUpload: RouteHandler = async (ctx) => {
   await deps.metadata.uploads.deleteUpload(upload.id);
   await sendCreated(ctx, digest);
 };
+
+/**
+ * PUT of an upload whose temporary object is gone. A crash between the move of the verified object to its
+ * content address and the removal of the row leaves exactly that: the blob is in storage under the digest
+ * the client names, with the recorded size (a blob only ever gets there after its digest was verified),
+ * so the PUT completes the upload. Anything else is an unknown upload.
+ */
+async function completeMovedUpload(ctx: RouteContext, repositoryId: number, upload: UploadRecord, digest: string): Promise<void> {
+  const { deps } = ctx;
+  const stored = await deps.blobs.stat(digest);
+  if (stored === undefined || stored.size !== upload.size) throw unknownUpload(upload.id);
+  await deps.metadata.blobs.recordBlob(digest, upload.size);
+  await deps.metadata.blobs.linkBlob(repositoryId, digest);
+  deps.uploadHashes.forget(upload.id);
+  await deps.metadata.uploads.deleteUpload(upload.id);
+  await sendCreated(ctx, digest);
+}
 
 /** GET: the upload's progress (204 with Range). */
 export const getUploadStatus: RouteHandler = async (ctx) => {

@@ -191,6 +191,11 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   };
 
   installRequestLog(app);
+  // A change's audit row is in the database before the response that acknowledges the change (docs/auth.md).
+  app.addHook('onSend', async (_request, _reply, payload) => {
+    await deps.auth.audit.durable();
+    return payload;
+  });
   app.setErrorHandler(rootErrorHandler);
   app.setNotFoundHandler(async (request, reply) => {
     const path = pathOf(request.url);

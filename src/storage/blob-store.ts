@@ -38,6 +38,12 @@ export interface UploadArea {
   startUpload(uploadId: string): Promise<void>;
   /** Append the body at `offset`; resolves with the new total size. Rejects with UploadOffsetError on mismatch. */
   appendUpload(uploadId: string, offset: number, body: Readable, signal?: AbortSignal): Promise<number>;
+  /**
+   * Cuts the temporary object back to `size` bytes: the bytes an append killed mid-chunk left beyond the
+   * size the database recorded. Rejects with UploadNotFoundError when absent, and with UploadOffsetError when
+   * the object holds fewer bytes or an append to it is in flight in this process.
+   */
+  truncateUpload(uploadId: string, size: number): Promise<void>;
   /** Current size of the temporary object; rejects with UploadNotFoundError when absent. */
   uploadSize(uploadId: string): Promise<number>;
   /** Stream the temporary object from the start (used to re-hash when another instance took earlier chunks). */

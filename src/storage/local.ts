@@ -250,6 +250,29 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  /** Cuts the temporary object back to `size` (see UploadArea.truncateUpload). */
+  async truncateUpload(uploadId: string, size: number): Promise<void> {
+    const file = this.uploadPath(uploadId);
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid upload size ${size}`);
+    await this.ensureReady();
+    // An append in flight here is no crash leftover: its bytes are still arriving.
+    if (this.appending.has(uploadId)) throw new UploadOffsetError(uploadId, size, await this.uploadSize(uploadId));
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r+');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) throw new UploadNotFoundError(uploadId);
+      throw error;
+    }
+    try {
+      const current = (await handle.stat()).size;
+      if (current < size) throw new UploadOffsetError(uploadId, size, current);
+      if (current > size) await handle.truncate(size);
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Current size of the temporary object. */
   async uploadSize(uploadId: string): Promise<number> {
     const file = this.uploadPath(uploadId);

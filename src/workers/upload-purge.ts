@@ -2,13 +2,20 @@ import type { RegistryDeps } from '../registry/context.js';
 import { startPeriodic } from './periodic.js';
 
 /**
- * Removes abandoned uploads: rows not written for `uploadExpiryMs` (with their temporary objects),
- * and temporary objects that have no row at all (a monolithic upload or a session start that
- * crashed half way). Every step is idempotent, so several instances may purge at the same time.
+ * Removes abandoned uploads: rows not written for `uploadExpiryMs` (BLOB_UPLOAD_EXPIRY_S, with their
+ * temporary objects), and temporary objects that have no row at all (a monolithic upload or a session
+ * start that crashed half way) after ORPHAN_GRACE_MS. Every step is idempotent, so several instances may purge at the same time.
  */
 
 /** Default pause between two purges. */
 export const DEFAULT_PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+/**
+ * Temporary objects with no upload row go once they were not written for this long (or the upload expiry,
+ * when shorter): a crash left them. A monolithic upload (POST ?digest=) streams into an object that has no
+ * row either, but its writes keep moving the object's modification time.
+ */
+export const ORPHAN_GRACE_MS = 10 * 60 * 1000;
 
 /** Rows handled per database round trip. */
 const BATCH = 100;
@@ -16,10 +23,11 @@ const BATCH = 100;
 const MAX_BATCHES = 1000;
 
 /** Purges stale uploads once; resolves with how many uploads (rows or orphaned objects) were removed. */
-export async function purgeStaleUploads(deps: RegistryDeps): Promise<number> {
+export async function purgeStaleUploads(deps: RegistryDeps, now: number = Date.now()): Promise<number> {
   const { metadata, blobs, log } = deps;
   const hasher = deps.uploadHashes;
-  const before = new Date(Date.now() - deps.options.uploadExpiryMs);
+  const before = new Date(now - deps.options.uploadExpiryMs);
+  const orphansBefore = new Date(now - Math.min(ORPHAN_GRACE_MS, deps.options.uploadExpiryMs));
   let removed = 0;
   const failed = new Set<string>();
 
@@ -40,7 +48,7 @@ export async function purgeStaleUploads(deps: RegistryDeps): Promise<number> {
     }
   }
 
-  for (const id of await blobs.listStaleUploads(before)) {
+  for (const id of await blobs.listStaleUploads(orphansBefore)) {
     try {
       if ((await metadata.uploads.getUpload(id)) !== undefined) continue;
       hasher.forget(id);
@@ -55,6 +63,6 @@ export async function purgeStaleUploads(deps: RegistryDeps): Promise<number> {
 }
 
 /** Runs purgeStaleUploads now and then every intervalMs until stopped; failures are logged, never thrown. */
-export function startUploadPurge(deps: RegistryDeps, intervalMs = DEFAULT_PURGE_INTERVAL_MS): { stop(): Promise<void> } {
-  return startPeriodic(() => purgeStaleUploads(deps), intervalMs, (error) => deps.log.error({ err: error }, 'upload purge failed'));
+export function startUploadPurge(deps: RegistryDeps, intervalMs = DEFAULT_PURGE_INTERVAL_MS, now: () => number = Date.now): { stop(): Promise<void> } {
+  return startPeriodic(() => purgeStaleUploads(deps, now()), intervalMs, (error) => deps.log.error({ err: error }, 'upload purge failed'));
 }

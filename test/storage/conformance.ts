@@ -183,6 +183,22 @@ export function runBlobStoreConformance(name: string, makeStore: () => Promise<S
         assert.deepEqual(await collect(await store.readUpload(id)), data);
       }));
 
+    test('truncateUpload cuts an upload back to a recorded size, never grows it', () =>
+      withStore(async (store) => {
+        const data = pattern(5000, 4);
+        const id = await upload(store, data);
+        await store.truncateUpload(id, 5000);
+        assert.equal(await store.uploadSize(id), 5000, 'the same size is a no-op');
+        await store.truncateUpload(id, 3000);
+        assert.equal(await store.uploadSize(id), 3000);
+        assert.deepEqual(await collect(await store.readUpload(id)), data.subarray(0, 3000));
+        const grow = await store.truncateUpload(id, 4000).then(() => undefined, (e: unknown) => e);
+        assert.ok(grow instanceof UploadOffsetError, `growing: ${String(grow)}`);
+        assert.equal(await store.appendUpload(id, 3000, bodyOf(data.subarray(3000))), 5000, 'appends go on from the cut');
+        assert.deepEqual(await collect(await store.readUpload(id)), data);
+        await assert.rejects(store.truncateUpload(randomUUID(), 0), UploadNotFoundError);
+      }));
+
     test('operations on an absent upload fail with UploadNotFoundError', () =>
       withStore(async (store) => {
         const id = randomUUID();

@@ -7,11 +7,12 @@ import { pino } from 'pino';
 import type { Dialect } from '../../src/db/database.js';
 import type { RegistryDeps } from '../../src/registry/context.js';
 import { UploadHasher } from '../../src/registry/upload-hasher.js';
-import { purgeStaleUploads, startUploadPurge } from '../../src/workers/upload-purge.js';
+import { ORPHAN_GRACE_MS, purgeStaleUploads, startUploadPurge } from '../../src/workers/upload-purge.js';
 import { openAccess } from '../helpers/open-access.js';
 import { startTestRegistry } from '../helpers/registry-server.js';
 
-const EXPIRY_MS = 300;
+// A day, as the default: the clock is injected, so nothing waits for it.
+const EXPIRY_MS = 24 * 60 * 60 * 1000;
 
 for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
   describe(`upload purge on ${dialect}`, () => {
@@ -57,49 +58,55 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
     });
     after(async () => registry?.close());
 
-    it('removes stale uploads and orphaned temporary objects, keeps fresh ones', async () => {
+    it('removes orphaned temporary objects after the grace period and stale uploads after the expiry', async () => {
+      const t0 = Date.now();
       const stale = await session('purge/a', 10);
       const staleEmpty = await session('purge/a', 0);
       const orphan = randomUUID();
       await deps.blobs.startUpload(orphan);
       deps.uploadHashes.store(stale, createHash('sha256'), 10);
-      await sleep(EXPIRY_MS + 200);
-      const fresh = await session('purge/b', 5);
-      const freshOrphan = randomUUID();
-      await deps.blobs.startUpload(freshOrphan);
 
-      const removed = await purgeStaleUploads(deps);
-      assert.equal(removed, 3);
+      assert.equal(await purgeStaleUploads(deps, t0), 0, 'nothing is stale yet');
+      assert.equal(await purgeStaleUploads(deps, Date.now() + ORPHAN_GRACE_MS + 1000), 1, 'the orphan goes promptly');
+      assert.deepEqual(await exists(orphan), { row: false, object: false });
+      assert.deepEqual(await exists(stale), { row: true, object: true }, 'sessions wait for the expiry');
+
+      const later = Date.now() + EXPIRY_MS + 1000;
+      assert.equal(await purgeStaleUploads(deps, later), 2);
       assert.deepEqual(await exists(stale), { row: false, object: false });
       assert.deepEqual(await exists(staleEmpty), { row: false, object: false });
-      assert.deepEqual(await exists(orphan), { row: false, object: false });
-      assert.deepEqual(await exists(fresh), { row: true, object: true });
-      assert.deepEqual(await exists(freshOrphan), { row: false, object: true });
       // Had the cached hash state survived, resume would return it instead of going to storage.
       await assert.rejects(deps.uploadHashes.resume(stale, 10), { name: 'UploadNotFoundError' });
-
       const response = await fetch(new URL(`/v2/purge/a/blobs/uploads/${stale}`, registry.url));
       assert.equal(response.status, 404);
-      assert.equal(await purgeStaleUploads(deps), 0, 'a second run finds nothing');
-      await deps.blobs.abortUpload(freshOrphan);
+      assert.equal(await purgeStaleUploads(deps, later), 0, 'a second run finds nothing');
     });
 
-    it('runs periodically until stopped', async () => {
+    it('never takes a short expiry past the orphan grace', async () => {
+      const shortExpiry = { ...deps, options: { ...deps.options, uploadExpiryMs: 60_000 } };
+      const orphan = randomUUID();
+      await deps.blobs.startUpload(orphan);
+      assert.equal(await purgeStaleUploads(shortExpiry, Date.now() + 61_000), 1);
+      assert.deepEqual(await exists(orphan), { row: false, object: false });
+    });
+
+    it('runs periodically on its clock until stopped', async () => {
       const id = await session('purge/periodic', 3);
-      const worker = startUploadPurge(deps, 50);
+      let runs = 0;
+      const worker = startUploadPurge(deps, 20, () => {
+        runs += 1;
+        return Date.now() + EXPIRY_MS + 1000;
+      });
       try {
-        const deadline = Date.now() + 10_000;
-        while ((await exists(id)).row) {
+        const deadline = Date.now() + 30_000;
+        while ((await exists(id)).row || runs < 2) {
           if (Date.now() > deadline) assert.fail('the periodic purge never removed the stale upload');
-          await sleep(50);
+          await sleep(20);
         }
         assert.deepEqual(await exists(id), { row: false, object: false });
       } finally {
         await worker.stop();
       }
-      const later = await session('purge/periodic', 3);
-      await sleep(EXPIRY_MS + 200);
-      assert.deepEqual(await exists(later), { row: true, object: true }, 'a stopped worker purges nothing');
     });
   });
 }
