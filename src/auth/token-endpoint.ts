@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable, retryAfterHeader } from '../db/unavailable.js';
 import { clientAddress } from '../net/client-address.js';
 import { RegistryError } from '../registry/errors.js';
 import { recordFailure } from '../registry/plugin.js';
@@ -124,7 +125,12 @@ export function tokenEndpoint(services: AuthServices): FastifyPluginAsync {
       } catch (error) {
         // The request's one log line carries the error (see create-app); the client sees no internals.
         recordFailure(request, error);
-        if (!reply.sent) await sendError(reply, new RegistryError('INTERNAL'));
+        if (reply.sent) return;
+        if (isDatabaseUnavailable(error)) {
+          await sendError(reply, new RegistryError('UNAVAILABLE', 'the database is unavailable; retry later'), retryAfterHeader());
+        } else {
+          await sendError(reply, new RegistryError('INTERNAL'));
+        }
       }
     });
   };
