@@ -3,6 +3,7 @@ import { loadConfigFile, defaultConfig, ConfigError, type LoadedConfig } from '.
 import type { Config } from '../config/schema.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { migrateToLatest, pendingMigrations } from '../db/migrate.js';
+import type { ConnectionLog } from '../db/pool-bounds.js';
 import { createBlobStore } from '../storage/factory.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { CliError } from './cli-error.js';
@@ -38,11 +39,11 @@ export async function resolveConfig(configPath: string | undefined, dataDir: str
   return config;
 }
 
-/** Opens the configured database, turning configuration problems into one CLI line. */
-export async function openConfiguredDatabase(config: Config): Promise<Database> {
+/** Opens the configured database, turning configuration problems into one CLI line; `log` gets lost connections. */
+export async function openConfiguredDatabase(config: Config, log?: ConnectionLog): Promise<Database> {
   if (!config.DB_URI) throw new CliError('config: DB_URI is not set');
   try {
-    return await openDatabase({ uri: config.DB_URI, connectionArgs: config.DB_CONNECTION_ARGS });
+    return await openDatabase({ uri: config.DB_URI, connectionArgs: config.DB_CONNECTION_ARGS, log });
   } catch (error) {
     throw new CliError(`database: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -55,10 +55,10 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   // Storage is built (no I/O) before the database is touched, so a storage configuration that cannot start
   // is refused before anything is created or migrated.
   const { location, store } = openPreferredStorage(config);
-  const database = await openConfiguredDatabase(config);
+  const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
+  const database = await openConfiguredDatabase(config, logger);
   await ensureSchema(database, !values['no-migrate'], say);
 
-  const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
   const metadata = createMetadata(database);
   const accounts = createAccountMetadata(database);
   const audit = new AuditLog(accounts.audit, logger);
