@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify';
 import { NameTakenError, StillInUseError } from '../db/account-metadata.js';
+import { isDatabaseUnavailable, retryAfterHeader } from '../db/unavailable.js';
 import { RegistryError } from '../http/oci-errors.js';
 
 /**
@@ -16,6 +17,7 @@ export type ApiErrorType =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'too_many_requests'
+  | 'service_unavailable'
   | 'internal_error';
 
 /** The JSON body of an error response. */
@@ -119,4 +121,10 @@ export function toApiError(error: unknown): ApiError | undefined {
 /** The body of an unexpected error: nothing about what went wrong inside. */
 export function internalError(): ApiError {
   return new ApiError(500, 'internal_error', 'internal server error');
+}
+
+/** The answer to an unexpected error: 503 with Retry-After when the database is unavailable, else 500. */
+export function serverError(error: unknown): ApiError {
+  if (!isDatabaseUnavailable(error)) return internalError();
+  return new ApiError(503, 'service_unavailable', 'the database is unavailable; retry later', retryAfterHeader());
 }

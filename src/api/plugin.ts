@@ -3,7 +3,7 @@ import type { AuthServices } from '../auth/services.js';
 import { recordFailure } from '../http/failures.js';
 import { findNulCharacter, nulCharacterMessage } from '../http/nul-characters.js';
 import { appTokenRoutes } from './apptokens.js';
-import { ApiError, badRequest, internalError, notFound, toApiError } from './errors.js';
+import { ApiError, badRequest, notFound, serverError, toApiError } from './errors.js';
 import { logRoutes } from './logs.js';
 import { organizationRoutes } from './organizations.js';
 import { prototypeRoutes } from './prototypes.js';
@@ -24,7 +24,7 @@ async function sendApiError(error: unknown, request: FastifyRequest, reply: Fast
   if (known === undefined) {
     // The request's one log line carries the error (see create-app); the client sees no internals.
     recordFailure(request, error);
-    known = internalError();
+    known = serverError(error);
   }
   if (reply.sent || reply.raw.headersSent) {
     reply.raw.destroy();

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable, retryAfterHeader } from '../db/unavailable.js';
 import { clientAddress } from '../net/client-address.js';
 import { recordFailure } from '../http/failures.js';
 import { findNulCharacter, nulCharacterMessage } from '../http/nul-characters.js';
@@ -131,7 +132,12 @@ export function tokenEndpoint(services: AuthServices): FastifyPluginAsync {
       } catch (error) {
         // The request's one log line carries the error (see create-app); the client sees no internals.
         recordFailure(request, error);
-        if (!reply.sent) await sendError(reply, new RegistryError('INTERNAL'));
+        if (reply.sent) return;
+        if (isDatabaseUnavailable(error)) {
+          await sendError(reply, new RegistryError('UNAVAILABLE', 'the database is unavailable; retry later'), retryAfterHeader());
+        } else {
+          await sendError(reply, new RegistryError('INTERNAL'));
+        }
       }
     });
   };

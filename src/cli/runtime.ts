@@ -5,6 +5,7 @@ import { loadConfigFile, defaultConfig, ConfigError, type LoadedConfig } from '.
 import type { Config, StorageLocationConfig } from '../config/schema.js';
 import { DatabaseConfigError, openDatabase, parseDatabaseConfig, type Database, type DatabaseConfig } from '../db/database.js';
 import { migrateToLatest, pendingMigrations } from '../db/migrate.js';
+import type { ConnectionLog } from '../db/pool-bounds.js';
 import { checkStorageLocation, checkStorageWritable, createBlobStore, StorageConfigError } from '../storage/factory.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { CliError } from './cli-error.js';
@@ -127,11 +128,11 @@ export function isFreshEmbeddedDatabase(database: DatabaseConfig): boolean {
  * Opens the configured database and makes one round trip, so that an unreachable server, a refused login or a
  * missing database is reported as such (one line naming the database), before any migration runs.
  */
-export async function connectDatabase(checked: Pick<CheckedConfig, 'config' | 'database'>): Promise<Database> {
+export async function connectDatabase(checked: Pick<CheckedConfig, 'config' | 'database'>, log?: ConnectionLog): Promise<Database> {
   const where = describeDatabase(checked.database);
   let database: Database;
   try {
-    database = await openDatabase({ uri: checked.config.DB_URI!, connectionArgs: checked.config.DB_CONNECTION_ARGS });
+    database = await openDatabase({ uri: checked.config.DB_URI!, connectionArgs: checked.config.DB_CONNECTION_ARGS, log });
   } catch (error) {
     throw new CliError(`database: cannot open ${where}: ${firstLine(error)}`);
   }

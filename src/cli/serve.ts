@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createApp } from '../server/create-app.js';
 import { createMetadata } from '../db/kysely-metadata.js';
 import { createAccountMetadata } from '../db/kysely-accounts.js';
@@ -59,11 +59,13 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   let started = false;
   try {
     const store = await openPreferredStorage(checked);
-    const database = await connectDatabase(checked);
+    // The logger exists before the database, so a connection lost at any moment is logged, never unhandled.
+    const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
+    const database = await connectDatabase(checked, logger);
     try {
       await ensureSchema(database, !values['no-migrate'], say);
       started = true;
-      await serveUntilSignal(checked, { listener, address, store, database, say });
+      await serveUntilSignal(checked, { listener, address, store, database, say, logger });
     } finally {
       await database.close();
     }
@@ -79,11 +81,11 @@ interface Running {
   store: Awaited<ReturnType<typeof openPreferredStorage>>;
   database: Awaited<ReturnType<typeof connectDatabase>>;
   say: (line: string) => void;
+  logger: Logger;
 }
 
-async function serveUntilSignal(checked: CheckedConfig, { listener, address, store, database, say }: Running): Promise<void> {
+async function serveUntilSignal(checked: CheckedConfig, { listener, address, store, database, say, logger }: Running): Promise<void> {
   const config = checked.config;
-  const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
   const metadata = createMetadata(database);
   const accounts = createAccountMetadata(database);
   const audit = new AuditLog(accounts.audit, logger);

@@ -2,6 +2,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import type { PoolOptions as MysqlPoolOptions } from 'mysql2';
+import { boundedMysqlPool } from './mysql-pool.js';
+import type { ConnectionLog } from './pool-bounds.js';
+import { boundedPostgresPool } from './postgres-pool.js';
 import type { Schema } from './schema.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 
@@ -11,6 +14,8 @@ export type Dialect = 'sqlite' | 'postgres' | 'mysql';
 export interface DatabaseOptions {
   uri: string;
   connectionArgs?: Record<string, unknown>;
+  /** Where lost connections are reported (default: one line on stderr each). */
+  log?: ConnectionLog;
 }
 
 export interface Database {
@@ -42,7 +47,12 @@ export type DatabaseConfig =
       maxConnections: number;
       /** Idle connections are closed after this, from DB_CONNECTION_ARGS.stale_timeout (seconds). */
       idleTimeoutMs: number | undefined;
-      connectTimeoutMs: number | undefined;
+      /** Opening one connection, from DB_CONNECTION_ARGS.connect_timeout (seconds). */
+      connectTimeoutMs: number;
+      /** One statement's answer, from DB_CONNECTION_ARGS.query_timeout (seconds). */
+      queryTimeoutMs: number;
+      /** Waiting for a pooled connection, from DB_CONNECTION_ARGS.pool_timeout (seconds). */
+      poolTimeoutMs: number;
       tls: TlsConfig;
     };
 
@@ -63,6 +73,14 @@ const SCHEMES: Record<string, Dialect> = {
 /** Quay's peewee-only arguments: thread-local connections and autorollback have no meaning for a Node pool. */
 const IGNORED_ARGS = new Set(['threadlocals', 'autorollback']);
 const PG_SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+/**
+ * Bounds on every wait for a database server, so that a request fails (503) in bounded time when the server
+ * is down or hung, instead of waiting as long as the server does.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_S = 5;
+export const DEFAULT_QUERY_TIMEOUT_S = 30;
+export const DEFAULT_POOL_TIMEOUT_S = 10;
 
 /** Parses a Quay DB_URI and DB_CONNECTION_ARGS into a validated configuration (no I/O except reading TLS files). */
 export function parseDatabaseConfig(options: DatabaseOptions): DatabaseConfig {
@@ -119,7 +137,9 @@ function serverConfig(dialect: 'postgres' | 'mysql', uri: string, args: Record<s
     database,
     maxConnections: 10,
     idleTimeoutMs: undefined as number | undefined,
-    connectTimeoutMs: undefined as number | undefined,
+    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_S * 1000,
+    queryTimeoutMs: DEFAULT_QUERY_TIMEOUT_S * 1000,
+    poolTimeoutMs: DEFAULT_POOL_TIMEOUT_S * 1000,
     tls: false as TlsConfig,
   };
   const pgTls: { sslmode?: string; files: TlsFiles } = { files: {} };
@@ -128,6 +148,8 @@ function serverConfig(dialect: 'postgres' | 'mysql', uri: string, args: Record<s
     if (key === 'max_connections') config.maxConnections = positiveInteger(key, value);
     else if (key === 'stale_timeout') config.idleTimeoutMs = seconds(key, value) * 1000;
     else if (key === 'connect_timeout') config.connectTimeoutMs = seconds(key, value) * 1000;
+    else if (key === 'query_timeout') config.queryTimeoutMs = seconds(key, value) * 1000;
+    else if (key === 'pool_timeout') config.poolTimeoutMs = seconds(key, value) * 1000;
     else if (dialect === 'postgres' && key === 'sslmode') pgTls.sslmode = oneOf(key, value, PG_SSLMODES);
     else if (dialect === 'postgres' && key === 'sslrootcert') pgTls.files.ca = readTlsFile(key, value);
     else if (dialect === 'postgres' && key === 'sslcert') pgTls.files.cert = readTlsFile(key, value);
@@ -219,7 +241,8 @@ function oneOf(key: string, value: unknown, allowed: string[]): string {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const config = parseDatabaseConfig(options);
   if (config.dialect === 'sqlite') return openSqlite(config.filename, config.busyTimeoutMs);
-  const db = config.dialect === 'postgres' ? await postgresKysely(config) : await mysqlKysely(config);
+  const log = options.log ?? STDERR_LOG;
+  const db = config.dialect === 'postgres' ? await postgresKysely(config, log) : await mysqlKysely(config, log);
   return { db, dialect: config.dialect, close: () => db.destroy() };
 }
 
@@ -240,7 +263,17 @@ async function openSqlite(filename: string, busyTimeoutMs: number): Promise<Data
 
 type ServerConfig = Extract<DatabaseConfig, { dialect: 'postgres' | 'mysql' }>;
 
-async function postgresKysely(config: ServerConfig): Promise<Kysely<Schema>> {
+const STDERR_LOG: ConnectionLog = {
+  warn: (details, message) => {
+    const { err } = details;
+    process.stderr.write(`${message}${err instanceof Error ? `: ${err.message}` : ''}\n`);
+  },
+};
+
+// TCP keepalive finds a server that vanished without closing its connections (a host failover) on idle ones.
+const KEEPALIVE_DELAY_MS = 10_000;
+
+async function postgresKysely(config: ServerConfig, log: ConnectionLog): Promise<Kysely<Schema>> {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     host: config.host,
@@ -251,6 +284,11 @@ async function postgresKysely(config: ServerConfig): Promise<Kysely<Schema>> {
     max: config.maxConnections,
     idleTimeoutMillis: config.idleTimeoutMs,
     connectionTimeoutMillis: config.connectTimeoutMs,
+    // The server gives up on a statement when the client does (see boundedPostgresPool), so it does not keep
+    // running, and holding locks, for nobody.
+    statement_timeout: config.queryTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     ssl: config.tls === false ? false : {
       ca: config.tls.ca,
       cert: config.tls.cert,
@@ -260,15 +298,13 @@ async function postgresKysely(config: ServerConfig): Promise<Kysely<Schema>> {
       ...(config.tls.verify === 'ca' ? { checkServerIdentity: () => undefined } : {}),
     },
   });
-  // An idle client losing its server (restart, failover) emits 'error' on the pool; without a listener
-  // Node would crash the process. The next query gets a fresh connection or a proper error.
-  pool.on('error', () => undefined);
-  return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const limits = { acquireTimeoutMs: config.poolTimeoutMs, queryTimeoutMs: config.queryTimeoutMs };
+  return new Kysely<Schema>({ dialect: new PostgresDialect({ pool: boundedPostgresPool(pool, limits, log) }) });
 }
 
 const MYSQL_SQL_MODE = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
 
-async function mysqlKysely(config: ServerConfig): Promise<Kysely<Schema>> {
+async function mysqlKysely(config: ServerConfig, log: ConnectionLog): Promise<Kysely<Schema>> {
   const { createPool: createMysqlPool } = await import('mysql2');
   const options: MysqlPoolOptions = {
     host: config.host,
@@ -279,6 +315,8 @@ async function mysqlKysely(config: ServerConfig): Promise<Kysely<Schema>> {
     connectionLimit: config.maxConnections,
     idleTimeout: config.idleTimeoutMs,
     connectTimeout: config.connectTimeoutMs,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
     charset: 'UTF8MB4_BIN',
     supportBigNumbers: true,
     ssl: config.tls === false ? undefined : {
@@ -289,7 +327,8 @@ async function mysqlKysely(config: ServerConfig): Promise<Kysely<Schema>> {
       ...(config.tls.verify === 'ca' ? { checkServerIdentity: () => undefined } : {}),
     },
   };
-  const pool = createMysqlPool(options);
+  const limits = { acquireTimeoutMs: config.poolTimeoutMs, queryTimeoutMs: config.queryTimeoutMs };
+  const pool = boundedMysqlPool(createMysqlPool(options), limits, log);
   return new Kysely<Schema>({
     dialect: new MysqlDialect({
       pool,

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable, retryAfterHeader } from '../db/unavailable.js';
 import { API_VERSION, API_VERSION_HEADER } from './base.js';
 import type { RegistryDeps } from './context.js';
 import { recordFailure } from '../http/failures.js';
@@ -58,8 +59,10 @@ export async function sendOciError(request: FastifyRequest, reply: FastifyReply,
   let response = toOciError(error);
   if (response === undefined) {
     recordFailure(request, error);
-    const internal = new RegistryError('INTERNAL');
-    response = { status: internal.status, body: internal.toBody(), headers: {} };
+    // The database being down or restarting is not the request's fault: 503, and when to try again.
+    const unavailable = isDatabaseUnavailable(error);
+    const failed = unavailable ? new RegistryError('UNAVAILABLE', 'the metadata database is unavailable; retry later') : new RegistryError('INTERNAL');
+    response = { status: failed.status, body: failed.toBody(), headers: unavailable ? retryAfterHeader() : {} };
   }
   if (reply.sent || reply.raw.headersSent) {
     // Too late for an error body (a stream failed midway): cut the connection so the client sees a short body.

@@ -96,6 +96,19 @@ describe('DB_URI parsing', () => {
     assert.equal(server({ uri: 'mysql://u@h/d?max_connections=3' }).maxConnections, 3);
   });
 
+  it('bounds every wait on a database server: connect, query and pool timeouts with defaults', () => {
+    for (const uri of ['postgresql://u@h/d', 'mysql://u@h/d']) {
+      const defaults = server({ uri });
+      assert.deepEqual([defaults.connectTimeoutMs, defaults.queryTimeoutMs, defaults.poolTimeoutMs], [5000, 30_000, 10_000]);
+      const set = server({ uri, connectionArgs: { connect_timeout: 2, query_timeout: 0.5, pool_timeout: '3' } });
+      assert.deepEqual([set.connectTimeoutMs, set.queryTimeoutMs, set.poolTimeoutMs], [2000, 500, 3000]);
+      rejects({ uri, connectionArgs: { query_timeout: 0 } }, /"query_timeout" must be a positive number/);
+      rejects({ uri, connectionArgs: { pool_timeout: 'soon' } }, /"pool_timeout" must be a positive number/);
+    }
+    assert.equal(server({ uri: 'postgresql://u@h/d?query_timeout=7' }).queryTimeoutMs, 7000);
+    rejects({ uri: 'sqlite:///x.db', connectionArgs: { query_timeout: 1 } }, /"query_timeout" is not supported for sqlite/);
+  });
+
   it('rejects unknown or ill-typed connection arguments, naming them', () => {
     const uri = `postgresql://u:${SECRET}@h/d`;
     rejects({ uri, connectionArgs: { sslmde: 'require' } }, /"sslmde" is not supported for postgres/);
