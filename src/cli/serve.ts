@@ -27,6 +27,7 @@ export function registryOptionsFrom(config: Config): RegistryOptions {
   return {
     maxManifestBytes: MANIFEST_LIMIT_BYTES,
     maxLayerBytes: config.MAXIMUM_LAYER_SIZE,
+    manifestLimits: { maxLayers: config.MAXIMUM_MANIFEST_LAYERS, maxIndexManifests: config.MAXIMUM_INDEX_MANIFESTS },
     referrersApi: config.FEATURE_REFERRERS_API,
     uploadExpiryMs: UPLOAD_EXPIRY_MS,
   };

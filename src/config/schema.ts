@@ -82,6 +82,9 @@ const objectSchema = z.object({
   LOGIN_MAX_DELAY_S: z.number().int().min(1).max(3600).default(60),
   SESSION_LIFETIME_S: z.number().int().min(60).max(30 * 24 * 3600).default(12 * 3600),
   MAXIMUM_LAYER_SIZE: sizeSchema.default(20 * 1024 ** 3),
+  // Descriptors one pushed manifest may list: each costs a lookup, so the cap bounds a request's work.
+  MAXIMUM_MANIFEST_LAYERS: z.number().int().min(1).max(100_000).default(1000),
+  MAXIMUM_INDEX_MANIFESTS: z.number().int().min(1).max(100_000).default(10_000),
 });
 
 /** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */

@@ -3,12 +3,13 @@ import type { FastifyRequest } from 'fastify';
 import type { ManifestRecord, RepositoryRecord } from '../db/metadata.js';
 import { parseDigest, sha256Digest } from '../oci/digest.js';
 import { ManifestError } from '../oci/descriptor.js';
-import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import { parseManifest, type ManifestLimits, type ParsedManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/names.js';
 import type { RegistryDeps, RouteContext, RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { queryOf } from './url.js';
 import { auditRepositoryEvent } from './audit-events.js';
+import { checkReferences, manifestLimitsOf } from './manifest-references.js';
 
 /**
  * Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, where the router has already
@@ -163,9 +164,9 @@ function requestedTags(reference: string, url: string): string[] {
   return [...tags];
 }
 
-function parseBody(bytes: Buffer, contentType: string | undefined): ParsedManifest {
+function parseBody(bytes: Buffer, contentType: string | undefined, limits: ManifestLimits): ParsedManifest {
   try {
-    return parseManifest(bytes, contentType);
+    return parseManifest(bytes, contentType, limits);
   } catch (error) {
     if (error instanceof ManifestError) throw new RegistryError(error.code, undefined, error.message);
     throw error;
@@ -189,27 +190,6 @@ function bodyDigest(reference: string, bytes: Buffer): string {
   return digest;
 }
 
-/** Every referenced blob must be linked in the repository and every child manifest present in it. */
-async function checkReferences(deps: RegistryDeps, repository: RepositoryRecord | undefined, parsed: ParsedManifest): Promise<void> {
-  // parseManifest leaves the subject out of references: it may be pushed later, or never.
-  const references = parsed.references;
-  if (references.length === 0) return;
-  if (repository === undefined) {
-    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: references[0]?.digest });
-  }
-  const missing = await Promise.all(
-    references.map(async (r) => {
-      const present =
-        r.kind === 'blob'
-          ? (await deps.metadata.blobs.getLinkedBlob(repository.id, r.digest)) !== undefined
-          : await deps.metadata.manifests.hasManifest(repository.id, r.digest);
-      return present ? undefined : r.digest;
-    }),
-  );
-  const first = missing.find((d) => d !== undefined);
-  if (first !== undefined) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: first });
-}
-
 /** PUT /v2/<name>/manifests/<reference>[?tag=...]: validate, store byte for byte, tag. */
 export const putManifest: RouteHandler = async (ctx) => {
   const { deps, name, params, request, reply } = ctx;
@@ -217,7 +197,7 @@ export const putManifest: RouteHandler = async (ctx) => {
   const tags = requestedTags(reference, request.url);
   const bytes = await readLimitedBody(request, deps.options.maxManifestBytes);
   const digest = bodyDigest(reference, bytes);
-  const parsed = parseBody(bytes, request.headers['content-type']);
+  const parsed = parseBody(bytes, request.headers['content-type'], manifestLimitsOf(deps.options));
 
   await checkReferences(deps, await deps.metadata.repositories.getRepository(name), parsed);
   const repository = await deps.access.repositoryForPush(ctx.grant, name);
