@@ -7,6 +7,7 @@ import { buildAuthServices } from '../auth/auth-services.js';
 import { authOptionsFrom } from '../auth/options.js';
 import type { RegistryOptions } from '../registry/context.js';
 import type { Config } from '../config/schema.js';
+import { connectionLimitsFrom, guardConnections } from '../net/connection-guard.js';
 import { parseCommandArgs, parsePort } from './args.js';
 import { resolveConfig, resolveDataDir, openConfiguredDatabase, ensureSchema, openPreferredStorage } from './runtime.js';
 
@@ -73,6 +74,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     auth,
     logger,
   });
+  const connections = guardConnections(app.server, connectionLimitsFrom(config), logger);
   await app.listen({ host: address, port });
   const bound = app.server.address();
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
@@ -94,6 +96,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const drainTimer = setTimeout(() => app.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
   await app.close();
   clearTimeout(drainTimer);
+  connections.stop();
   await auth.stop();
   await audit.close();
   await store.close?.();
