@@ -2,14 +2,12 @@ import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type { ManifestRecord, RepositoryRecord } from '../db/metadata.js';
 import { parseDigest, sha256Digest } from '../oci/digest.js';
-import { ManifestError } from '../oci/descriptor.js';
-import { parseManifest, type ManifestLimits, type ParsedManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/names.js';
 import type { RegistryDeps, RouteContext, RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { queryOf } from './url.js';
 import { auditRepositoryEvent } from './audit-events.js';
-import { checkReferences, manifestLimitsOf } from './manifest-references.js';
+import { parseCheckedManifest } from './manifest-references.js';
 
 /**
  * Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, where the router has already
@@ -164,15 +162,6 @@ function requestedTags(reference: string, url: string): string[] {
   return [...tags];
 }
 
-function parseBody(bytes: Buffer, contentType: string | undefined, limits: ManifestLimits): ParsedManifest {
-  try {
-    return parseManifest(bytes, contentType, limits);
-  } catch (error) {
-    if (error instanceof ManifestError) throw new RegistryError(error.code, undefined, error.message);
-    throw error;
-  }
-}
-
 /** The digest of the body; a PUT by digest must name exactly these bytes. */
 function bodyDigest(reference: string, bytes: Buffer): string {
   const digest = sha256Digest(bytes);
@@ -197,9 +186,7 @@ export const putManifest: RouteHandler = async (ctx) => {
   const tags = requestedTags(reference, request.url);
   const bytes = await readLimitedBody(request, deps.options.maxManifestBytes);
   const digest = bodyDigest(reference, bytes);
-  const parsed = parseBody(bytes, request.headers['content-type'], manifestLimitsOf(deps.options));
-
-  await checkReferences(deps, await deps.metadata.repositories.getRepository(name), parsed);
+  const parsed = await parseCheckedManifest(deps, name, bytes, request.headers['content-type']);
   const repository = await deps.access.repositoryForPush(ctx.grant, name);
   await deps.metadata.manifests.putManifest(repository.id, {
     digest,

@@ -17,6 +17,9 @@ interface Lookup {
 
 const LOOKUP_METHODS = new Set(['getLinkedBlob', 'linkedDigests', 'hasManifest', 'presentManifests']);
 
+/** Lookups running at this moment, and the most there ever were at once. */
+const concurrency = { now: 0, max: 0 };
+
 function recordingLookups<T extends object>(target: T, lookups: Lookup[]): T {
   return new Proxy(target, {
     get(object, property, receiver) {
@@ -25,7 +28,14 @@ function recordingLookups<T extends object>(target: T, lookups: Lookup[]): T {
       return (...args: unknown[]) => {
         const asked = args[1];
         lookups.push({ method: String(property), digests: Array.isArray(asked) ? asked.length : 1 });
-        return Reflect.apply(value, object, args) as unknown;
+        concurrency.now += 1;
+        concurrency.max = Math.max(concurrency.max, concurrency.now);
+        const settle = () => {
+          concurrency.now -= 1;
+        };
+        const result = Reflect.apply(value, object, args) as Promise<unknown>;
+        result.then(settle, settle);
+        return result;
       };
     },
   });
@@ -50,6 +60,7 @@ describe('reference checks of a pushed manifest do bounded work', () => {
   });
   beforeEach(() => {
     lookups.length = 0;
+    concurrency.max = 0;
   });
 
   /** Records and links blobs 1..count into the repository in two statements (the check reads only metadata). */
@@ -127,4 +138,5 @@ describe('reference checks of a pushed manifest do bounded work', () => {
     );
     assert.ok(lookups.every((l) => l.digests <= LOOKUP_BATCH_SIZE));
   });
+
 });
