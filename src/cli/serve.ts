@@ -7,6 +7,7 @@ import { buildAuthServices } from '../auth/auth-services.js';
 import { authOptionsFrom } from '../auth/options.js';
 import type { RegistryOptions } from '../registry/context.js';
 import type { Config } from '../config/schema.js';
+import { connectionLimitsFrom, guardConnections } from '../net/connection-guard.js';
 import { parseCommandArgs, parsePort } from './args.js';
 import { EarlyListener } from './early-listener.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
@@ -27,6 +28,7 @@ export function registryOptionsFrom(config: Config): RegistryOptions {
   return {
     maxManifestBytes: MANIFEST_LIMIT_BYTES,
     maxLayerBytes: config.MAXIMUM_LAYER_SIZE,
+    manifestLimits: { maxLayers: config.MAXIMUM_MANIFEST_LAYERS, maxIndexManifests: config.MAXIMUM_INDEX_MANIFESTS },
     referrersApi: config.FEATURE_REFERRERS_API,
     uploadExpiryMs: config.BLOB_UPLOAD_EXPIRY_S * 1000,
   };
@@ -99,6 +101,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listener, address, sto
     auth,
     logger,
   });
+  const connections = guardConnections(app.server, connectionLimitsFrom(config), logger);
   await app.ready();
   await listener.attach(app.server);
   say(`quayside listening on http://${address.includes(':') ? `[${address}]` : address}:${listener.port}`);
@@ -120,6 +123,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listener, address, sto
   await app.close();
   clearTimeout(drainTimer);
   await listener.close();
+  connections.stop();
   await auth.stop();
   await audit.close();
   await store.close?.();

@@ -84,6 +84,14 @@ const objectSchema = z.object({
   MAXIMUM_LAYER_SIZE: sizeSchema.default(20 * 1024 ** 3),
   // An upload session not written for this long is purged with its temporary object (Quayside key).
   BLOB_UPLOAD_EXPIRY_S: z.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
+  // Descriptors one pushed manifest may list: each costs a lookup, so the cap bounds a request's work.
+  MAXIMUM_MANIFEST_LAYERS: z.number().int().min(1).max(100_000).default(1000),
+  MAXIMUM_INDEX_MANIFESTS: z.number().int().min(1).max(100_000).default(10_000),
+  // Connection bounds (src/net/connection-guard.ts): slow or idle clients must not hold sockets forever.
+  HTTP_HEADERS_TIMEOUT_S: z.number().int().min(1).max(3600).default(30),
+  HTTP_IDLE_TIMEOUT_S: z.number().int().min(1).max(3600).default(30),
+  HTTP_BODY_IDLE_TIMEOUT_S: z.number().int().min(1).max(3600).default(60),
+  HTTP_MAX_CONNECTIONS: z.number().int().min(1).max(1_000_000).default(4096),
 });
 
 /** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */

@@ -1,5 +1,6 @@
 import type { Database } from './database.js';
 import type { BlobIndex, BlobRecord } from './metadata.js';
+import { presentDigests } from './lookup-batches.js';
 import { ignoreDuplicate, retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
 
 /** BlobIndex on the blob and repository_blob tables. */
@@ -49,6 +50,19 @@ export class KyselyBlobIndex implements BlobIndex {
       .where('repository_blob.digest', '=', digest)
       .executeTakeFirst();
     return row && { digest: row.digest, size: toNumber(row.size), createdAt: toDate(row.created_at) };
+  }
+
+  async linkedDigests(repositoryId: number, digests: readonly string[]): Promise<Set<string>> {
+    return presentDigests(digests, async (batch) => {
+      const rows = await this.database.db
+        .selectFrom('repository_blob')
+        .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+        .select('repository_blob.digest')
+        .where('repository_blob.repository_id', '=', repositoryId)
+        .where('repository_blob.digest', 'in', batch)
+        .execute();
+      return rows.map((row) => row.digest);
+    });
   }
 
   async unlinkBlob(repositoryId: number, digest: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { ManifestIndex, ManifestRecord, ManifestReference, ManifestSummary, NewManifest } from './metadata.js';
+import { LOOKUP_BATCH_SIZE, presentDigests } from './lookup-batches.js';
 import { ignoreDuplicate, inRepositoryTransaction, retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
 import type { Schema } from './schema.js';
 
@@ -94,14 +95,17 @@ export class KyselyManifestIndex implements ManifestIndex {
       .where('digest', '=', manifest.digest)
       .executeTakeFirstOrThrow();
     const references = distinct(manifest.references);
-    if (references.length === 0) return;
-    await ignoreDuplicate(
-      this.database,
-      trx
-        .insertInto('manifest_reference')
-        .values(references.map((r) => ({ manifest_id: row.id, digest: r.digest, kind: r.kind }))),
-      'digest',
-    ).execute();
+    // In batches: one insert of a large index's thousands of rows would pass SQLite's bind-parameter limit.
+    for (let start = 0; start < references.length; start += LOOKUP_BATCH_SIZE) {
+      const batch = references.slice(start, start + LOOKUP_BATCH_SIZE);
+      await ignoreDuplicate(
+        this.database,
+        trx
+          .insertInto('manifest_reference')
+          .values(batch.map((r) => ({ manifest_id: row.id, digest: r.digest, kind: r.kind }))),
+        'digest',
+      ).execute();
+    }
   }
 
   async getManifest(repositoryId: number, digest: string): Promise<ManifestRecord | undefined> {
@@ -136,6 +140,18 @@ export class KyselyManifestIndex implements ManifestIndex {
       .where('digest', '=', digest)
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  async presentManifests(repositoryId: number, digests: readonly string[]): Promise<Set<string>> {
+    return presentDigests(digests, async (batch) => {
+      const rows = await this.database.db
+        .selectFrom('manifest')
+        .select('digest')
+        .where('repository_id', '=', repositoryId)
+        .where('digest', 'in', batch)
+        .execute();
+      return rows.map((row) => row.digest);
+    });
   }
 
   async deleteManifest(repositoryId: number, digest: string): Promise<boolean> {

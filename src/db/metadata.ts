@@ -112,6 +112,11 @@ export interface BlobIndex {
   linkBlob(repositoryId: number, digest: string): Promise<void>;
   /** The blob, only if linked into this repository. */
   getLinkedBlob(repositoryId: number, digest: string): Promise<BlobRecord | undefined>;
+  /**
+   * Which of `digests` are linked into this repository, looked up in bounded batches (one query per
+   * LOOKUP_BATCH_SIZE digests), however many are asked.
+   */
+  linkedDigests(repositoryId: number, digests: readonly string[]): Promise<Set<string>>;
   /** Removes the link; true when a link was removed. */
   unlinkBlob(repositoryId: number, digest: string): Promise<boolean>;
   /** Digests that no repository links and no manifest references (for garbage collection). */
@@ -139,6 +144,8 @@ export interface ManifestIndex {
   getTaggedManifest(repositoryId: number, tag: string): Promise<ManifestRecord | undefined>;
   /** Existence check without loading bytes (index validation). */
   hasManifest(repositoryId: number, digest: string): Promise<boolean>;
+  /** Which of `digests` are manifests of this repository, in bounded batches like BlobIndex.linkedDigests. */
+  presentManifests(repositoryId: number, digests: readonly string[]): Promise<Set<string>>;
   /** Deletes the manifest and ends the lifetime of every tag pointing at it; true when it existed. */
   deleteManifest(repositoryId: number, digest: string): Promise<boolean>;
   /** Manifests of this repository whose subject is `subjectDigest`, optionally of one artifactType. */

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   BLOB_TOO_LARGE: { status: 413, message: 'blob exceeds the maximum layer size' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
+  INSUFFICIENT_STORAGE: { status: 507, message: 'insufficient storage', wire: 'UNAVAILABLE' },
   INTERNAL: { status: 500, message: 'internal server error' },
 } as const satisfies Record<string, { status: number; message: string; wire?: string }>;
 

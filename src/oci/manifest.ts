@@ -38,6 +38,20 @@ export interface ParsedManifest {
   references: Array<{ digest: string; kind: 'blob' | 'manifest' }>;
 }
 
+/**
+ * How many descriptors one manifest may list. Every descriptor costs a lookup when the manifest is pushed;
+ * distribution and Quay serve images of a few hundred layers, so the defaults are generous for real images
+ * and still bound the work one request can ask for.
+ */
+export interface ManifestLimits {
+  /** Most entries in an image's "layers". */
+  maxLayers: number;
+  /** Most entries in an index's "manifests". */
+  maxIndexManifests: number;
+}
+
+export const DEFAULT_MANIFEST_LIMITS: Readonly<ManifestLimits> = Object.freeze({ maxLayers: 1000, maxIndexManifests: 10_000 });
+
 const SCHEMA1_MESSAGE =
   'Docker schema 1 manifests are not supported; push a Docker schema 2 or OCI manifest instead';
 
@@ -95,27 +109,29 @@ function effectiveMediaType(body: Record<string, unknown>, contentType: string |
   invalid('manifest media type unknown: no manifest Content-Type, no mediaType field, and neither "manifests" nor "config" and "layers"');
 }
 
-function descriptorArray(value: unknown, field: string, options: { platform?: boolean } = {}): Descriptor[] {
+function descriptorArray(value: unknown, field: string, max: number, options: { platform?: boolean } = {}): Descriptor[] {
   if (value === undefined) invalid(`${field} is required`);
   if (!Array.isArray(value)) invalid(`${field} must be an array, not ${jsonType(value)}`);
+  // Counted before any entry is validated: refusing an oversized list costs nothing per entry.
+  if (value.length > max) invalid(`${field} has ${value.length} entries; this registry accepts at most ${max}`);
   return value.map((entry, i) => validateDescriptor(entry, `${field}[${i}]`, options));
 }
 
-function parseImage(body: Record<string, unknown>, mediaType: string): Pick<ParsedManifest, 'config' | 'layers'> {
+function parseImage(body: Record<string, unknown>, mediaType: string, limits: ManifestLimits): Pick<ParsedManifest, 'config' | 'layers'> {
   // An image that also carries "manifests" is a confused document; a client reading it could see either.
   if (body.manifests !== undefined) invalid(`a ${mediaType} must not have a "manifests" field`);
   if (body.config === undefined) invalid('config is required');
   const config = validateDescriptor(body.config, 'config');
   // Empty layers are valid: OCI artifacts may have none, and Docker accepts an empty list too.
-  const layers = descriptorArray(body.layers, 'layers');
+  const layers = descriptorArray(body.layers, 'layers', limits.maxLayers);
   return { config, layers };
 }
 
-function parseIndex(body: Record<string, unknown>, mediaType: string): Descriptor[] {
+function parseIndex(body: Record<string, unknown>, mediaType: string, limits: ManifestLimits): Descriptor[] {
   for (const field of ['config', 'layers'] as const) {
     if (body[field] !== undefined) invalid(`a ${mediaType} must not have a "${field}" field`);
   }
-  return descriptorArray(body.manifests, 'manifests', { platform: true });
+  return descriptorArray(body.manifests, 'manifests', limits.maxIndexManifests, { platform: true });
 }
 
 function collectReferences(parsed: Pick<ParsedManifest, 'config' | 'layers' | 'manifests'>): ParsedManifest['references'] {
@@ -136,9 +152,14 @@ function collectReferences(parsed: Pick<ParsedManifest, 'config' | 'layers' | 'm
 
 /**
  * Parse and validate manifest bytes as sent with the request's Content-Type (may be undefined or
- * carry parameters). Throws ManifestError; the bytes themselves are never re-serialised.
+ * carry parameters), refusing more descriptors than `limits` allow. Throws ManifestError; the bytes
+ * themselves are never re-serialised.
  */
-export function parseManifest(bytes: Buffer, contentType: string | undefined): ParsedManifest {
+export function parseManifest(
+  bytes: Buffer,
+  contentType: string | undefined,
+  limits: ManifestLimits = DEFAULT_MANIFEST_LIMITS,
+): ParsedManifest {
   const body = decodeJsonObject(bytes);
   const mediaType = effectiveMediaType(body, contentType);
 
@@ -149,8 +170,8 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): P
   let config: Descriptor | undefined;
   let layers: Descriptor[] = [];
   let manifests: Descriptor[] = [];
-  if (kind === 'image') ({ config, layers } = parseImage(body, mediaType));
-  else manifests = parseIndex(body, mediaType);
+  if (kind === 'image') ({ config, layers } = parseImage(body, mediaType, limits));
+  else manifests = parseIndex(body, mediaType, limits);
 
   const subject = body.subject === undefined ? undefined : validateDescriptor(body.subject, 'subject');
   const declaredArtifactType = validateArtifactType(body.artifactType, 'artifactType');

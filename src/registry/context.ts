@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metadata } from '../db/metadata.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { ManifestLimits } from '../oci/manifest.js';
 import type { Grant, RegistryAccess } from './access.js';
 import type { UploadHasher } from './upload-hasher.js';
 
@@ -9,6 +10,8 @@ import type { UploadHasher } from './upload-hasher.js';
 export interface RegistryOptions {
   /** Largest manifest accepted, in bytes (larger: 413). */
   maxManifestBytes: number;
+  /** MAXIMUM_MANIFEST_LAYERS and MAXIMUM_INDEX_MANIFESTS (default: DEFAULT_MANIFEST_LIMITS). */
+  manifestLimits?: ManifestLimits;
   /** MAXIMUM_LAYER_SIZE in bytes, or undefined for no limit. */
   maxLayerBytes?: number;
   /** FEATURE_REFERRERS_API. */

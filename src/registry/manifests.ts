@@ -2,13 +2,12 @@ import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type { ManifestRecord, RepositoryRecord } from '../db/metadata.js';
 import { parseDigest, sha256Digest } from '../oci/digest.js';
-import { ManifestError } from '../oci/descriptor.js';
-import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/names.js';
 import type { RegistryDeps, RouteContext, RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { queryOf } from './url.js';
 import { auditRepositoryEvent } from './audit-events.js';
+import { parseCheckedManifest } from './manifest-references.js';
 
 /**
  * Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, where the router has already checked
@@ -173,15 +172,6 @@ function requestedTags(reference: string, url: string): string[] {
   return [...tags];
 }
 
-function parseBody(bytes: Buffer, contentType: string | undefined): ParsedManifest {
-  try {
-    return parseManifest(bytes, contentType);
-  } catch (error) {
-    if (error instanceof ManifestError) throw new RegistryError(error.code, undefined, error.message);
-    throw error;
-  }
-}
-
 /** The digest of the body; a PUT by digest must name exactly these bytes. */
 function bodyDigest(reference: string, bytes: Buffer): string {
   const digest = sha256Digest(bytes);
@@ -199,27 +189,6 @@ function bodyDigest(reference: string, bytes: Buffer): string {
   return digest;
 }
 
-/** Every referenced blob must be linked in the repository and every child manifest present in it. */
-async function checkReferences(deps: RegistryDeps, repository: RepositoryRecord | undefined, parsed: ParsedManifest): Promise<void> {
-  // parseManifest leaves the subject out of references: it may be pushed later, or never.
-  const references = parsed.references;
-  if (references.length === 0) return;
-  if (repository === undefined) {
-    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: references[0]?.digest });
-  }
-  const missing = await Promise.all(
-    references.map(async (r) => {
-      const present =
-        r.kind === 'blob'
-          ? (await deps.metadata.blobs.getLinkedBlob(repository.id, r.digest)) !== undefined
-          : await deps.metadata.manifests.hasManifest(repository.id, r.digest);
-      return present ? undefined : r.digest;
-    }),
-  );
-  const first = missing.find((d) => d !== undefined);
-  if (first !== undefined) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: first });
-}
-
 /** PUT /v2/<name>/manifests/<reference>[?tag=...]: validate, store byte for byte, tag. */
 export const putManifest: RouteHandler = async (ctx) => {
   const { deps, name, params, request, reply } = ctx;
@@ -227,9 +196,7 @@ export const putManifest: RouteHandler = async (ctx) => {
   const tags = requestedTags(reference, request.url);
   const bytes = await readLimitedBody(request, deps.options.maxManifestBytes);
   const digest = bodyDigest(reference, bytes);
-  const parsed = parseBody(bytes, request.headers['content-type']);
-
-  await checkReferences(deps, await deps.metadata.repositories.getRepository(name), parsed);
+  const parsed = await parseCheckedManifest(deps, name, bytes, request.headers['content-type']);
   const repository = await deps.access.repositoryForPush(ctx.grant, name);
   await deps.metadata.manifests.putManifest(repository.id, {
     digest,

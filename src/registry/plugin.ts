@@ -6,6 +6,7 @@ import { recordFailure } from '../http/failures.js';
 import { findNulCharacter, nulCharacterMessage } from '../http/nul-characters.js';
 import { RegistryError } from './errors.js';
 import { dispatch } from './routes.js';
+import { logStorageFault, storageFaultAsRegistryError } from './storage-faults.js';
 
 /**
  * The /v2 API as one encapsulated Fastify plugin: bodies stay raw streams (no parser in this
@@ -50,12 +51,14 @@ function fromFastifyError(error: FastifyError): RegistryError | undefined {
 
 /** Turns any error into the OCI error response; anything unexpected is a 500 without internals. */
 export function toOciError(error: unknown): OciErrorResponse | undefined {
-  const known = error instanceof RegistryError ? error : isFastifyError(error) ? fromFastifyError(error) : undefined;
+  const known =
+    error instanceof RegistryError ? error : (storageFaultAsRegistryError(error) ?? (isFastifyError(error) ? fromFastifyError(error) : undefined));
   return known && { status: known.status, body: known.toBody(), headers: known.headers };
 }
 
 /** Sends the OCI error JSON for `error`, recording unexpected ones for the request log. */
 export async function sendOciError(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void> {
+  logStorageFault(request.log, error);
   let response = toOciError(error);
   if (response === undefined) {
     recordFailure(request, error);

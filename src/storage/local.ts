@@ -11,6 +11,7 @@ import {
   type BlobStore,
   type ByteRange,
 } from './blob-store.js';
+import { FaultClassifyingStore, StorageFaults } from './faults.js';
 
 // Reads in 1 MiB chunks: with Node's default 64 KiB, a blob pull spends most of its CPU on per-chunk
 // overhead (one read, one event-loop turn and one socket write per 64 KiB) and runs at half the speed.
@@ -76,7 +77,8 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-export class LocalBlobStore implements BlobStore {
+/** The filesystem operations themselves; LocalBlobStore below adds the classification of storage faults. */
+class LocalFiles implements BlobStore {
   readonly kind = 'local';
   private readonly root: string;
   private readonly blobsDir: string;
@@ -367,6 +369,16 @@ export class LocalBlobStore implements BlobStore {
     } finally {
       await rm(marker, { force: true });
     }
+  }
+}
+
+/**
+ * The local filesystem driver as the registry uses it: a read-only mount, a permission problem or a full disk
+ * surfaces as a StorageFaultError (see faults.ts), not as a bare errno error.
+ */
+export class LocalBlobStore extends FaultClassifyingStore {
+  constructor(rootPath: string, options: { now?: () => number } = {}) {
+    super(new LocalFiles(rootPath), new StorageFaults(`local storage at ${path.resolve(rootPath)}`, options.now));
   }
 }
 

@@ -22,6 +22,7 @@ function failingTags(m: Metadata): Metadata {
         throw new Error('tag table on fire');
       },
       hasManifest: (id, digest) => m.manifests.hasManifest(id, digest),
+      presentManifests: (id, digests) => m.manifests.presentManifests(id, digests),
       deleteManifest: (id, digest) => m.manifests.deleteManifest(id, digest),
       listReferrers: (id, subject, artifactType) => m.manifests.listReferrers(id, subject, artifactType),
     },

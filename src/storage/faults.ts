@@ -1,0 +1,160 @@
+import type { Readable } from 'node:stream';
+import type { BlobStore, ByteRange } from './blob-store.js';
+
+/**
+ * Storage faults: the storage itself refuses (read-only, permission denied, full), as opposed to a missing
+ * blob or a client's mistake. Drivers turn the errors of their backend into a StorageFaultError so that the
+ * HTTP layer can say the storage is at fault (503, or 507 when full) instead of a bare 500, and so that the
+ * operator reads one log line per fault instead of one per failing request.
+ */
+
+export type StorageFaultKind = 'read-only' | 'permission-denied' | 'no-space';
+
+/** errno codes of the local filesystem that mean the storage, not the request, is at fault. */
+const ERRNO_KINDS: Readonly<Record<string, StorageFaultKind>> = {
+  EROFS: 'read-only',
+  EACCES: 'permission-denied',
+  EPERM: 'permission-denied',
+  ENOSPC: 'no-space',
+  EDQUOT: 'no-space',
+};
+
+const DESCRIPTIONS: Readonly<Record<StorageFaultKind, string>> = {
+  'read-only': 'the storage is read-only',
+  'permission-denied': 'the registry is not permitted to access its storage',
+  'no-space': 'the storage is full',
+};
+
+/** A failure of the storage backend itself; `report` is true for the one occurrence that should be logged. */
+export class StorageFaultError extends Error {
+  constructor(
+    readonly kind: StorageFaultKind,
+    /** The backend's own code (EROFS, ENOSPC, ...). */
+    readonly backendCode: string,
+    /** Which store (a driver name and where it keeps its data), for the operator's log; never sent to clients. */
+    readonly store: string,
+    readonly report: boolean,
+    options: { cause: unknown },
+  ) {
+    super(`${DESCRIPTIONS[kind]} (${backendCode} on ${store})`, options);
+    this.name = 'StorageFaultError';
+  }
+
+  /** What a client may be told: the kind of fault, without paths. */
+  get publicMessage(): string {
+    return `${DESCRIPTIONS[this.kind]}; an operator must fix it`;
+  }
+}
+
+/** The fault kind of a Node filesystem error, or undefined for any other error. */
+export function faultKindOf(error: unknown): StorageFaultKind | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === undefined ? undefined : ERRNO_KINDS[code];
+}
+
+/** Faults of one kind are logged once, and again only after this long while they last. */
+export const FAULT_REPORT_INTERVAL_MS = 5 * 60 * 1000;
+
+/**
+ * Turns backend errors into StorageFaultErrors for one store, marking the first of each backend code (and
+ * then one per FAULT_REPORT_INTERVAL_MS) for logging.
+ */
+export class StorageFaults {
+  private readonly lastReported = new Map<string, number>();
+
+  constructor(
+    private readonly store: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** `error` as a StorageFaultError when it is a storage fault; otherwise `error` itself. */
+  classify(error: unknown): unknown {
+    if (error instanceof StorageFaultError) return error;
+    const kind = faultKindOf(error);
+    if (kind === undefined) return error;
+    const code = (error as NodeJS.ErrnoException).code ?? kind;
+    const now = this.now();
+    const last = this.lastReported.get(code);
+    const report = last === undefined || now - last >= FAULT_REPORT_INTERVAL_MS;
+    if (report) this.lastReported.set(code, now);
+    return new StorageFaultError(kind, code, this.store, report, { cause: error });
+  }
+
+  /** Runs `operation`, rethrowing its storage faults classified. */
+  async run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw this.classify(error);
+    }
+  }
+}
+
+/**
+ * A BlobStore whose operations rethrow their backend's storage faults classified. Streams already handed
+ * out fail with the backend's own errors: by then the response has started and its status is sent.
+ */
+export class FaultClassifyingStore implements BlobStore {
+  readonly kind: string;
+  readonly redirectUrl?: (digest: string) => Promise<string | undefined>;
+  readonly close?: () => Promise<void>;
+
+  constructor(
+    private readonly inner: BlobStore,
+    private readonly faults: StorageFaults,
+  ) {
+    this.kind = inner.kind;
+    const { redirectUrl, close } = inner;
+    if (redirectUrl !== undefined) this.redirectUrl = (digest) => faults.run(() => redirectUrl.call(inner, digest));
+    if (close !== undefined) this.close = () => close.call(inner);
+  }
+
+  stat(digest: string): Promise<{ size: number } | undefined> {
+    return this.faults.run(() => this.inner.stat(digest));
+  }
+
+  read(digest: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
+    return this.faults.run(() => this.inner.read(digest, range, signal));
+  }
+
+  delete(digest: string): Promise<void> {
+    return this.faults.run(() => this.inner.delete(digest));
+  }
+
+  startUpload(uploadId: string): Promise<void> {
+    return this.faults.run(() => this.inner.startUpload(uploadId));
+  }
+
+  appendUpload(uploadId: string, offset: number, body: Readable, signal?: AbortSignal): Promise<number> {
+    return this.faults.run(() => this.inner.appendUpload(uploadId, offset, body, signal));
+  }
+
+  truncateUpload(uploadId: string, size: number): Promise<void> {
+    return this.faults.run(() => this.inner.truncateUpload(uploadId, size));
+  }
+
+  uploadSize(uploadId: string): Promise<number> {
+    return this.faults.run(() => this.inner.uploadSize(uploadId));
+  }
+
+  readUpload(uploadId: string, signal?: AbortSignal): Promise<Readable> {
+    return this.faults.run(() => this.inner.readUpload(uploadId, signal));
+  }
+
+  commitUpload(uploadId: string, digest: string): Promise<void> {
+    return this.faults.run(() => this.inner.commitUpload(uploadId, digest));
+  }
+
+  abortUpload(uploadId: string): Promise<void> {
+    return this.faults.run(() => this.inner.abortUpload(uploadId));
+  }
+
+  listStaleUploads(before: Date): Promise<string[]> {
+    return this.faults.run(() => this.inner.listStaleUploads(before));
+  }
+
+  ping(): Promise<void> {
+    return this.faults.run(() => this.inner.ping());
+  }
+}
