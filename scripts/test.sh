@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests drive for real: command -> package.
 declare -A DEBIAN_TOOLS=(
   [skopeo]=skopeo [umoci]=umoci [haproxy]=haproxy [etcd]=etcd-server [etcdctl]=etcd-client
-  [openssl]=openssl [podman]=podman [dockerd]=docker.io
+  [openssl]=openssl [podman]=podman [dockerd]=docker.io [curl]=curl [jq]=jq
+  [mariadb-install-db]=mariadb-server
 )
 missing=()
 for tool in "${!DEBIAN_TOOLS[@]}"; do
