@@ -218,7 +218,7 @@ describe('several quayside instances behind quayside lb (README example)', { tim
     image = await buildUmociImage(join(work, 'src'), 'v1');
     for (const instance of instances) {
       // Both must really share the configured database and storage, not fall back to embedded defaults.
-      await instance.process.waitForLine(/^metadata: postgres; blobs: local storage location "local"/);
+      await instance.process.waitForLine(/^metadata: postgres database \S+ on 127\.0\.0\.1:5432 as postgres; blobs: local storage location "local"/);
     }
     balancer = await startBalancer(work, instances);
     const lb = balancer;
