@@ -157,11 +157,21 @@ describe('watchYamlFile', () => {
       }
       return updates.shift() as SourceUpdate;
     };
+    // Settled changes the watcher read and found identical to the last one reported (so sent nothing).
+    let unchangedExamined = 0;
+    let notifyUnchanged: (() => void) | null = null;
     await writeFile(file, 'services:\n  web: { internal_port: 80 }\n');
     const watch = watchYamlFile(file, (update) => {
       updates.push(update);
       notify?.();
-    }, { debounceMs: 30 });
+    }, {
+      debounceMs: 30,
+      onExamined: (outcome) => {
+        if (outcome !== 'unchanged') return;
+        unchangedExamined += 1;
+        notifyUnchanged?.();
+      },
+    });
     try {
       const first = await next();
       assert.ok(first.ok && first.model.services[0]?.internalPort === 80);
@@ -177,8 +187,17 @@ describe('watchYamlFile', () => {
       const fixed = await next();
       assert.ok(fixed.ok && fixed.model.services[0]?.internalPort === 8080);
 
+      const unchangedBefore = unchangedExamined;
+      const examined = new Promise<void>((resolve, reject) => {
+        const giveUp = setTimeout(() => reject(new Error('the identical write was not examined within 10s')), 10_000);
+        notifyUnchanged = () => {
+          clearTimeout(giveUp);
+          resolve();
+        };
+      });
       await writeFile(file, 'services:\n  web: { internal_port: 8080 }\n');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await examined;
+      assert.ok(unchangedExamined > unchangedBefore);
       assert.equal(updates.length, 0, 'identical content is not reported again');
     } finally {
       watch.close();

@@ -75,6 +75,11 @@ export async function readYamlUpdate(path: string, options: YamlSourceOptions = 
 export interface YamlWatchOptions extends YamlSourceOptions {
   /** Quiet period after the last file event before re-reading (editors write in several steps). */
   debounceMs?: number;
+  /**
+   * Called once per settled change after the file was read: `changed` when an update was reported, `unchanged`
+   * when its bytes were the last ones reported (nothing sent). Lets a caller wait for a change to be examined.
+   */
+  onExamined?: (outcome: 'changed' | 'unchanged') => void;
 }
 
 /** A running watch; `close()` stops it. */
@@ -102,10 +107,16 @@ export function watchYamlFile(path: string, onChange: (update: SourceUpdate) => 
       text = null;
     }
     // The same bytes (a touch, a rename of identical content) produce no update.
-    if (closed || (text !== null && text === lastText)) return;
+    if (closed) return;
+    if (text !== null && text === lastText) {
+      options.onExamined?.('unchanged');
+      return;
+    }
     lastText = text;
     const update = await readYamlUpdate(path, options);
-    if (!closed) onChange(update);
+    if (closed) return;
+    onChange(update);
+    options.onExamined?.('changed');
   };
   const schedule = () => {
     if (timer !== null) clearTimeout(timer);
