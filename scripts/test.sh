@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A DEBIAN_TOOLS=(
   [skopeo]=skopeo [umoci]=umoci [haproxy]=haproxy [etcd]=etcd-server [etcdctl]=etcd-client
   [openssl]=openssl [podman]=podman [dockerd]=docker.io [curl]=curl [jq]=jq
-  [mariadb-install-db]=mariadb-server
+  [mariadb-install-db]=mariadb-server [python3]=python3
 )
 missing=()
 for tool in "${!DEBIAN_TOOLS[@]}"; do
