@@ -128,8 +128,10 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   }
 
   // SIGHUP re-reads ssl.cert/ssl.key (a broken pair is refused with one line; the current one stays).
-  const reload = () => void edge.tls?.reload();
-  process.on('SIGHUP', reload);
+  // Without a certificate SIGHUP keeps its default meaning.
+  const tls = edge.tls;
+  const reload = () => void tls?.reload();
+  if (tls) process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       say(`quayside: ${signal} received, draining`);

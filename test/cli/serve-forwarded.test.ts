@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quaysideCli, startProcess, type ManagedProcess } from '../helpers/processes.js';
-import { tempDir } from '../net/fixtures.js';
+import { connectTcp, httpOverSocket, readUntilClosed, tempDir } from '../net/fixtures.js';
 
 interface Answer {
   status: number;
@@ -84,5 +84,44 @@ describe('forwarded headers from trusted proxies only', () => {
     // A client that claims the throttled address without being a trusted proxy is judged by its own.
     const claim = await getFrom(port, '127.0.0.1', '/v2/auth', { 'x-forwarded-for': '198.51.100.20', authorization: basic('nobody-c') });
     assert.equal(claim.status, 401);
+  });
+});
+
+describe('the PROXY port with EXTERNAL_TLS_TERMINATION: plain HTTP after the header', () => {
+  let work: { path: string; remove(): Promise<void> };
+  let server: ManagedProcess;
+  let port: number;
+
+  before(async () => {
+    work = await tempDir('quayside-proxy-plain-');
+    const conf = join(work.path, 'conf');
+    await mkdir(conf, { recursive: true });
+    await writeFile(join(conf, 'config.yaml'), 'EXTERNAL_TLS_TERMINATION: true\nPREFERRED_URL_SCHEME: https\n');
+    server = await startProcess({
+      command: process.execPath,
+      args: [quaysideCli(), 'serve', '--config-dir', conf, '--data-dir', join(work.path, 'data'), '--address', '127.0.0.1', '--port', 'none', '--proxy-port', '0'],
+      ready: /PROXY protocol then plain HTTP on 127\.0\.0\.1:(\d+)/,
+    });
+    port = Number(server.readyMatch[1]);
+  });
+  after(async () => {
+    await server?.stop(60_000);
+    await work?.remove();
+  });
+
+  it('reads a PROXY v1 header, serves plain HTTP without redirecting, and logs the header\'s address', async () => {
+    const socket = await connectTcp(port);
+    socket.write('PROXY TCP4 203.0.113.77 127.0.0.1 51000 8443\r\n');
+    const answer = await httpOverSocket(socket, '/v2/?proxy-plain');
+    socket.destroy();
+    // TLS ended at the balancer: this process does not terminate it, so nothing is redirected.
+    assert.equal(answer.status, 401);
+    const line = await server.waitForLine((l) => l.includes('proxy-plain') && l.includes('"msg":"request"'));
+    assert.equal(loggedClient(line), '203.0.113.77');
+    // Plain HTTP without a header is closed unanswered.
+    const bare = await connectTcp(port);
+    const closed = readUntilClosed(bare);
+    bare.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal((await closed).data.length, 0);
   });
 });
