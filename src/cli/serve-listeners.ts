@@ -113,6 +113,8 @@ export async function attachListeners(app: HttpServer, bound: BoundListeners, pl
     servers.push(proxy);
     await bound.proxy.attach(proxy);
   }
+  // A TLS handshake or a PROXY header in progress holds a socket too: the same bound as the HTTP server's.
+  for (const server of servers) server.maxConnections = app.maxConnections;
   return {
     tls,
     stopAccepting() {
