@@ -51,7 +51,7 @@ export function noContent(): ApiResult {
 
 /** Builds the context of a request: who the caller is (no access is checked here; see access.ts). */
 export async function contextFor(services: AuthServices, request: FastifyRequest, reply: FastifyReply): Promise<ApiContext> {
-  const address = clientAddress(request.raw.socket);
+  const address = clientAddress(request.raw);
   const { identity, via } = await resolveIdentity(services, request, address);
   return { services, request, reply, identity, via, address, params: (request.params ?? {}) as Record<string, string> };
 }

@@ -89,7 +89,7 @@ async function handleToken(services: AuthServices, request: FastifyRequest, repl
       sendError(reply, new RegistryError('UNAUTHORIZED', message), { 'www-authenticate': `Basic realm=${quoted(realmUrl(options, request.headers))}` });
     const credentials = parseBasicAuthorization(authorization);
     if (credentials === undefined) return unauthorized('the Authorization header must be Basic credentials (base64 of user:password)');
-    const result = await services.authenticator.login(credentials.username, credentials.password, clientAddress(request.raw.socket));
+    const result = await services.authenticator.login(credentials.username, credentials.password, clientAddress(request.raw));
     if (!result.ok) {
       if (result.reason === 'throttled') {
         const retryAfter = String(result.retryAfterS ?? 1);

@@ -30,7 +30,7 @@ export interface AdminAction {
   run(input: ActionInput): Promise<void>;
 }
 
-const CONNECTION_FLAGS: Readonly<Record<string, FlagType>> = { config: 'string', 'data-dir': 'string', init: 'boolean', help: 'boolean' };
+const CONNECTION_FLAGS: Readonly<Record<string, FlagType>> = { config: 'string', 'config-dir': 'string', 'data-dir': 'string', init: 'boolean', help: 'boolean' };
 
 /** The help text of a command: one usage line per action, then the shared flags. */
 export function adminUsage(command: string, actions: Readonly<Record<string, AdminAction>>): string {
@@ -42,7 +42,7 @@ export function adminUsage(command: string, actions: Readonly<Record<string, Adm
     '',
     ...summaries,
     '',
-    'every action also takes --config FILE and --data-dir DIR (as quayside serve) and names the database it uses;',
+    'every action also takes --config FILE (or --config-dir DIR) and --data-dir DIR (as quayside serve) and names the database it uses;',
     'an embedded database that does not exist yet is refused unless --init is given; pending migrations are applied first.',
   ].join('\n');
 }
@@ -83,6 +83,7 @@ export async function runAdminCommand(command: string, actions: Readonly<Record<
   }
   const connection = {
     config: typeof values.config === 'string' ? values.config : undefined,
+    configDir: typeof values['config-dir'] === 'string' ? values['config-dir'] : undefined,
     dataDir: typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined,
     init: values.init === true,
   };

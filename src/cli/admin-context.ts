@@ -11,6 +11,8 @@ import { connectDatabase, describeDatabase, ensureSchema, firstLine, isFreshEmbe
 /** Where an administration command finds its database: the same flags as `quayside db`. */
 export interface ConnectionFlags {
   config?: string;
+  /** A Quay config directory (config.yaml, ssl.cert/ssl.key, extra_ca_certs/) instead of --config. */
+  configDir?: string;
   dataDir?: string;
   /** Create the embedded database when it does not exist (otherwise refused: serve creates it). */
   init?: boolean;
@@ -42,14 +44,14 @@ export interface AdminContext {
  * migrations take the migrator's lock and every store method is safe under concurrent callers.
  */
 export async function openAdminContext(flags: ConnectionFlags): Promise<AdminContext> {
-  const { config, database: where } = await resolveConfig(flags.config, resolveDataDir(flags.dataDir));
+  const { config, database: where, edge } = await resolveConfig({ file: flags.config, dir: flags.configDir }, resolveDataDir(flags.dataDir));
   // Run from the wrong directory, an admin command would otherwise make a new, empty registry there.
   if (isFreshEmbeddedDatabase(where) && flags.init !== true) {
     throw new CliError(
       `database: no registry database at ${describeDatabase(where).replace(/^sqlite /, '')}: give the --data-dir or --config of the registry (quayside serve creates it), or --init to create an empty one`,
     );
   }
-  const database = await connectDatabase({ config, database: where });
+  const database = await connectDatabase({ config, database: where, edge });
   try {
     await ensureSchema(database, true, (line) => process.stderr.write(`${line}\n`));
   } catch (error) {

@@ -20,3 +20,9 @@ export function parsePort(value: string, what: string): number {
   }
   return Number(value);
 }
+
+/** A port, or undefined when the value is absent or "none" (that listener is off). */
+export function optionalPort(value: string | undefined, what: string): number | undefined {
+  if (value === undefined || value === 'none') return undefined;
+  return parsePort(value, what);
+}

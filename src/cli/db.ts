@@ -3,7 +3,7 @@ import { CliError } from './cli-error.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, describeDatabase } from './runtime.js';
 
-const HELP = `usage: quayside db migrate|status [--config FILE] [--data-dir DIR]
+const HELP = `usage: quayside db migrate|status [--config FILE | --config-dir DIR] [--data-dir DIR]
 
   migrate   apply every pending migration, one progress line each
   status    list pending migrations (exit 0 either way)`;
@@ -12,6 +12,7 @@ const HELP = `usage: quayside db migrate|status [--config FILE] [--data-dir DIR]
 export async function runDbCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('db', argv, {
     config: { type: 'string' },
+    'config-dir': { type: 'string' },
     'data-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -21,7 +22,7 @@ export async function runDbCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (action !== 'migrate' && action !== 'status') throw new CliError(`quayside db: unknown action "${action}"`, 2);
-  const checked = await resolveConfig(values.config, resolveDataDir(values['data-dir']));
+  const checked = await resolveConfig({ file: values.config, dir: values['config-dir'] }, resolveDataDir(values['data-dir']));
   const database = await connectDatabase(checked);
   try {
     if (action === 'migrate') {

@@ -1,5 +1,4 @@
 import net from 'node:net';
-import type { Server as HttpServer } from 'node:http';
 import { CliError } from './cli-error.js';
 
 /**
@@ -46,8 +45,11 @@ export class EarlyListener {
     return typeof bound === 'object' && bound !== null ? bound.port : 0;
   }
 
-  /** The HTTP server takes over the bound socket; connections that waited are handed to it. */
-  async attach(target: HttpServer): Promise<void> {
+  /**
+   * The server (HTTP, TLS or PROXY protocol: any net.Server) takes over the bound socket; connections that
+   * waited are handed to it.
+   */
+  async attach(target: net.Server): Promise<void> {
     this.attached = true;
     await new Promise<void>((resolve, reject) => {
       target.once('error', reject);
@@ -66,7 +68,7 @@ export class EarlyListener {
   }
 
   /**
-   * Before attach: stops listening. After: the HTTP server owns the socket and closes it; this only cuts the
+   * Before attach: stops listening. After: the attached server owns the socket and closes it; this only cuts the
    * few connections that arrived before it took over (its own tracking does not know them).
    */
   async close(): Promise<void> {

@@ -9,6 +9,10 @@ import type { ConnectionLog } from '../db/pool-bounds.js';
 import { checkStorageLocation, checkStorageWritable, createBlobStore, StorageConfigError } from '../storage/factory.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { CliError } from './cli-error.js';
+import { caListWith } from '../net/extra-ca.js';
+import { checkEdgeFiles, chooseConfigLocation, configFileOf, type ConfigLocation, type EdgeFiles } from './config-dir.js';
+
+export type { ConfigLocation } from './config-dir.js';
 
 /** The data directory: flag, then QUAYSIDE_DATA_DIR, then ./quayside-data. */
 export function resolveDataDir(flag: string | undefined): string {
@@ -22,6 +26,8 @@ export interface CheckedConfig {
   warnings: string[];
   /** The file it came from, or "the embedded default". */
   source: string;
+  /** The config directory's certificate pair and extra CAs (none without --config-dir). */
+  edge: EdgeFiles;
   database: DatabaseConfig;
   /** The first preferred location, the only one that serves blobs until geo-replication. */
   storage: { location: string; config: StorageLocationConfig };
@@ -46,13 +52,15 @@ function connectionArgWarnings(database: DatabaseConfig, args: Record<string, un
 
 /**
  * The one validation of a configuration, shared by `serve`, `config validate` and the admin commands: the
- * file's keys (when --config or QUAYSIDE_CONFIG names one) with the embedded defaults filling what it leaves
+ * file's keys (when --config/QUAYSIDE_CONFIG names one, or the config.yaml of --config-dir/QUAYSIDE_CONFIG_DIR,
+ * whose ssl.cert/ssl.key and extra_ca_certs/ are checked too) with the embedded defaults filling what it leaves
  * out, then the database URI and arguments and every storage location, as `serve` would use them. No I/O
  * beyond reading the file (and TLS files it names). CliError (one line) for whatever cannot start.
  */
-export async function checkConfiguration(configPath: string | undefined, dataDir: string): Promise<CheckedConfig> {
+export async function checkConfiguration(location: ConfigLocation | string | undefined, dataDir: string): Promise<CheckedConfig> {
   const defaults = defaultConfig(dataDir);
-  const file = configPath ?? process.env.QUAYSIDE_CONFIG;
+  const chosen = chooseConfigLocation(location);
+  const file = chosen.dir !== undefined ? await configFileOf(chosen.dir) : chosen.file;
   let loaded: LoadedConfig = { config: defaults, warnings: [] };
   const source = file ? file : 'the embedded default';
   if (file) {
@@ -101,12 +109,13 @@ export async function checkConfiguration(configPath: string | undefined, dataDir
       `DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS (${config.DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS.join(', ')}) is not used yet: blobs are not replicated until geo-replication`,
     );
   }
-  return { config, warnings, source, database, storage: { location: preferred, config: config.DISTRIBUTED_STORAGE_CONFIG[preferred]! } };
+  const edge = await checkEdgeFiles(chosen.dir, config);
+  return { config, warnings, source, edge, database, storage: { location: preferred, config: config.DISTRIBUTED_STORAGE_CONFIG[preferred]! } };
 }
 
 /** checkConfiguration, with its warnings written to stderr (one `warning:` line each). */
-export async function resolveConfig(configPath: string | undefined, dataDir: string): Promise<CheckedConfig> {
-  const checked = await checkConfiguration(configPath, dataDir);
+export async function resolveConfig(location: ConfigLocation | string | undefined, dataDir: string): Promise<CheckedConfig> {
+  const checked = await checkConfiguration(location, dataDir);
   for (const warning of checked.warnings) process.stderr.write(`warning: ${warning}\n`);
   return checked;
 }
@@ -128,11 +137,17 @@ export function isFreshEmbeddedDatabase(database: DatabaseConfig): boolean {
  * Opens the configured database and makes one round trip, so that an unreachable server, a refused login or a
  * missing database is reported as such (one line naming the database), before any migration runs.
  */
-export async function connectDatabase(checked: Pick<CheckedConfig, 'config' | 'database'>, log?: ConnectionLog): Promise<Database> {
+export async function connectDatabase(checked: Pick<CheckedConfig, 'config' | 'database'> & Partial<Pick<CheckedConfig, 'edge'>>, log?: ConnectionLog): Promise<Database> {
   const where = describeDatabase(checked.database);
+  const extraCa = checked.edge?.extraCa.certificates ?? [];
   let database: Database;
   try {
-    database = await openDatabase({ uri: checked.config.DB_URI!, connectionArgs: checked.config.DB_CONNECTION_ARGS, log });
+    database = await openDatabase({
+      uri: checked.config.DB_URI!,
+      connectionArgs: checked.config.DB_CONNECTION_ARGS,
+      log,
+      defaultCa: extraCa.length > 0 ? caListWith(extraCa) : undefined,
+    });
   } catch (error) {
     throw new CliError(`database: cannot open ${where}: ${firstLine(error)}`);
   }

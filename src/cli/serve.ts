@@ -8,16 +8,20 @@ import { authOptionsFrom } from '../auth/options.js';
 import type { RegistryOptions } from '../registry/context.js';
 import type { Config } from '../config/schema.js';
 import { connectionLimitsFrom, guardConnections } from '../net/connection-guard.js';
-import { parseCommandArgs, parsePort } from './args.js';
-import { EarlyListener } from './early-listener.js';
+import { parseCommandArgs, optionalPort } from './args.js';
+import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan } from './serve-listeners.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
 
 const HELP = `usage: quayside serve [options]
 
-  --config FILE     a Quay config.yaml (env QUAYSIDE_CONFIG); keys it leaves out take the embedded defaults
-  --data-dir DIR    where the embedded SQLite database and local blobs live (env QUAYSIDE_DATA_DIR, default ./quayside-data)
-  --address ADDR    listen address (env QUAYSIDE_ADDRESS, default 127.0.0.1)
-  --port PORT       listen port (env QUAYSIDE_PORT, default 5000; 0 picks a free one)
+  --config FILE       a Quay config.yaml (env QUAYSIDE_CONFIG); keys it leaves out take the embedded defaults
+  --config-dir DIR    a Quay config directory (env QUAYSIDE_CONFIG_DIR): config.yaml, ssl.cert + ssl.key, extra_ca_certs/
+  --data-dir DIR      where the embedded SQLite database and local blobs live (env QUAYSIDE_DATA_DIR, default ./quayside-data)
+  --address ADDR      listen address of every port (env QUAYSIDE_ADDRESS, default 127.0.0.1)
+  --port PORT         plain HTTP port (env QUAYSIDE_PORT, default 5000; 0 picks a free one; none: no plain HTTP)
+  --https-port PORT   HTTPS port, with ssl.cert/ssl.key of --config-dir (env QUAYSIDE_HTTPS_PORT; default none)
+  --proxy-port PORT   PROXY protocol port (env QUAYSIDE_PROXY_PORT; default none; the container uses 8443): a PROXY
+                      v1/v2 header, then TLS (ssl.cert/ssl.key) or plain HTTP (EXTERNAL_TLS_TERMINATION: true)
   --no-migrate      do not apply database migrations on start (refuse to start if some are pending)`;
 
 const MANIFEST_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -38,9 +42,12 @@ export function registryOptionsFrom(config: Config): RegistryOptions {
 export async function runServeCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('serve', argv, {
     config: { type: 'string' },
+    'config-dir': { type: 'string' },
     'data-dir': { type: 'string' },
     address: { type: 'string' },
     port: { type: 'string' },
+    'https-port': { type: 'string' },
+    'proxy-port': { type: 'string' },
     'no-migrate': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -49,15 +56,20 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const address = values.address ?? process.env.QUAYSIDE_ADDRESS ?? '127.0.0.1';
-  const port = parsePort(values.port ?? process.env.QUAYSIDE_PORT ?? '5000', 'port');
+  const ports = {
+    http: optionalPort(values.port ?? process.env.QUAYSIDE_PORT ?? '5000', 'port'),
+    https: optionalPort(values['https-port'] ?? process.env.QUAYSIDE_HTTPS_PORT, 'https-port'),
+    proxy: optionalPort(values['proxy-port'] ?? process.env.QUAYSIDE_PROXY_PORT, 'proxy-port'),
+  };
   const dataDir = resolveDataDir(values['data-dir']);
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   // Every check that can fail comes before the first side effect on shared state: the configuration (the
   // same checks as `config validate`), the port, the storage directory, the database connection. Only then
   // are migrations applied and a signing key published.
-  const checked = await resolveConfig(values.config, dataDir);
-  const listener = await EarlyListener.bind(address, port);
+  const checked = await resolveConfig({ file: values.config, dir: values['config-dir'] }, dataDir);
+  const plan = planListeners(checked, ports);
+  const listeners = await bindListeners(address, plan);
   let started = false;
   try {
     const store = await openPreferredStorage(checked);
@@ -67,18 +79,19 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     try {
       await ensureSchema(database, !values['no-migrate'], say);
       started = true;
-      await serveUntilSignal(checked, { listener, address, store, database, say, logger });
+      await serveUntilSignal(checked, { listeners, plan, address, store, database, say, logger });
     } finally {
       await database.close();
     }
   } finally {
-    if (!started) await listener.close();
+    if (!started) await closeListeners(listeners);
   }
   return 0;
 }
 
 interface Running {
-  listener: EarlyListener;
+  listeners: BoundListeners;
+  plan: ListenerPlan;
   address: string;
   store: Awaited<ReturnType<typeof openPreferredStorage>>;
   database: Awaited<ReturnType<typeof connectDatabase>>;
@@ -86,7 +99,7 @@ interface Running {
   logger: Logger;
 }
 
-async function serveUntilSignal(checked: CheckedConfig, { listener, address, store, database, say, logger }: Running): Promise<void> {
+async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, store, database, say, logger }: Running): Promise<void> {
   const config = checked.config;
   const metadata = createMetadata(database);
   const accounts = createAccountMetadata(database);
@@ -100,16 +113,25 @@ async function serveUntilSignal(checked: CheckedConfig, { listener, address, sto
     options: registryOptionsFrom(config),
     auth,
     logger,
+    edge: edgeOptionsFrom(config, plan, listeners),
   });
   const connections = guardConnections(app.server, connectionLimitsFrom(config), logger);
   await app.ready();
-  await listener.attach(app.server);
-  say(`quayside listening on http://${address.includes(':') ? `[${address}]` : address}:${listener.port}`);
+  const edge = await attachListeners(app.server, listeners, plan, logger);
+  const shown = address.includes(':') ? `[${address}]` : address;
+  if (listeners.http) say(`quayside listening on http://${shown}:${listeners.http.port}`);
+  if (listeners.https) say(`quayside listening on https://${shown}:${listeners.https.port}`);
+  if (listeners.proxy) say(`quayside listening for PROXY protocol then ${plan.proxyTls ? 'TLS' : 'plain HTTP'} on ${shown}:${listeners.proxy.port}`);
   say(`metadata: ${describeDatabase(checked.database)}; blobs: ${store.kind} storage location "${checked.storage.location}"`);
   if ((await accounts.accounts.listAccounts({ limit: 1 }, 'user')).length === 0) {
     say('no users yet: create the first one with `quayside user create NAME --superuser` (same --data-dir or --config as serve)');
   }
 
+  // SIGHUP re-reads ssl.cert/ssl.key (a broken pair is refused with one line; the current one stays).
+  // Without a certificate SIGHUP keeps its default meaning.
+  const tls = edge.tls;
+  const reload = () => void tls?.reload();
+  if (tls) process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       say(`quayside: ${signal} received, draining`);
@@ -118,11 +140,14 @@ async function serveUntilSignal(checked: CheckedConfig, { listener, address, sto
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  // In-flight requests may finish within the drain window; after it, the remaining connections are cut.
+  process.off('SIGHUP', reload);
+  // No listener accepts from here; in-flight requests may finish within the drain window, then the rest are cut.
+  edge.stopAccepting();
   const drainTimer = setTimeout(() => app.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
   await app.close();
   clearTimeout(drainTimer);
-  await listener.close();
+  await closeListeners(listeners);
+  edge.close();
   connections.stop();
   await auth.stop();
   await audit.close();

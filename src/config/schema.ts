@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseNetwork } from './networks.js';
 
 /**
  * The one schema of config.yaml: Quay's key names, types and defaults, so that an existing Quay
@@ -50,6 +51,11 @@ const locationName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
   message: 'expected a storage location name of letters, digits, "_", "." or "-" (at most 64)',
 });
 
+/** An IPv4 or IPv6 network in CIDR form (a bare address is its own /32 or /128). */
+const cidrSchema = z.string().refine((value) => parseNetwork(value) !== undefined, {
+  message: 'expected a network such as 10.0.0.0/8, 192.168.1.7 or fd00::/8',
+});
+
 /** One DISTRIBUTED_STORAGE_CONFIG entry: [driverName, params], e.g. ['LocalStorage', { storage_path: '/data' }]. */
 const storageLocationSchema = z.tuple([z.string().min(1), z.record(z.string(), z.unknown())]);
 
@@ -92,6 +98,12 @@ const objectSchema = z.object({
   HTTP_IDLE_TIMEOUT_S: z.number().int().min(1).max(3600).default(30),
   HTTP_BODY_IDLE_TIMEOUT_S: z.number().int().min(1).max(3600).default(60),
   HTTP_MAX_CONNECTIONS: z.number().int().min(1).max(1_000_000).default(4096),
+  // The edge (docs/edge.md): TLS terminated here unless EXTERNAL_TLS_TERMINATION says a balancer does it.
+  EXTERNAL_TLS_TERMINATION: z.boolean().default(false),
+  SSL_PROTOCOLS: z.array(z.string().min(1)).optional(),
+  SSL_CIPHERS: z.union([z.array(z.string().min(1)), z.string().min(1)]).optional(),
+  // Peers whose X-Forwarded-For/-Proto/-Host are believed (Quayside key); nobody else's are.
+  TRUSTED_PROXY_NETWORKS: z.array(cidrSchema).default([]),
 });
 
 /** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */

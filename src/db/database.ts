@@ -16,6 +16,11 @@ export interface DatabaseOptions {
   connectionArgs?: Record<string, unknown>;
   /** Where lost connections are reported (default: one line on stderr each). */
   log?: ConnectionLog;
+  /**
+   * The CA list TLS to the database trusts when DB_CONNECTION_ARGS names none (sslrootcert, ssl.ca): the
+   * system roots plus the config directory's extra_ca_certs/.
+   */
+  defaultCa?: string[];
 }
 
 export interface Database {
@@ -29,7 +34,7 @@ export class DatabaseConfigError extends Error {
   override name = 'DatabaseConfigError';
 }
 
-export type TlsFiles = { ca?: Buffer; cert?: Buffer; key?: Buffer };
+export type TlsFiles = { ca?: Buffer | string[]; cert?: Buffer; key?: Buffer };
 /** false: plaintext. Otherwise TLS; verify says how much of the server certificate is checked. */
 export type TlsConfig = false | (TlsFiles & { verify: 'none' | 'ca' | 'full' });
 
@@ -241,6 +246,9 @@ function oneOf(key: string, value: unknown, allowed: string[]): string {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const config = parseDatabaseConfig(options);
   if (config.dialect === 'sqlite') return openSqlite(config.filename, config.busyTimeoutMs);
+  if (config.tls !== false && config.tls.ca === undefined && options.defaultCa !== undefined) {
+    config.tls = { ...config.tls, ca: options.defaultCa };
+  }
   const log = options.log ?? STDERR_LOG;
   const db = config.dialect === 'postgres' ? await postgresKysely(config, log) : await mysqlKysely(config, log);
   return { db, dialect: config.dialect, close: () => db.destroy() };

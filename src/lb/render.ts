@@ -208,6 +208,9 @@ function serverOptions(service: ServiceModel, cookieValue: string): string {
   if (check !== null) options.push(`check inter ${formatDuration(check.intervalMs)} rise ${check.rise} fall ${check.fall}`);
   if (service.sendProxy === 'v1') options.push('send-proxy');
   if (service.sendProxy === 'v2') options.push('send-proxy-v2');
+  // A PROXY backend refuses a connection without the header, health checks included (HAProxy sends it on
+  // checks by default only while no check port or address is set; say it so that stays true).
+  if (check !== null && service.sendProxy !== null) options.push('check-send-proxy');
   if (service.cookie !== null) options.push(`cookie ${cookieValue}`);
   return options.length === 0 ? '' : ` ${options.join(' ')}`;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '../config/schema.js';
+import { clientAddress } from './client-address.js';
 
 /**
  * Bounds on what one client connection may hold: time to send its headers, time idle between requests,
@@ -160,7 +161,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   });
   // With a 'timeout' listener Node leaves the socket to us; an in-flight upload sees the close and rolls back.
   server.setTimeout(limits.bodyIdleTimeoutMs, (socket: Socket) => {
-    if (inFlight.has(socket)) stalled.record({ client: socket.remoteAddress });
+    if (inFlight.has(socket)) stalled.record({ client: clientAddress(socket) });
     socket.destroy();
   });
 
@@ -172,7 +173,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   );
   const response = refusalResponse(limits.maxConnections);
   const refuse = (socket: Socket): void => {
-    refused.record({ open, client: socket.remoteAddress });
+    refused.record({ open, client: clientAddress(socket) });
     socket.on('error', () => undefined);
     socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
     // Answer once the client has sent its request, so that it reads the 503 as the answer to it; what it sends

@@ -79,7 +79,7 @@ export class TokenAccess implements RegistryAccess {
   }
 
   async authorize(request: FastifyRequest, access: RouteAccess, name: string): Promise<Grant> {
-    const address = clientAddress(request.raw.socket);
+    const address = clientAddress(request.raw);
     if (access === 'none') return tokenGrant(ANONYMOUS, [], address);
     const scope = challengeScope(request, access, name);
     const header = request.headers.authorization;

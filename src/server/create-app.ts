@@ -10,6 +10,7 @@ import { TokenAccess } from '../registry/token-access.js';
 import { registryChecks } from '../health/checks.js';
 import { healthRoutes } from '../health/routes.js';
 import { clientAddress } from '../net/client-address.js';
+import { installEdgeHooks, type EdgeOptions } from './edge-hooks.js';
 import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
 import { UploadHasher } from '../registry/upload-hasher.js';
 import { failureOf, recordFailure } from '../http/failures.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   uploadHashes?: UploadHasher;
   /** Bound on each health probe (default 3 s). */
   healthTimeoutMs?: number;
+  /** Trusted proxies and the https redirect (src/server/edge-hooks.ts); none: socket addresses, no redirect. */
+  edge?: EdgeOptions;
 }
 
 function isLoggerInstance(logger: AppDeps['logger']): logger is FastifyBaseLogger {
@@ -81,7 +84,7 @@ function countBodyBytes(res: ServerResponse): () => number {
 
 function startTiming(request: FastifyRequest, reply: FastifyReply): void {
   if (!timings.has(request)) {
-    timings.set(request, { startedAt: process.hrtime.bigint(), bytes: countBodyBytes(reply.raw), client: clientAddress(request.raw.socket) });
+    timings.set(request, { startedAt: process.hrtime.bigint(), bytes: countBodyBytes(reply.raw), client: clientAddress(request.raw) });
   }
 }
 
@@ -95,7 +98,7 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
     status: reply.statusCode,
     bytes: request.method === 'HEAD' ? 0 : (timing?.bytes() ?? 0),
     durationMs: Math.round(durationMs * 1000) / 1000,
-    client: timing?.client ?? clientAddress(request.raw.socket),
+    client: timing?.client ?? clientAddress(request.raw),
   };
   const refusal = refusalOf(request);
   if (refusal !== undefined) line.error = refusal;
@@ -190,6 +193,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     log: app.log,
   };
 
+  // First: the request log and everything after it see the real client address.
+  installEdgeHooks(app, deps.edge ?? { trustedProxies: [] });
   installRequestLog(app);
   // A change's audit row is in the database before the response that acknowledges the change (docs/auth.md).
   app.addHook('onSend', async (_request, _reply, payload) => {
