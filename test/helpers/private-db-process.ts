@@ -3,6 +3,7 @@
 // servers are in private-postgres.ts and private-mariadb.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -194,4 +195,27 @@ export interface PrivateDatabaseServer {
   resume(): void;
   /** Stops it and removes its data. */
   destroy(): Promise<void>;
+}
+
+/** The PrivateDatabaseServer of a started ServerProcess whose data lives in `dir`. */
+export function privateDatabaseServer(
+  dialect: PrivateDatabaseServer['dialect'],
+  port: number,
+  uri: string,
+  server: ServerProcess,
+  dir: string,
+): PrivateDatabaseServer {
+  return {
+    dialect,
+    port,
+    uri,
+    start: () => server.start(),
+    stop: () => server.stop(),
+    pause: () => server.pause(),
+    resume: () => server.resume(),
+    destroy: async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { freePort, requireCommand } from './processes.js';
-import { PortTakenError, runSetup, ServerProcess, type PrivateDatabaseServer } from './private-db-process.js';
+import { PortTakenError, runSetup, ServerProcess, type PrivateDatabaseServer, privateDatabaseServer } from './private-db-process.js';
 
 /** Creates and starts a private server with one empty database, "quayside". */
 export async function startPrivateMariadb(): Promise<PrivateDatabaseServer> {
@@ -58,19 +58,7 @@ export async function startPrivateMariadb(): Promise<PrivateDatabaseServer> {
       } finally {
         await admin.end();
       }
-      return {
-        dialect: 'mysql',
-        port,
-        uri: `mysql+pymysql://root@127.0.0.1:${port}/quayside`,
-        start: () => server.start(),
-        stop: () => server.stop(),
-        pause: () => server.pause(),
-        resume: () => server.resume(),
-        destroy: async () => {
-          await server.stop();
-          await rm(dir, { recursive: true, force: true });
-        },
-      };
+      return privateDatabaseServer('mysql', port, `mysql+pymysql://root@127.0.0.1:${port}/quayside`, server, dir);
     }
   } catch (error) {
     await rm(dir, { recursive: true, force: true });

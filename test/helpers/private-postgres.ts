@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './processes.js';
-import { PortTakenError, runSetup, ServerProcess, systemUser, type PrivateDatabaseServer } from './private-db-process.js';
+import { PortTakenError, runSetup, ServerProcess, systemUser, type PrivateDatabaseServer, privateDatabaseServer } from './private-db-process.js';
 
 /** The newest /usr/lib/postgresql/<version>/bin, or a clear error. */
 function postgresBin(): string {
@@ -53,19 +53,7 @@ export async function startPrivatePostgres(): Promise<PrivateDatabaseServer> {
       } finally {
         await admin.end();
       }
-      return {
-        dialect: 'postgres',
-        port,
-        uri: `postgresql://postgres@127.0.0.1:${port}/quayside`,
-        start: () => server.start(),
-        stop: () => server.stop(),
-        pause: () => server.pause(),
-        resume: () => server.resume(),
-        destroy: async () => {
-          await server.stop();
-          await rm(dir, { recursive: true, force: true });
-        },
-      };
+      return privateDatabaseServer('postgres', port, `postgresql://postgres@127.0.0.1:${port}/quayside`, server, dir);
     }
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
