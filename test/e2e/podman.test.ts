@@ -161,4 +161,11 @@ describe('podman: login, build, push, pull, multi-arch manifest push --all', () 
     await podman('pull', '--tls-verify=false', '--authfile', authFile, '--arch', 'arm64', list);
     assert.equal((await podman('image', 'inspect', '--format', '{{.Id}} {{.Architecture}}', list)).trim(), `${images.arm64} arm64`);
   });
+
+  // podman's login token carries no scope; the catalog behind `podman search` once refused it with 403.
+  test('podman search while logged in lists the repositories pushed above', async () => {
+    const found = await podman('search', '--tls-verify=false', '--authfile', authFile, '--format', '{{.Name}}', `${server.hostPort}/`);
+    const names = found.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    assert.ok(names.includes(`${server.hostPort}/e2e/podman-app`), `podman search found:\n${found}`);
+  });
 });
