@@ -9,23 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import { createAccountMetadata } from '../../src/db/kysely-accounts.js';
 import { openDatabase } from '../../src/db/database.js';
 import { http, pushBlob } from '../helpers/oci-images.js';
-import { startQuayside, type RegistryServer } from '../helpers/processes.js';
+import { killHard, startQuayside, type RegistryServer } from '../helpers/processes.js';
 import { authHeaders, pushScope } from '../helpers/registry-auth.js';
 
 const REPOSITORY = 'e2e/audit-crash';
 const PUSHES = 120;
 const KILL_AFTER_ACKS = 60;
-
-/** SIGKILL to the server's process group; resolves once the process is gone. */
-async function killHard(server: RegistryServer): Promise<void> {
-  const { child } = server.process;
-  const exited = new Promise<void>((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) done();
-    else child.once('exit', () => done());
-  });
-  process.kill(-server.process.pid, 'SIGKILL');
-  await exited;
-}
 
 describe('audit rows survive kill -9', () => {
   let dataDir: string;

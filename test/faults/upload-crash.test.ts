@@ -10,22 +10,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { http } from '../helpers/oci-images.js';
-import { startQuayside, type RegistryServer } from '../helpers/processes.js';
+import { killHard, startQuayside, type RegistryServer } from '../helpers/processes.js';
 import { authHeaders, pushScope } from '../helpers/registry-auth.js';
 
 const REPOSITORY = 'e2e/upload-crash';
 const FIRST = 1024 * 1024;
 const SECOND = 8 * 1024 * 1024;
-
-async function killHard(server: RegistryServer): Promise<void> {
-  const { child } = server.process;
-  const exited = new Promise<void>((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) done();
-    else child.once('exit', () => done());
-  });
-  process.kill(-server.process.pid, 'SIGKILL');
-  await exited;
-}
 
 async function sizeOf(file: string): Promise<number> {
   return (await stat(file)).size;

@@ -4,20 +4,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { killOnExit, signalGroup } from './processes.js';
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of live) signalGroup(child, 'SIGKILL');
-});
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
 
 /** The pids of a process and all its descendants, from /proc (PostgreSQL backends each lead their own group). */
 function processTree(root: number): number[] {
@@ -101,11 +89,10 @@ export class ServerProcess {
       detached: true,
       ...(this.spec.user ?? {}),
     });
-    live.add(child);
+    killOnExit(child);
     this.child = child;
     this.exited = new Promise((resolve) => {
       child.once('exit', () => {
-        live.delete(child);
         this.child = undefined;
         resolve();
       });

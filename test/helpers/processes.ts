@@ -25,8 +25,15 @@ process.on('exit', () => {
   for (const child of live) signalGroup(child, 'SIGKILL');
 });
 
+/** Kills `child`'s process group if the test process exits while it still runs (a failed test leaks nothing). */
+export function killOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.once('error', () => live.delete(child));
+}
+
 /** Signals the child's whole process group (it leads one), so helpers it started go too. */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
@@ -291,6 +298,17 @@ export interface QuaysideOptions {
 }
 
 /** Starts the built `quayside serve` on 127.0.0.1 with a kernel-chosen port and waits for its listening line. */
+/** kill -9 of a server's process group, as a crash would; resolves once the process is gone. */
+export async function killHard(server: RegistryServer): Promise<void> {
+  const { child } = server.process;
+  const exited = new Promise<void>((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) done();
+    else child.once('exit', () => done());
+  });
+  process.kill(-server.process.pid, 'SIGKILL');
+  await exited;
+}
+
 export async function startQuayside(options: QuaysideOptions = {}): Promise<RegistryServer> {
   const cli = quaysideCli();
   const ownDir = options.dataDir === undefined;
