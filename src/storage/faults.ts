@@ -8,7 +8,11 @@ import type { BlobStore, ByteRange } from './blob-store.js';
  * operator reads one log line per fault instead of one per failing request.
  */
 
-export type StorageFaultKind = 'read-only' | 'permission-denied' | 'no-space';
+/**
+ * `unavailable`: the backend cannot be reached or answers with a server error (connection refused, a timeout,
+ * a 5xx from an object store after its retries): a transient outage, 503 with Retry-After.
+ */
+export type StorageFaultKind = 'read-only' | 'permission-denied' | 'no-space' | 'unavailable';
 
 /** errno codes of the local filesystem that mean the storage, not the request, is at fault. */
 const ERRNO_KINDS: Readonly<Record<string, StorageFaultKind>> = {
@@ -23,6 +27,7 @@ const DESCRIPTIONS: Readonly<Record<StorageFaultKind, string>> = {
   'read-only': 'the storage is read-only',
   'permission-denied': 'the registry is not permitted to access its storage',
   'no-space': 'the storage is full',
+  unavailable: 'the storage is unavailable',
 };
 
 /** A failure of the storage backend itself; `report` is true for the one occurrence that should be logged. */
@@ -42,6 +47,7 @@ export class StorageFaultError extends Error {
 
   /** What a client may be told: the kind of fault, without paths. */
   get publicMessage(): string {
+    if (this.kind === 'unavailable') return `${DESCRIPTIONS[this.kind]}; retry later`;
     return `${DESCRIPTIONS[this.kind]}; an operator must fix it`;
   }
 }
