@@ -7,7 +7,7 @@
  * cancelled, and the drain sends GOAWAY: streams in flight finish, no new ones start.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { constants, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { constants, createServer, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { clientAddress } from './client-address.js';
@@ -35,6 +35,13 @@ export interface Http2Sessions {
   /** Cuts every session (the drain window is over). */
   destroyAll(): void;
 }
+
+/**
+ * Flow-control windows: what a client may send before the server reads it (uploads); memory per session stays
+ * under Node's maxSessionMemory (10 MB) since the application's reads replenish them only as it consumes.
+ */
+const STREAM_WINDOW_BYTES = 1024 * 1024;
+const SESSION_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** Marks a socket refused at HTTP_MAX_CONNECTIONS; read back through the session's socket proxy. */
 const REFUSED = Symbol('quayside.http2Refused');
@@ -70,7 +77,8 @@ export function createHttp2Sessions(options: Http2SessionsOptions): Http2Session
   let draining = false;
   const refusal = refusalBody(limits.maxConnections);
 
-  const server: Http2Server = createServer((request: Http2ServerRequest, response: Http2ServerResponse) => {
+  const openStreams = new WeakMap<Http2Session, number>();
+  const server: Http2Server = createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } }, (request: Http2ServerRequest, response: Http2ServerResponse) => {
     const session = request.stream.session;
     if (session !== undefined && (session.socket as unknown as Record<symbol, unknown>)[REFUSED] === true) {
       response.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
@@ -91,10 +99,20 @@ export function createHttp2Sessions(options: Http2SessionsOptions): Http2Session
     });
     // A client that leaves mid-stream or sends a bad frame: the session ends, nothing else is disturbed.
     session.on('error', (error: Error) => logger.debug({ client: clientAddress(session.socket as unknown as TLSSocket) }, `HTTP/2 session error: ${error.message}`));
-    session.setTimeout(limits.idleTimeoutMs, () => session.close());
+    // Idle means no stream open (HTTP_IDLE_TIMEOUT_S is a keep-alive bound); a stalled stream has its own timer.
+    session.setTimeout(limits.idleTimeoutMs, () => {
+      if ((openStreams.get(session) ?? 0) === 0) session.close();
+    });
+    // Node's default connection window (64 KiB) would hold an upload to one window per round trip.
+    session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     if (draining) session.close();
   });
   server.on('stream', (stream) => {
+    const session = stream.session;
+    if (session !== undefined) {
+      openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
+      stream.once('close', () => openStreams.set(session, (openStreams.get(session) ?? 1) - 1));
+    }
     stream.setTimeout(limits.bodyIdleTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
     stream.on('error', () => undefined);
   });
