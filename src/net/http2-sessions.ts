@@ -3,7 +3,7 @@
  * (not TLS) http2 server: the socket is already decrypted, so the server only frames. Its requests go to the
  * same request handler as Fastify's HTTP/1 server (`app.routing`), through Node's compatibility API. The
  * session counts against HTTP_MAX_CONNECTIONS with the HTTP/1 connections, is closed after
- * HTTP_IDLE_TIMEOUT_S without traffic, a stream on which nothing moves for HTTP_BODY_IDLE_TIMEOUT_S is
+ * HTTP_IDLE_TIMEOUT_S without traffic and without a stream open, a stream on which nothing moves for HTTP_BODY_IDLE_TIMEOUT_S is
  * cancelled, and the drain sends GOAWAY: streams in flight finish, no new ones start.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -73,11 +73,11 @@ function endWritesOnce(response: Http2ServerResponse): void {
 export function createHttp2Sessions(options: Http2SessionsOptions): Http2Sessions {
   const { handler, guard, limits, logger } = options;
   const sessions = new Set<ServerHttp2Session>();
+  const openStreams = new WeakMap<Http2Session, number>();
   const waiting: Array<() => void> = [];
   let draining = false;
   const refusal = refusalBody(limits.maxConnections);
 
-  const openStreams = new WeakMap<Http2Session, number>();
   const server: Http2Server = createServer({ settings: { initialWindowSize: STREAM_WINDOW_BYTES } }, (request: Http2ServerRequest, response: Http2ServerResponse) => {
     const session = request.stream.session;
     if (session !== undefined && (session.socket as unknown as Record<symbol, unknown>)[REFUSED] === true) {
