@@ -1,7 +1,7 @@
 // HTTP/2 by ALPN on `quayside serve`'s TLS listeners (the HTTPS port, and the PROXY port when it terminates
 // TLS): curl --http2 and node's http2 client get HTTP/2, HTTP/1.1 clients still get HTTP/1.1; a blob goes
 // up and comes back whole and by Range over HTTP/2; the PROXY header's address is the request log's client
-// over HTTP/2; SIGTERM sends GOAWAY and lets a download in flight finish.
+// over HTTP/2; garbage after an h2 handshake closes that connection only; SIGTERM sends GOAWAY and lets a download in flight finish.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runQuaysideWithInput } from '../helpers/cli.js';
 import { quaysideCli, runOk, startProcess, type ManagedProcess } from '../helpers/processes.js';
-import { connectHttp2, proxyV2Header } from '../helpers/tls-clients.js';
-import { makePki, tempDir, waitFor, type TestPki } from '../net/fixtures.js';
+import { connectHttp2, proxyV2Header, tlsSocketTo } from '../helpers/tls-clients.js';
+import { makePki, readUntilClosed, tempDir, waitFor, type TestPki } from '../net/fixtures.js';
 
 const USER = { username: 'edge', password: 'edge-password-0123456789' };
 const REPOSITORY = `${USER.username}/h2`;
@@ -129,6 +129,25 @@ describe('quayside serve: HTTP/2 by ALPN on the HTTPS and PROXY ports', { timeou
       assert.equal(logged.client, '198.51.100.23');
       assert.equal(logged.bytes, via === 'proxy-h2' ? blob.length : 5);
     }
+  });
+
+  it('closes a connection that negotiated h2 and sends garbage, answers a bad /v2 path with OCI JSON, stays up', async () => {
+    const socket = tlsSocketTo({ port: https, ca: pki.caCert, alpn: ['h2'] });
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', () => resolve()).once('error', reject));
+    assert.equal(socket.alpnProtocol, 'h2');
+    const closed = readUntilClosed(socket);
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await closed;
+    const client = connectHttp2({ port: https, ca: pki.caCert });
+    try {
+      const bad = await client.request('GET', '/v2/UPPER/case/manifests/latest', { authorization: `Bearer ${token}` });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.toString(), /^\{"errors":\[\{"code":"NAME_INVALID"/);
+      assert.equal((await client.request('GET', '/v1/_ping')).body.toString(), 'true');
+    } finally {
+      await client.close();
+    }
+    assert.equal(server.running(), true);
   });
 
   it('on SIGTERM sends GOAWAY, finishes the download in flight, and exits 0', async () => {
