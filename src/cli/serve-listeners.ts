@@ -1,7 +1,7 @@
 import type { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { createHttpsServer, createProxyListener, HTTP_ALPN_PROTOCOLS, type EdgeApplication } from '../net/listeners.js';
+import { createHttpsServer, createProxyListener, type EdgeApplication } from '../net/listeners.js';
 import { ReloadingTlsContext, TlsPairError, TlsPolicyError } from '../net/tls-context.js';
 import type { EdgeOptions } from '../server/edge-hooks.js';
 import { CliError } from './cli-error.js';
@@ -92,9 +92,8 @@ export async function attachListeners(app: EdgeApplication, bound: BoundListener
   let tls: ReloadingTlsContext | undefined;
   if (plan.tls !== undefined) {
     try {
-      // HTTP/2 where the client offers it (ALPN), HTTP/1.1 otherwise; SSL_PROTOCOLS/SSL_CIPHERS as configured.
-      const policy = { ...plan.tls.policy, alpnProtocols: HTTP_ALPN_PROTOCOLS };
-      tls = await ReloadingTlsContext.open({ files: plan.tls.files, policy, logger });
+      // HTTP/2 where the client offers it (ALPN, the policy's default), HTTP/1.1 otherwise; SSL_PROTOCOLS/SSL_CIPHERS as configured.
+      tls = await ReloadingTlsContext.open({ files: plan.tls.files, policy: plan.tls.policy, logger });
     } catch (error) {
       if (error instanceof TlsPairError || error instanceof TlsPolicyError) throw new CliError(error.message);
       throw error;

@@ -16,9 +16,6 @@ import type { ProxyProtocolMetrics } from './proxy-protocol-metrics.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { ReloadingTlsContext } from './tls-context.js';
 
-/** What the TLS listeners offer by ALPN, preferred first. */
-export const HTTP_ALPN_PROTOCOLS: readonly string[] = ['h2', 'http/1.1'];
-
 /** Where decrypted (or plain) connections go. */
 export interface EdgeApplication {
   /** Fastify's HTTP/1 server (`app.server`): plain connections and TLS ones that chose http/1.1 or no ALPN. */
