@@ -4,7 +4,6 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { ManifestLimits } from '../oci/manifest.js';
 import type { Grant, RegistryAccess } from './access.js';
-import type { UploadHasher } from './upload-hasher.js';
 
 /** Limits and feature switches of the /v2 API, mapped from config.yaml by the composition root. */
 export interface RegistryOptions {
@@ -24,8 +23,6 @@ export interface RegistryOptions {
 export interface RegistryDeps {
   metadata: Metadata;
   blobs: BlobStore;
-  /** This process's hash states of the uploads it streamed (see upload-hasher.ts). */
-  uploadHashes: UploadHasher;
   options: RegistryOptions;
   /** Who may do what (token auth in production). */
   access: RegistryAccess;

@@ -144,10 +144,6 @@ export class FaultClassifyingStore implements BlobStore {
     return this.faults.run(() => this.inner.uploadSize(uploadId));
   }
 
-  readUpload(uploadId: string, signal?: AbortSignal): Promise<Readable> {
-    return this.faults.run(() => this.inner.readUpload(uploadId, signal));
-  }
-
   commitUpload(uploadId: string, digest: string): Promise<void> {
     return this.faults.run(() => this.inner.commitUpload(uploadId, digest));
   }

@@ -287,21 +287,6 @@ class LocalFiles implements BlobStore {
     }
   }
 
-  /** Streams the temporary object from its start. */
-  async readUpload(uploadId: string, signal?: AbortSignal): Promise<Readable> {
-    const file = this.uploadPath(uploadId);
-    await this.ensureReady();
-    let handle: FileHandle;
-    try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) throw new UploadNotFoundError(uploadId);
-      throw error;
-    }
-    const stream = createReadStream('', { fd: handle, highWaterMark: READ_CHUNK_BYTES });
-    return signal ? addAbortSignal(signal, stream) : stream;
-  }
-
   /**
    * fsync, then rename into place: a crash leaves either no blob or the whole blob, never a partial one.
    * When the blob is already there (same digest, so same bytes) the temporary object is dropped instead.
