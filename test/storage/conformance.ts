@@ -372,6 +372,8 @@ export function runBlobStoreConformance(name: string, makeStore: () => Promise<S
       withStore(async (store) => {
         await store.ping();
         await store.ping();
+        // Instances of a fleet check the same location at the same time.
+        await Promise.all([store.ping(), store.ping(), store.ping()]);
         assert.equal(typeof store.kind, 'string');
         assert.ok(store.kind.length > 0);
       }));
