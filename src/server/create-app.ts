@@ -227,7 +227,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     workers = [];
   });
 
-  await app.register(healthRoutes({ instanceChecks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs }));
+  await app.register(healthRoutes({ checks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs }));
   await app.register(tokenEndpoint(deps.auth));
   await app.register(apiPlugin(deps.auth), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));
