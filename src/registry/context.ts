@@ -15,6 +15,8 @@ export interface RegistryOptions {
   maxLayerBytes?: number;
   /** FEATURE_REFERRERS_API. */
   referrersApi: boolean;
+  /** FEATURE_PROXY_STORAGE: stream blob bytes through Quayside instead of redirecting to the driver's URL (default false). */
+  proxyStorage?: boolean;
   /** Uploads not written for this long are purged (ms). */
   uploadExpiryMs: number;
 }
