@@ -36,6 +36,7 @@ export function registryOptionsFrom(config: Config): RegistryOptions {
     manifestLimits: { maxLayers: config.MAXIMUM_MANIFEST_LAYERS, maxIndexManifests: config.MAXIMUM_INDEX_MANIFESTS },
     referrersApi: config.FEATURE_REFERRERS_API,
     uploadExpiryMs: config.BLOB_UPLOAD_EXPIRY_S * 1000,
+    proxyStorage: config.FEATURE_PROXY_STORAGE,
   };
 }
 
