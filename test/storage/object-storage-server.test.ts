@@ -80,7 +80,7 @@ describe('object-storage test server', () => {
     const path = `${new URL(storageUrl).pathname}/${containerName}/blob`;
     const signed = (expires: number) => {
       const signature = createHmac('sha256', servers.tempUrlKey).update(`GET\n${expires}\n${path}`).digest('hex');
-      return `${servers.proxyUrl}${path}?temp_url_sig=${signature}&temp_url_expires=${expires}`;
+      return `${servers.v1.proxyUrl}${path}?temp_url_sig=${signature}&temp_url_expires=${expires}`;
     };
     const valid = await fetch(signed(Math.floor(Date.now() / 1000) + 300));
     assert.equal(valid.status, 200);

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BlobNotFoundError, UploadNotFoundError, UploadOffsetError, type BlobStore, type ByteRange } from '../blob-store.js';
 import { VERIFY_MARKER_CONTENT, VERIFY_MARKER_NAME } from '../driver.js';
 import { blobRelativePath, checkUploadId } from '../local.js';
@@ -159,6 +160,10 @@ export class SwiftBlobStore implements BlobStore {
     const source = new SegmentSource(body);
     const written: string[] = [];
     let position = offset;
+    // The marker's Last-Modified says when the upload was last written (listStaleUploads); rewritten
+    // alongside the first segment rather than after the last, to save a round trip per chunk.
+    const touched = this.touchMarker(uploadId);
+    touched.catch(() => undefined);
     try {
       while (!(await source.ended())) {
         const name = `${this.segmentPrefix(uploadId)}${String(position).padStart(16, '0')}`;
@@ -177,8 +182,7 @@ export class SwiftBlobStore implements BlobStore {
         written.push(name);
         position += bytes;
       }
-      // The marker's Last-Modified says when the upload was last written (listStaleUploads).
-      await this.touchMarker(uploadId);
+      await touched;
       return position;
     } catch (error) {
       await source.close().catch(() => undefined);
@@ -195,9 +199,29 @@ export class SwiftBlobStore implements BlobStore {
     const segments = await this.segmentsOf(uploadId);
     const current = sizeOf(segments);
     if (this.appending.has(uploadId) || current < size) throw new UploadOffsetError(uploadId, size, current);
-    const inside = segments.find((segment) => segment.start < size && size < segment.start + segment.bytes);
-    if (inside !== undefined) throw new UploadOffsetError(uploadId, size, inside.start);
     await this.deleteObjects(segments.filter((segment) => segment.start >= size).map((segment) => segment.name));
+    const inside = segments.find((segment) => segment.start < size && size < segment.start + segment.bytes);
+    if (inside !== undefined) await this.shortenSegment(inside, size - inside.start);
+  }
+
+  /**
+   * Rewrites a segment with its first `keep` bytes: a ranged GET streamed into a PUT of the same name (the
+   * object server keeps serving the old data until the new one is complete). Costs at most one segment of
+   * traffic, only when a killed append left part of a segment beyond the recorded size.
+   */
+  private async shortenSegment(segment: SegmentEntry, keep: number): Promise<void> {
+    const source = await this.client.call({ method: 'GET', object: segment.name, headers: { range: `bytes=0-${keep - 1}` }, idempotent: true });
+    this.expect(source, [206], 'GET segment to shorten');
+    const response = await this.client.call({
+      method: 'PUT',
+      object: segment.name,
+      body: async (request) => {
+        await pipeline(source.body, request);
+      },
+      idempotent: false,
+    });
+    await drain(response.body);
+    this.expect(response, [201], 'PUT shortened segment');
   }
 
   async uploadSize(uploadId: string): Promise<number> {
@@ -224,8 +248,8 @@ export class SwiftBlobStore implements BlobStore {
 
   async commitUpload(uploadId: string, digest: string): Promise<void> {
     const blob = this.blobName(digest);
-    const segments = await this.segmentsOf(uploadId);
-    if ((await this.stat(digest)) !== undefined) {
+    const [segments, existing] = await Promise.all([this.segmentsOf(uploadId), this.stat(digest)]);
+    if (existing !== undefined) {
       await this.abortUpload(uploadId);
       return;
     }

@@ -3,6 +3,7 @@
 // description; a test file run alone starts its own, which dies with that process. Each test uses its own
 // container or bucket (randomName), so test files may share the server concurrently.
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { freePort } from '../processes.js';
 import type { Daemon } from './daemons.js';
@@ -46,8 +47,10 @@ async function describeServer(): Promise<ObjectStorageDescription> {
     });
     return JSON.parse(text) as ObjectStorageDescription;
   }
-  // Started here, it lives as long as this test process: every daemon is killed when the process exits.
+  // Started here, it lives as long as this test process: every daemon is killed when the process exits,
+  // and its scratch directory goes with it.
   const running = await startObjectStorage();
+  process.once('exit', () => rmSync(running.description.root, { recursive: true, force: true }));
   return running.description;
 }
 

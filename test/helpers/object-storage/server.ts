@@ -15,8 +15,11 @@ export interface ObjectStorageDescription {
   root: string;
   /** The proxy, e.g. http://127.0.0.1:41234 (no trailing slash). */
   proxyUrl: string;
-  /** Swift v1 auth (tempauth). */
-  v1: { authUrl: string; user: string; key: string; storageUrl: string };
+  /**
+   * Swift v1 auth (tempauth), on a second proxy over the same backends whose pipeline has no Keystone (fast
+   * for tempauth tokens); the main proxy accepts the same tokens too.
+   */
+  v1: { authUrl: string; user: string; key: string; storageUrl: string; proxyUrl: string };
   /** Keystone v3 password auth for a project member (an operator of its Swift account). */
   keystone: {
     authUrl: string;
@@ -91,6 +94,8 @@ export async function startObjectStorage(): Promise<RunningObjectStorage> {
     };
     const proxyPort = await freePort();
     const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+    const v1ProxyPort = await freePort();
+    const v1ProxyUrl = `http://127.0.0.1:${v1ProxyPort}`;
     const memcached = spawnDaemon({
       name: 'memcached',
       command: memcachedBin,
@@ -108,7 +113,11 @@ export async function startObjectStorage(): Promise<RunningObjectStorage> {
     });
     const [keystone] = await Promise.all([keystoneStarted, backendsStarted, waitReady(memcached, 'accept connections', () => tcpAccepts(ports.memcached))]);
     const proxyConfig: ProxyConfig = { port: proxyPort, ports, layout: swiftLayout(root), serviceUser: SERVICE_USER, tempauth: TEMPAUTH };
-    daemons.push(await startSwiftProxy(root, proxyConfig));
+    const [proxy, v1Proxy] = await Promise.all([
+      startSwiftProxy(root, proxyConfig),
+      startSwiftProxy(root, { ...proxyConfig, port: v1ProxyPort, auth: 'tempauth-only' }),
+    ]);
+    daemons.push(proxy, v1Proxy);
 
     const provisioned = await provisionKeystone(keystone, proxyUrl);
     const tester = provisioned.tester;
@@ -116,13 +125,13 @@ export async function startObjectStorage(): Promise<RunningObjectStorage> {
     const { token: keystoneToken_ } = await keystoneToken(keystone.authUrl, tester);
     await setAccountMeta(keystoneStorageUrl, keystoneToken_, { 'x-account-meta-temp-url-key': TEMP_URL_KEY });
     const v1User = `${TEMPAUTH.account}:${TEMPAUTH.user}`;
-    const v1 = await v1Auth(`${proxyUrl}/auth/v1.0`, v1User, TEMPAUTH.key);
+    const v1 = await v1Auth(`${v1ProxyUrl}/auth/v1.0`, v1User, TEMPAUTH.key);
     await setAccountMeta(v1.storageUrl, v1.token, { 'x-account-meta-temp-url-key': TEMP_URL_KEY });
 
     const description: ObjectStorageDescription = {
       root,
       proxyUrl,
-      v1: { authUrl: `${proxyUrl}/auth/v1.0`, user: v1User, key: TEMPAUTH.key, storageUrl: v1.storageUrl },
+      v1: { authUrl: `${v1ProxyUrl}/auth/v1.0`, user: v1User, key: TEMPAUTH.key, storageUrl: v1.storageUrl, proxyUrl: v1ProxyUrl },
       keystone: {
         authUrl: keystone.authUrl,
         username: tester.name,
