@@ -222,6 +222,9 @@ describe('SwiftStorage specifics', () => {
       const manifest = (count: number) => JSON.stringify(Array.from({ length: count }, () => ({ path: `/${container}/one`, size_bytes: 1 })));
       const put = (count: number) =>
         fetch(`${storageUrl}/${container}/manifest-${count}?multipart-manifest=put`, { method: 'PUT', headers: { 'x-auth-token': token }, body: manifest(count) });
+      // The driver reads this limit from /info (and nests below it).
+      const info = (await (await fetch(`${servers.v1.proxyUrl}/info`)).json()) as { slo: { max_manifest_segments: number } };
+      assert.equal(info.slo.max_manifest_segments, 1000);
       const tooMany = await put(1001);
       assert.equal(tooMany.status, 413, await tooMany.text());
       assert.equal((await put(1000)).status, 201);

@@ -98,6 +98,21 @@ export class SwiftClient {
     }
   }
 
+  /**
+   * The cluster's /info (its limits: slo.max_manifest_segments, ...), undefined when the cluster does not
+   * expose it; one try, no auth (it is public when enabled).
+   */
+  async clusterInfo(): Promise<Record<string, unknown> | undefined> {
+    try {
+      const session = await this.session();
+      const response = await this.transport.send({ method: 'GET', url: new URL('/info', session.storageUrl) });
+      const text = await readText(response.body);
+      return response.status === 200 ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The account URL's path plus container and object, percent-encoded per segment. */
   objectPath(session: SwiftSession, object?: string): string {
     const base = new URL(session.storageUrl).pathname.replace(/\/+$/, '');

@@ -56,6 +56,7 @@ export class SwiftBlobStore implements BlobStore {
   private readonly prefix: string;
   private readonly appending = new Set<string>();
   private containerReady = false;
+  private manifestLimitLookup: Promise<number> | undefined;
 
   constructor(
     private readonly client: SwiftClient,
@@ -317,13 +318,24 @@ export class SwiftBlobStore implements BlobStore {
     return segments;
   }
 
-  /** Writes the SLO manifest, nesting manifests of at most maxManifestSegments entries when needed. */
+  /** The manifest limit: the configured one, lowered to the cluster's when its /info says less. */
+  private manifestLimit(): Promise<number> {
+    this.manifestLimitLookup ??= this.client.clusterInfo().then((info) => {
+      const slo = info?.slo as { max_manifest_segments?: unknown } | undefined;
+      const limit = slo?.max_manifest_segments;
+      return typeof limit === 'number' && Number.isSafeInteger(limit) && limit >= 2 ? Math.min(limit, this.tuning.maxManifestSegments) : this.tuning.maxManifestSegments;
+    });
+    return this.manifestLimitLookup;
+  }
+
+  /** Writes the SLO manifest, nesting manifests of at most the manifest limit's entries when needed. */
   private async putManifest(uploadId: string, blob: string, segments: SegmentEntry[]): Promise<void> {
+    const limit = await this.manifestLimit();
     let entries = segments.map((segment) => ({ path: `/${this.client.container}/${segment.name}`, size_bytes: segment.bytes }));
-    for (let level = 1; entries.length > this.tuning.maxManifestSegments; level += 1) {
+    for (let level = 1; entries.length > limit; level += 1) {
       const grouped: typeof entries = [];
-      for (let i = 0; i < entries.length; i += this.tuning.maxManifestSegments) {
-        const group = entries.slice(i, i + this.tuning.maxManifestSegments);
+      for (let i = 0; i < entries.length; i += limit) {
+        const group = entries.slice(i, i + limit);
         const name = `${this.segmentPrefix(uploadId)}manifest-${level}-${String(grouped.length).padStart(6, '0')}`;
         await this.putChecked(name, { query: { 'multipart-manifest': 'put' }, body: JSON.stringify(group) }, 'PUT nested SLO manifest');
         grouped.push({ path: `/${this.client.container}/${name}`, size_bytes: group.reduce((sum, entry) => sum + entry.size_bytes, 0) });
