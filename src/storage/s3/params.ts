@@ -10,19 +10,23 @@ import { GiB, MAX_PART_BYTES, MiB, MIN_PART_BYTES } from './parts.js';
 /** Default part size: big enough for few requests per blob, small enough that two parts in memory stay small. */
 export const DEFAULT_PART_MB = 8;
 
-const text = z.string().trim().min(1, 'must be a non-empty string');
+/** The message of a key's type error: missing keys say so instead of "expected string, received undefined". */
+function typeError(expected: string): (issue: { input: unknown }) => string {
+  return (issue) => (issue.input === undefined ? 'is required' : `must be ${expected}`);
+}
+
+const text = z.string({ error: typeError('a string') }).trim().min(1, 'must be a non-empty string');
 /** Quay's optional keys are often written as `null` or '' in config.yaml; both mean "not set". */
 const optionalText = z
   .union([z.string(), z.null()])
   .optional()
   .transform((value) => (value === null || value === undefined || value.trim() === '' ? undefined : value.trim()));
-const storagePath = z.string({ error: 'must be a string (a key prefix, "" or "/" for the bucket root)' });
-const port = z.union([
-  z.number().int().min(1).max(65_535),
-  z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).pipe(z.number().int().min(1).max(65_535)),
-]);
+const storagePath = z.string({ error: typeError('a string (a key prefix, "" or "/" for the bucket root)') });
+const PORT_MESSAGE = 'must be a port number (1-65535)';
+const portNumber = z.number({ error: PORT_MESSAGE }).int(PORT_MESSAGE).min(1, PORT_MESSAGE).max(65_535, PORT_MESSAGE);
+const port = z.union([portNumber, z.string().regex(/^\d{1,5}$/).transform(Number).pipe(portNumber)], { error: PORT_MESSAGE });
 const chunkMb = z
-  .number({ error: 'must be a number of MiB' })
+  .number({ error: typeError('a number of MiB') })
   .min(MIN_PART_BYTES / MiB, 'must be at least 5 (S3 refuses smaller parts)')
   .max(MAX_PART_BYTES / MiB, 'must be at most 5120 (S3 refuses bigger parts)');
 /** SigV2 cannot be had from the AWS SDK v3; the v4 spellings are accepted. */
@@ -43,39 +47,48 @@ const endpointUrl = z
     }
   }, 'must be an http:// or https:// URL');
 
-/** S3Storage: AWS S3 or any S3-compatible service. */
-export const s3StorageParams = z
-  .strictObject({
-    s3_bucket: text,
-    storage_path: storagePath,
-    s3_access_key: optionalText,
-    s3_secret_key: optionalText,
-    aws_session_token: optionalText,
-    s3_region: optionalText,
-    host: optionalText,
-    port: port.optional(),
-    endpoint_url: endpointUrl.optional(),
-    minimum_chunk_size_mb: chunkMb.optional(),
-    maximum_chunk_size_gb: z
-      .number({ error: 'must be a number of GiB' })
-      .positive('must be positive')
-      .max(5, 'must be at most 5 (S3 refuses bigger parts)')
-      .optional(),
-    signature_version: signatureVersion,
-  })
-  .superRefine((params, ctx) => {
-    if ((params.s3_access_key === undefined) !== (params.s3_secret_key === undefined)) {
-      const missing = params.s3_access_key === undefined ? 's3_access_key' : 's3_secret_key';
-      ctx.addIssue({ code: 'custom', path: [missing], message: 'must be set with the other key (or neither, for the AWS credential chain)' });
-    }
-    if (params.port !== undefined && params.host === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['port'], message: 'needs host' });
-    }
+/** A strict object whose unknown keys are named in one line, with the keys the driver does know. */
+function strictParams<Shape extends z.core.$ZodLooseShape>(driver: string, shape: Shape) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown ${driver} parameter${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (known: ${known})`
+        : undefined,
   });
+}
+
+/** S3Storage: AWS S3 or any S3-compatible service. */
+export const s3StorageParams = strictParams('S3Storage', {
+  s3_bucket: text,
+  storage_path: storagePath,
+  s3_access_key: optionalText,
+  s3_secret_key: optionalText,
+  aws_session_token: optionalText,
+  s3_region: optionalText,
+  host: optionalText,
+  port: port.optional(),
+  endpoint_url: endpointUrl.optional(),
+  minimum_chunk_size_mb: chunkMb.optional(),
+  maximum_chunk_size_gb: z
+    .number({ error: 'must be a number of GiB' })
+    .positive('must be positive')
+    .max(5, 'must be at most 5 (S3 refuses bigger parts)')
+    .optional(),
+  signature_version: signatureVersion,
+}).superRefine((params, ctx) => {
+  if ((params.s3_access_key === undefined) !== (params.s3_secret_key === undefined)) {
+    const missing = params.s3_access_key === undefined ? 's3_access_key' : 's3_secret_key';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'must be set with the other key (or neither, for the AWS credential chain)' });
+  }
+  if (params.port !== undefined && params.host === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['port'], message: 'needs host' });
+  }
+});
 export type S3StorageParams = z.output<typeof s3StorageParams>;
 
 /** GoogleCloudStorage: GCS's S3-compatible XML API with HMAC keys. */
-export const googleCloudStorageParams = z.strictObject({
+export const googleCloudStorageParams = strictParams('GoogleCloudStorage', {
   access_key: text,
   secret_key: text,
   bucket_name: text,
@@ -87,10 +100,10 @@ export const googleCloudStorageParams = z.strictObject({
 export type GoogleCloudStorageParams = z.output<typeof googleCloudStorageParams>;
 
 /** RadosGWStorage: Ceph's S3 gateway. */
-export const radosGwStorageParams = z.strictObject({
+export const radosGwStorageParams = strictParams('RadosGWStorage', {
   hostname: text,
   port: port.optional(),
-  is_secure: z.boolean({ error: 'must be true or false' }),
+  is_secure: z.boolean({ error: typeError('true or false') }),
   access_key: text,
   secret_key: text,
   bucket_name: text,
@@ -99,7 +112,7 @@ export const radosGwStorageParams = z.strictObject({
   signature_version: signatureVersion,
   minimum_chunk_size_mb: chunkMb.optional(),
   maximum_chunk_size_mb: chunkMb.optional(),
-  server_side_assembly: z.boolean({ error: 'must be true or false' }).optional(),
+  server_side_assembly: z.boolean({ error: typeError('true or false') }).optional(),
 });
 export type RadosGwStorageParams = z.output<typeof radosGwStorageParams>;
 
