@@ -20,6 +20,8 @@ export interface S3StoreOptions {
   readonly maxCopyPartBytes: number;
   /** Whether a commit may use UploadPartCopy; when false, one CopyObject whatever the size. */
   readonly multipartCopy: boolean;
+  /** Biggest blob a commit copies with one CopyObject (S3's limit, 5 GiB; lower only in tests). */
+  readonly singleCopyLimitBytes?: number;
   readonly connectTimeoutMs: number;
   /** Time to the response's headers for ordinary calls, and idle time of a streaming body. */
   readonly requestTimeoutMs: number;

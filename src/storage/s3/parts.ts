@@ -45,8 +45,12 @@ export type CopyPlan = { kind: 'single' } | { kind: 'multipart'; parts: CopyPart
  * One CopyObject up to S3's 5 GiB limit (or always, when the server copies any size itself and its
  * multipart copy is missing or unreliable), else a multipart copy in ranges.
  */
-export function planCopy(size: number, options: { multipartCopy: boolean; maxPartBytes: number }): CopyPlan {
-  if (!options.multipartCopy || size <= MAX_SINGLE_COPY_BYTES) return { kind: 'single' };
+export function planCopy(
+  size: number,
+  options: { multipartCopy: boolean; maxPartBytes: number; singleCopyLimitBytes?: number },
+): CopyPlan {
+  const limit = Math.min(options.singleCopyLimitBytes ?? MAX_SINGLE_COPY_BYTES, MAX_SINGLE_COPY_BYTES);
+  if (!options.multipartCopy || size <= limit) return { kind: 'single' };
   return { kind: 'multipart', parts: planCopyParts(size, options.maxPartBytes) };
 }
 

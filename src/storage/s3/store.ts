@@ -221,10 +221,14 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
-  readUpload(uploadId: string): Promise<Readable> {
-    // The parts of an unfinished multipart upload cannot be read back; the digest state lives with the
-    // upload's row instead, so nothing needs this (it leaves the BlobStore interface).
-    return Promise.reject(new Error(`the ${this.kind} driver cannot read back upload ${uploadId} before its commit`));
+  /**
+   * Not supported: the parts of an unfinished multipart upload cannot be read back. The digest state lives
+   * with the upload's row instead, and readUpload is leaving the BlobStore interface; an absent upload is
+   * still told apart.
+   */
+  async readUpload(uploadId: string): Promise<Readable> {
+    await this.uploadSize(uploadId);
+    throw new Error(`the ${this.kind} driver cannot read back upload ${uploadId} before its commit`);
   }
 
   commitUpload(uploadId: string, digest: string): Promise<void> {
@@ -435,7 +439,11 @@ export class S3BlobStore implements BlobStore {
 
   /** Copies the assembled upload to its blob key, server-side: one CopyObject, or a multipart copy above 5 GiB. */
   private async copyAssembled(from: string, to: string, size: number): Promise<void> {
-    const plan = planCopy(size, { multipartCopy: this.options.multipartCopy, maxPartBytes: this.options.maxCopyPartBytes });
+    const plan = planCopy(size, {
+      multipartCopy: this.options.multipartCopy,
+      maxPartBytes: this.options.maxCopyPartBytes,
+      ...(this.options.singleCopyLimitBytes === undefined ? {} : { singleCopyLimitBytes: this.options.singleCopyLimitBytes }),
+    });
     if (plan.kind === 'single') {
       await this.copyKey(from, to, { replaceMetadata: true });
       return;
