@@ -1,6 +1,9 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { MAX_PARTS, MIN_PART_BYTES } from './parts.js';
 
+const MIN_GROWTH_BYTES = 256 * 1024;
+const EMPTY = Buffer.alloc(0);
+
 /** Uploads one part of the upload's multipart upload; resolves when S3 has it. */
 export type PartUploader = (partNumber: number, body: Buffer, signal: AbortSignal | undefined) => Promise<void>;
 
@@ -37,7 +40,8 @@ export async function writeParts(options: {
   const body = signal === undefined ? options.body : addAbortSignal(signal, options.body);
   const partSizes: number[] = [];
   let inFlight: Promise<void> | undefined;
-  let buffer: Buffer = Buffer.allocUnsafe(partBytes);
+  // The first buffer grows with what arrives, so that a small append costs a small buffer, not a part.
+  let buffer: Buffer = EMPTY;
   let spare: Buffer | undefined;
   let fill = 0;
   let bodyBytes = 0;
@@ -55,15 +59,25 @@ export async function writeParts(options: {
     });
     // The failure is seen by whoever awaits inFlight next; this only keeps it from being unhandled meanwhile.
     inFlight.catch(() => undefined);
-    buffer = spare ?? Buffer.allocUnsafe(partBytes);
+    buffer = spare ?? EMPTY;
     spare = undefined;
     fill = 0;
+  };
+
+  const reserve = (needed: number): void => {
+    if (needed <= buffer.length) return;
+    // Once a part went out the body is big: the next buffer is a whole part at once.
+    const size = partSizes.length > 0 ? partBytes : Math.min(partBytes, Math.max(needed, 2 * buffer.length, MIN_GROWTH_BYTES));
+    const grown = Buffer.allocUnsafe(size);
+    buffer.copy(grown, 0, 0, fill);
+    buffer = grown;
   };
 
   const take = async (bytes: Uint8Array): Promise<void> => {
     let done = 0;
     while (done < bytes.length) {
       const n = Math.min(bytes.length - done, partBytes - fill);
+      reserve(fill + n);
       buffer.set(bytes.subarray(done, done + n), fill);
       fill += n;
       done += n;
