@@ -1,20 +1,12 @@
 import { addAbortSignal, Readable } from 'node:stream';
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
   CreateMultipartUploadCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsCommand,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
-  UploadPartCopyCommand,
   type CompletedPart,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
@@ -25,17 +17,14 @@ import {
   type ByteRange,
 } from '../blob-store.js';
 import { VERIFY_MARKER_CONTENT, VERIFY_MARKER_NAME } from '../driver.js';
+import { BLOB_CONTENT_TYPE, Bucket } from './bucket.js';
 import { createS3Client } from './client.js';
 import { isInvalidRange, isNotFound, S3Faults } from './errors.js';
 import { checkUploadId, KeyLayout } from './keys.js';
 import type { S3StoreOptions } from './options.js';
 import { writeParts } from './part-writer.js';
-import { planCopy, planTruncate, type CopyPart } from './parts.js';
+import { planCopy, planTruncate } from './parts.js';
 import { parseStateMetadata, stateMetadata, type UploadState } from './upload-state.js';
-
-/** Parallel UploadPartCopy calls of one multipart copy. */
-const COPY_CONCURRENCY = 4;
-const BLOB_CONTENT_TYPE = 'application/octet-stream';
 
 export interface S3StoreContext {
   readonly location: string;
@@ -62,9 +51,8 @@ interface LoadedState extends UploadState {
  */
 export class S3BlobStore implements BlobStore {
   readonly kind: string;
-  private readonly client: S3Client;
   private readonly keys: KeyLayout;
-  private readonly bucket: string;
+  private readonly bucket: Bucket;
   private readonly faults: S3Faults;
   /** Uploads with an append in flight in this process: a truncation cannot know their size yet. */
   private readonly appending = new Set<string>();
@@ -74,9 +62,8 @@ export class S3BlobStore implements BlobStore {
     private readonly context: S3StoreContext,
   ) {
     this.kind = options.kind;
-    this.bucket = options.bucket;
+    this.bucket = new Bucket(createS3Client(options, context.extraCa), options.bucket, options.longRequestTimeoutMs);
     this.keys = new KeyLayout(options.storagePath);
-    this.client = createS3Client(options, context.extraCa);
     const where = options.endpoint ?? `AWS ${options.region}`;
     this.faults = new S3Faults(`${options.kind} bucket ${options.bucket} at ${where} (location ${context.location})`, context.now);
   }
@@ -85,7 +72,7 @@ export class S3BlobStore implements BlobStore {
 
   stat(digest: string): Promise<{ size: number } | undefined> {
     return this.faults.run(async () => {
-      const size = await this.headSize(this.keys.blob(digest));
+      const size = await this.bucket.headSize(this.keys.blob(digest));
       return size === undefined ? undefined : { size };
     });
   }
@@ -95,9 +82,9 @@ export class S3BlobStore implements BlobStore {
       const key = this.keys.blob(digest);
       if (range !== undefined) checkRange(range);
       try {
-        const response = await this.client.send(
+        const response = await this.bucket.client.send(
           new GetObjectCommand({
-            Bucket: this.bucket,
+            Bucket: this.bucket.name,
             Key: key,
             ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }),
           }),
@@ -117,8 +104,8 @@ export class S3BlobStore implements BlobStore {
 
   redirectUrl(digest: string): Promise<string | undefined> {
     return this.faults.run(async () => {
-      const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.keys.blob(digest) });
-      return getSignedUrl(this.client, command, {
+      const command = new GetObjectCommand({ Bucket: this.bucket.name, Key: this.keys.blob(digest) });
+      return getSignedUrl(this.bucket.client, command, {
         expiresIn: this.options.redirectExpirySeconds,
         signingDate: new Date(this.context.now()),
       });
@@ -126,7 +113,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   delete(digest: string): Promise<void> {
-    return this.faults.run(() => this.deleteKey(this.keys.blob(digest)));
+    return this.faults.run(() => this.bucket.deleteKey(this.keys.blob(digest)));
   }
 
   // ---- uploads ----
@@ -139,7 +126,7 @@ export class S3BlobStore implements BlobStore {
     return this.faults.run(async () => {
       const key = this.keys.uploadState(uploadId);
       try {
-        const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+        const head = await this.bucket.client.send(new HeadObjectCommand({ Bucket: this.bucket.name, Key: key }));
         return parseStateMetadata(head.Metadata, key).partBytes + (head.ContentLength ?? 0);
       } catch (error) {
         if (isNotFound(error)) throw new UploadNotFoundError(uploadId);
@@ -166,9 +153,9 @@ export class S3BlobStore implements BlobStore {
           signal,
           upload: async (partNumber, bytes, partSignal) => {
             if (multipartId === '') multipartId = await this.findOrCreateMultipart(uploadId);
-            await this.client.send(
+            await this.bucket.client.send(
               new UploadPartCommand({
-                Bucket: this.bucket,
+                Bucket: this.bucket.name,
                 Key: this.keys.uploadData(uploadId),
                 UploadId: multipartId,
                 PartNumber: partNumber,
@@ -186,7 +173,7 @@ export class S3BlobStore implements BlobStore {
           partBytes: state.partBytes + written.partSizes.reduce((sum, bytes) => sum + bytes, 0),
         };
         // Keep the state before this append: truncateUpload may have to step back to it.
-        await this.copyKey(this.keys.uploadState(uploadId), this.keys.uploadPrevious(uploadId));
+        await this.bucket.copy(this.keys.uploadState(uploadId), this.keys.uploadPrevious(uploadId));
         await this.putState(uploadId, next, written.tail);
         return next.partBytes + written.tail.length;
       } finally {
@@ -213,7 +200,7 @@ export class S3BlobStore implements BlobStore {
       const plan = planTruncate({ partSizes, tailBytes: state.tail.length }, size, await this.previousSize(uploadId, state));
       if (plan.kind === 'impossible') throw new UploadOffsetError(uploadId, size, total);
       if (plan.kind === 'previous') {
-        await this.copyKey(this.keys.uploadPrevious(uploadId), this.keys.uploadState(uploadId));
+        await this.bucket.copy(this.keys.uploadPrevious(uploadId), this.keys.uploadState(uploadId));
         return;
       }
       const kept = partSizes.slice(0, plan.parts).reduce((sum, bytes) => sum + bytes, 0);
@@ -236,14 +223,14 @@ export class S3BlobStore implements BlobStore {
       checkUploadId(uploadId);
       const blobKey = this.keys.blob(digest);
       const state = await this.loadState(uploadId);
-      if ((await this.headSize(blobKey)) !== undefined) {
+      if ((await this.bucket.headSize(blobKey)) !== undefined) {
         await this.dropUpload(uploadId);
         return;
       }
       const total = state.partBytes + state.tail.length;
       if (state.parts === 0) {
         // The whole blob is the staged tail: the state object itself is copied (without its metadata).
-        await this.copyKey(this.keys.uploadState(uploadId), blobKey, { replaceMetadata: true });
+        await this.bucket.copy(this.keys.uploadState(uploadId), blobKey, { asBlob: true });
       } else {
         await this.completeMultipart(uploadId, state, total);
         await this.copyAssembled(this.keys.uploadData(uploadId), blobKey, total);
@@ -263,12 +250,12 @@ export class S3BlobStore implements BlobStore {
         const time = when?.getTime() ?? 0;
         newest.set(uploadId, Math.max(newest.get(uploadId) ?? 0, time));
       };
-      for await (const object of this.listObjects(this.keys.uploadsPrefix)) {
+      for await (const object of this.bucket.listObjects(this.keys.uploadsPrefix)) {
         const parsed = this.keys.parseUploadKey(object.Key ?? '');
         if (parsed !== undefined) note(parsed.uploadId, object.LastModified);
       }
       // Multipart uploads left without a state object (a process killed mid-abort) are purged too.
-      for await (const upload of this.listMultipartUploads(this.keys.uploadsPrefix)) {
+      for await (const upload of this.bucket.listMultipartUploads(this.keys.uploadsPrefix)) {
         const parsed = this.keys.parseUploadKey(upload.Key ?? '');
         if (parsed !== undefined) note(parsed.uploadId, upload.Initiated);
       }
@@ -280,61 +267,27 @@ export class S3BlobStore implements BlobStore {
   async ping(): Promise<void> {
     return this.faults.run(async () => {
       const key = this.keys.verifyMarker(VERIFY_MARKER_NAME);
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: VERIFY_MARKER_CONTENT, ContentLength: Buffer.byteLength(VERIFY_MARKER_CONTENT) }),
+      await this.bucket.client.send(
+        new PutObjectCommand({ Bucket: this.bucket.name, Key: key, Body: VERIFY_MARKER_CONTENT, ContentLength: Buffer.byteLength(VERIFY_MARKER_CONTENT) }),
       );
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const response = await this.bucket.client.send(new GetObjectCommand({ Bucket: this.bucket.name, Key: key }));
       const content = (await response.Body?.transformToString()) ?? '';
       if (content !== VERIFY_MARKER_CONTENT) {
-        throw new Error(`${key} in bucket ${this.bucket} reads back ${JSON.stringify(content.slice(0, 40))}, not ${JSON.stringify(VERIFY_MARKER_CONTENT)}`);
+        throw new Error(`${key} in bucket ${this.bucket.name} reads back ${JSON.stringify(content.slice(0, 40))}, not ${JSON.stringify(VERIFY_MARKER_CONTENT)}`);
       }
     });
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    this.bucket.client.destroy();
   }
 
   // ---- helpers ----
 
-  private async headSize(key: string): Promise<number | undefined> {
-    try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return head.ContentLength ?? 0;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
-
-  private async deleteKey(key: string): Promise<void> {
-    try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
-
-  private copySource(key: string): string {
-    return `${encodeURIComponent(this.bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  }
-
-  private async copyKey(from: string, to: string, options: { replaceMetadata?: boolean } = {}): Promise<void> {
-    await this.client.send(
-      new CopyObjectCommand({
-        Bucket: this.bucket,
-        Key: to,
-        CopySource: this.copySource(from),
-        ...(options.replaceMetadata === true ? { MetadataDirective: 'REPLACE', ContentType: BLOB_CONTENT_TYPE, Metadata: {} } : {}),
-      }),
-      { requestTimeout: this.options.longRequestTimeoutMs },
-    );
-  }
-
   private async putState(uploadId: string, state: UploadState, tail: Buffer): Promise<void> {
-    await this.client.send(
+    await this.bucket.client.send(
       new PutObjectCommand({
-        Bucket: this.bucket,
+        Bucket: this.bucket.name,
         Key: this.keys.uploadState(uploadId),
         Body: tail,
         ContentLength: tail.length,
@@ -346,7 +299,7 @@ export class S3BlobStore implements BlobStore {
   private async loadState(uploadId: string, signal?: AbortSignal): Promise<LoadedState> {
     const key = this.keys.uploadState(uploadId);
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), signal === undefined ? {} : { abortSignal: signal });
+      const response = await this.bucket.client.send(new GetObjectCommand({ Bucket: this.bucket.name, Key: key }), signal === undefined ? {} : { abortSignal: signal });
       const tail = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array(0));
       return { ...parseStateMetadata(response.Metadata, key), tail };
     } catch (error) {
@@ -359,7 +312,7 @@ export class S3BlobStore implements BlobStore {
   private async previousSize(uploadId: string, state: UploadState): Promise<number | undefined> {
     const key = this.keys.uploadPrevious(uploadId);
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const head = await this.bucket.client.send(new HeadObjectCommand({ Bucket: this.bucket.name, Key: key }));
       const previous = parseStateMetadata(head.Metadata, key);
       if (previous.multipartId !== '' && previous.multipartId !== state.multipartId) return undefined;
       if (previous.parts > state.parts) return undefined;
@@ -373,11 +326,11 @@ export class S3BlobStore implements BlobStore {
   /** The upload's multipart upload: one left by an earlier append that failed, or a new one. */
   private async findOrCreateMultipart(uploadId: string): Promise<string> {
     const key = this.keys.uploadData(uploadId);
-    for await (const upload of this.listMultipartUploads(key)) {
+    for await (const upload of this.bucket.listMultipartUploads(key)) {
       if (upload.Key === key && upload.UploadId !== undefined) return upload.UploadId;
     }
-    const created = await this.client.send(
-      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: BLOB_CONTENT_TYPE }),
+    const created = await this.bucket.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket.name, Key: key, ContentType: BLOB_CONTENT_TYPE }),
     );
     if (created.UploadId === undefined) throw new Error(`CreateMultipartUpload of ${key} answered no UploadId`);
     return created.UploadId;
@@ -389,8 +342,8 @@ export class S3BlobStore implements BlobStore {
     const counted: { PartNumber?: number; ETag?: string; Size?: number }[] = [];
     let marker: string | undefined;
     for (;;) {
-      const page = await this.client.send(
-        new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: state.multipartId, ...(marker === undefined ? {} : { PartNumberMarker: marker }) }),
+      const page = await this.bucket.client.send(
+        new ListPartsCommand({ Bucket: this.bucket.name, Key: key, UploadId: state.multipartId, ...(marker === undefined ? {} : { PartNumberMarker: marker }) }),
       );
       for (const part of page.Parts ?? []) {
         if ((part.PartNumber ?? 0) <= state.parts) counted.push(part);
@@ -415,13 +368,13 @@ export class S3BlobStore implements BlobStore {
       parts = (await this.listCountedParts(uploadId, state)).map((part) => ({ PartNumber: part.PartNumber, ETag: part.ETag }));
     } catch (error) {
       // A commit killed after CompleteMultipartUpload left the assembled object: go on from there.
-      if (isNotFound(error) && (await this.headSize(key)) === total) return;
+      if (isNotFound(error) && (await this.bucket.headSize(key)) === total) return;
       throw error;
     }
     if (state.tail.length > 0) {
-      const last = await this.client.send(
+      const last = await this.bucket.client.send(
         new UploadPartCommand({
-          Bucket: this.bucket,
+          Bucket: this.bucket.name,
           Key: key,
           UploadId: state.multipartId,
           PartNumber: state.parts + 1,
@@ -431,10 +384,7 @@ export class S3BlobStore implements BlobStore {
       );
       parts.push({ PartNumber: state.parts + 1, ETag: last.ETag });
     }
-    await this.client.send(
-      new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: state.multipartId, MultipartUpload: { Parts: parts } }),
-      { requestTimeout: this.options.longRequestTimeoutMs },
-    );
+    await this.bucket.complete(key, state.multipartId, parts);
   }
 
   /** Copies the assembled upload to its blob key, server-side: one CopyObject, or a multipart copy above 5 GiB. */
@@ -444,91 +394,16 @@ export class S3BlobStore implements BlobStore {
       maxPartBytes: this.options.maxCopyPartBytes,
       ...(this.options.singleCopyLimitBytes === undefined ? {} : { singleCopyLimitBytes: this.options.singleCopyLimitBytes }),
     });
-    if (plan.kind === 'single') {
-      await this.copyKey(from, to, { replaceMetadata: true });
-      return;
-    }
-    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: to, ContentType: BLOB_CONTENT_TYPE }));
-    const copyId = created.UploadId;
-    if (copyId === undefined) throw new Error(`CreateMultipartUpload of ${to} answered no UploadId`);
-    try {
-      const completed: CompletedPart[] = new Array(plan.parts.length);
-      const queue = [...plan.parts];
-      const copyOne = async (part: CopyPart): Promise<void> => {
-        const answer = await this.client.send(
-          new UploadPartCopyCommand({
-            Bucket: this.bucket,
-            Key: to,
-            UploadId: copyId,
-            PartNumber: part.partNumber,
-            CopySource: this.copySource(from),
-            CopySourceRange: `bytes=${part.start}-${part.end}`,
-          }),
-          { requestTimeout: this.options.longRequestTimeoutMs },
-        );
-        completed[part.partNumber - 1] = { PartNumber: part.partNumber, ETag: answer.CopyPartResult?.ETag };
-      };
-      await Promise.all(
-        Array.from({ length: Math.min(COPY_CONCURRENCY, queue.length) }, async () => {
-          for (let part = queue.shift(); part !== undefined; part = queue.shift()) await copyOne(part);
-        }),
-      );
-      await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: to, UploadId: copyId, MultipartUpload: { Parts: completed } }),
-        { requestTimeout: this.options.longRequestTimeoutMs },
-      );
-    } catch (error) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: to, UploadId: copyId })).catch(() => undefined);
-      throw error;
-    }
+    if (plan.kind === 'single') await this.bucket.copy(from, to, { asBlob: true });
+    else await this.bucket.copyInRanges(from, to, plan.parts);
   }
 
   /** Removes everything of an upload: the state first (so it is gone at once), then parts and objects. */
   private async dropUpload(uploadId: string): Promise<void> {
     const dataKey = this.keys.uploadData(uploadId);
-    await this.deleteKey(this.keys.uploadState(uploadId));
-    for await (const upload of this.listMultipartUploads(dataKey)) {
-      if (upload.Key !== dataKey || upload.UploadId === undefined) continue;
-      try {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: dataKey, UploadId: upload.UploadId }));
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
-    }
-    await this.deleteKey(this.keys.uploadPrevious(uploadId));
-    await this.deleteKey(dataKey);
-  }
-
-  private async *listObjects(prefix: string): AsyncGenerator<{ Key?: string; LastModified?: Date }> {
-    let marker: string | undefined;
-    for (;;) {
-      const page = await this.client.send(
-        new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, ...(marker === undefined ? {} : { Marker: marker }) }),
-      );
-      const contents = page.Contents ?? [];
-      yield* contents;
-      const last = contents.at(-1)?.Key;
-      if (page.IsTruncated !== true || last === undefined) return;
-      marker = page.NextMarker ?? last;
-    }
-  }
-
-  private async *listMultipartUploads(prefix: string): AsyncGenerator<{ Key?: string; UploadId?: string; Initiated?: Date }> {
-    let keyMarker: string | undefined;
-    let uploadIdMarker: string | undefined;
-    for (;;) {
-      const page = await this.client.send(
-        new ListMultipartUploadsCommand({
-          Bucket: this.bucket,
-          Prefix: prefix,
-          ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
-          ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }),
-        }),
-      );
-      yield* page.Uploads ?? [];
-      if (page.IsTruncated !== true || page.NextKeyMarker === undefined) return;
-      keyMarker = page.NextKeyMarker;
-      uploadIdMarker = page.NextUploadIdMarker;
-    }
+    await this.bucket.deleteKey(this.keys.uploadState(uploadId));
+    await this.bucket.abortMultiparts(dataKey);
+    await this.bucket.deleteKey(this.keys.uploadPrevious(uploadId));
+    await this.bucket.deleteKey(dataKey);
   }
 }
