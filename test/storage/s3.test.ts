@@ -466,7 +466,8 @@ describe('S3 driver on a real S3 API', { timeout: 180_000 }, () => {
 
   test('an outage of the endpoint is unavailable, and the same store works again when it is back', async () => {
     const proxy = await proxies.startPrivateProxy();
-    const store = storeWith('/outage', { endpoint: proxy.url, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxAttempts: 2 });
+    // Generous timeouts: this proxy asks Keystone about every S3 request (seconds each on a busy machine).
+    const store = storeWith('/outage', { endpoint: proxy.url, connectTimeoutMs: 5000, requestTimeoutMs: 30_000, maxAttempts: 2 });
     try {
       await store.ping();
       await proxy.stop();
