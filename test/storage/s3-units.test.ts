@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { StorageFaultError } from '../../src/storage/faults.js';
 import { s3ClientConfig } from '../../src/storage/s3/client.js';
+import { s3FamilyDrivers } from '../../src/storage/s3/drivers.js';
 import { faultOf, isNotFound, S3Faults } from '../../src/storage/s3/errors.js';
 import { checkUploadId, digestHex, KeyLayout, rootPrefix } from '../../src/storage/s3/keys.js';
 import {
@@ -154,6 +155,17 @@ describe('RadosGWStorage parameters', () => {
     assert.equal(buildEndpointUrl('http://rgw', 8080, true), 'http://rgw:8080');
     assert.equal(buildEndpointUrl('rgw:9000', 8080, true), 'https://rgw:9000');
     assert.equal(buildEndpointUrl('https://rgw:9000/', 8080, true), 'https://rgw:9000/');
+  });
+});
+
+describe('S3 family drivers', () => {
+  test("Quay's driver names, each with a strict schema whose keys the factory can list", () => {
+    assert.deepEqual(s3FamilyDrivers.map((driver) => driver.name), ['S3Storage', 'GoogleCloudStorage', 'RadosGWStorage']);
+    for (const driver of s3FamilyDrivers) {
+      const shape = (driver.params as unknown as { shape?: Record<string, unknown> }).shape;
+      assert.ok(shape !== undefined && Object.keys(shape).includes('storage_path'), driver.name);
+      assert.equal(driver.params.safeParse({ storage_path: '', not_a_quay_key: 1 }).success, false);
+    }
   });
 });
 
