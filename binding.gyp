@@ -1,6 +1,7 @@
 {
   # The native resumable SHA-256 (native/resumable_sha256.c), built by `npm ci` / `npm install` (package.json
-  # "install") and `npm run build:native`. It links against nothing: SHA256_* come from the node binary.
+  # "install" runs native/build.mjs) and `npm run build:native`. It links against nothing: SHA256_* come from
+  # the node binary.
   "targets": [
     {
       "target_name": "resumable_sha256",

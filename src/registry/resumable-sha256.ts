@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
  * count, the pending bytes of the last incomplete block and an 8-byte check; 49 to 112 bytes. A state saved
  * by one instance (any build, any CPU) loads in any other.
  *
- * The addon is built by `npm ci` / `npm install` (package.json "install": node-gyp rebuild) or
+ * The addon is built by `npm ci` / `npm install` (package.json "install": native/build.mjs, node-gyp) or
  * `npm run build:native`, into build/Release/ at the root of the checkout.
  */
 
