@@ -39,7 +39,7 @@ function packageRoot(): string {
   for (;;) {
     if (existsSync(join(folder, 'binding.gyp'))) return folder;
     const parent = dirname(folder);
-    if (parent === folder) throw new Error('quayside: cannot find binding.gyp above ' + dirname(fileURLToPath(import.meta.url)));
+    if (parent === folder) throw new Error('cannot find binding.gyp above ' + dirname(fileURLToPath(import.meta.url)));
     folder = parent;
   }
 }
@@ -51,11 +51,11 @@ function loadAddon(): NativeAddon {
     addon = createRequire(import.meta.url)(join(root, ADDON_FILE));
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new Error(`quayside: the native SHA-256 addon (${join(root, ADDON_FILE)}) cannot be loaded (${reason}); build it with \`npm run build:native\` (npm ci does it too)`);
+    throw new Error(`the native SHA-256 addon (${join(root, ADDON_FILE)}) cannot be loaded (${reason}); build it with \`npm run build:native\` (npm ci does it too)`);
   }
   const candidate = addon as Partial<NativeAddon>;
   if (typeof candidate.Sha256 !== 'function' || candidate.STATE_VERSION !== 1) {
-    throw new Error(`quayside: ${join(root, ADDON_FILE)} is not the SHA-256 addon of this version; rebuild it with \`npm run build:native\``);
+    throw new Error(`${join(root, ADDON_FILE)} is not the SHA-256 addon of this version; rebuild it with \`npm run build:native\``);
   }
   return candidate as NativeAddon;
 }
