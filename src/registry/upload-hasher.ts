@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createSHA256 } from 'hash-wasm';
 import { RegistryError } from './errors.js';
+import { HashStateError, ResumableSha256 } from './resumable-sha256.js';
 
 /*
  * Digest while streaming, across chunks and instances.
@@ -8,17 +8,17 @@ import { RegistryError } from './errors.js';
  * The sha256 of an upload is computed as its bytes pass from the request into storage (a tap in the
  * pipeline, see body.ts), so a commit never re-reads bytes. An upload is a database row plus a temporary
  * object, and its next chunk may land on any instance (or worker process): so the hash state after each
- * chunk is serialized (hash-wasm's save(), about 120 bytes) and written with the row by the same
- * compare-and-set that advances its size (UploadIndex.advanceUpload). Whoever takes the next chunk loads
- * that state and continues: O(chunk) work, and nothing is read back from storage. A crash between the
+ * chunk is serialized (resumable-sha256.ts, a portable format of 49 to 112 bytes) and written with the row by
+ * the same compare-and-set that advances its size (UploadIndex.advanceUpload). Whoever takes the next chunk
+ * loads that state and continues: O(chunk) work, and nothing is read back from storage. A crash between the
  * append and the compare-and-set leaves the row (size and state) as it was; the bytes beyond its size are
  * cut off before the next chunk (uploads.ts reconcileUpload), so the state always matches the object.
  *
- * hash-wasm (WebAssembly) hashes at about a sixth of the speed of Node's native createHash (bench/README.md,
- * "Upload hash"), whose state cannot be serialized. The native hash is therefore used where no state needs
- * to survive the request: a body that is the whole blob (POST ?digest=, or a PUT with a body on an empty
- * upload). Its row then keeps no state; should the commit of such a PUT fail, a retry without a body is
- * told to restart the upload, which is what clients do after a failed PUT anyway.
+ * The resumable hash is Node's own OpenSSL behind a small addon, about as fast as createHash (bench/README.md,
+ * "Upload hash"); createHash itself is still used where no state needs to survive the request: a body that is
+ * the whole blob (POST ?digest=, or a PUT with a body on an empty upload). Its row then keeps no state; should
+ * the commit of such a PUT fail, a retry without a body is told to restart the upload, which is what clients
+ * do after a failed PUT anyway.
  */
 
 /** What the body meter feeds (body.ts). */
@@ -51,49 +51,27 @@ export function wholeBlobHash(): UploadDigest {
 /**
  * The hash of an upload, continued from the state its row holds: a fresh one when the upload is empty, else
  * the state after exactly `size` bytes. BLOB_UPLOAD_INVALID when a non-empty upload has no usable state (its
- * row came from a version that kept none, or from a whole-blob PUT whose commit failed).
+ * row came from a version that kept none, or from a whole-blob PUT whose commit failed, or it was damaged).
  */
 export async function resumeUploadHash(upload: { id: string; size: number; hashState: Uint8Array | null }): Promise<UploadDigest> {
-  const hasher = await createSHA256();
+  let hash: ResumableSha256;
   if (upload.hashState === null) {
     if (upload.size > 0) throw new RegistryError('BLOB_UPLOAD_INVALID', RESTART, { uuid: upload.id, reason: 'no digest state recorded' });
-    hasher.init();
+    hash = ResumableSha256.fresh();
   } else {
     try {
-      hasher.load(upload.hashState);
-    } catch {
-      // A state saved by another hash-wasm build (its load() checks) or damaged in the database.
+      hash = ResumableSha256.load(upload.hashState);
+    } catch (error) {
+      if (!(error instanceof HashStateError)) throw error;
+      // Damaged in the database, or saved in a format this version does not read.
       throw new RegistryError('BLOB_UPLOAD_INVALID', RESTART, { uuid: upload.id, reason: 'unusable digest state' });
     }
   }
-  // hash-wasm pays a fixed cost per update() (a copy into WebAssembly memory and a call): request bodies arrive
-  // in pieces of a few KiB to 64 KiB, so small pieces are gathered first (bench/README.md, "Upload hash").
-  const staging = Buffer.allocUnsafe(STAGING_BYTES);
-  let staged = 0;
-  const flush = () => {
-    if (staged > 0) hasher.update(staging.subarray(0, staged));
-    staged = 0;
-  };
   return {
     update: (chunk) => {
-      if (staged + chunk.length > STAGING_BYTES) flush();
-      if (chunk.length >= STAGING_BYTES) {
-        hasher.update(chunk);
-        return;
-      }
-      staging.set(chunk, staged);
-      staged += chunk.length;
+      hash.update(chunk);
     },
-    state: () => {
-      flush();
-      return hasher.save();
-    },
-    digest: () => {
-      flush();
-      return `sha256:${hasher.digest('hex')}`;
-    },
+    state: () => hash.save(),
+    digest: () => `sha256:${hash.digest().toString('hex')}`,
   };
 }
-
-/** Bytes gathered before one hash-wasm update. */
-const STAGING_BYTES = 256 * 1024;

@@ -7,7 +7,7 @@ const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).dig
 
 describe('upload hashes', () => {
   it('a resumable hash saved and loaded between chunks of every size gives the native digest', async () => {
-    // Pieces around the staging size (256 KiB) and SHA-256's 64-byte block, in chunks as requests bring them.
+    // Pieces around SHA-256's 64-byte block and larger, in chunks as requests bring them.
     const sizes = [0, 1, 63, 64, 65, 4096, 262_143, 262_144, 262_145, 700_001, 17];
     const chunks = sizes.map((size) => [randomBytes(size), randomBytes(Math.floor(size / 3))]);
     const all = Buffer.concat(chunks.flat());
@@ -34,6 +34,12 @@ describe('upload hashes', () => {
   it('refuses to continue a non-empty upload without a usable state', async () => {
     await assert.rejects(resumeUploadHash({ id: 'u', size: 10, hashState: null }), { name: 'RegistryError', code: 'BLOB_UPLOAD_INVALID' });
     await assert.rejects(resumeUploadHash({ id: 'u', size: 10, hashState: Uint8Array.of(1, 2, 3) }), { name: 'RegistryError', code: 'BLOB_UPLOAD_INVALID' });
+    // A saved state damaged in the database: one flipped bit.
+    const saved = await resumeUploadHash({ id: 'u', size: 0, hashState: null });
+    saved.update(Buffer.from('0123456789'));
+    const damaged = Uint8Array.from(saved.state() ?? []);
+    damaged[5] = (damaged[5] ?? 0) ^ 0x10;
+    await assert.rejects(resumeUploadHash({ id: 'u', size: 10, hashState: damaged }), { name: 'RegistryError', code: 'BLOB_UPLOAD_INVALID' });
     const fresh = await resumeUploadHash({ id: 'u', size: 0, hashState: null });
     assert.equal(fresh.digest(), sha256(Buffer.alloc(0)));
   });
