@@ -17,7 +17,7 @@ import { EndpointClient } from './tls-client.js';
 import { curlPull } from './tls-curl.js';
 import type { Endpoint } from './tls-connect.js';
 import { getLoad, processCpuSeconds, type LoadResult } from './tls-load.js';
-import { measured, renderTlsTable, tlsCost, verdictOf, type Measured, type TlsRow } from './tls-report.js';
+import { measured, median, renderTlsTable, tlsCost, verdictOf, type Measured, type TlsRow } from './tls-report.js';
 import { startDistributionTls, startQuaysideEdge } from './tls-servers.js';
 
 const MiB = 1024 * 1024;
@@ -48,6 +48,13 @@ function firstLine(cmd: string, args: string[]): string {
 
 function message(error: unknown): string {
   return error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
+}
+
+/** The cipher's own rate on this machine: a floor for what encrypting (and decrypting) 1 GiB costs. */
+function aesGcmSpeed(): string {
+  const result = spawnSync('openssl', ['speed', '-evp', 'aes-128-gcm', '-bytes', '16384', '-seconds', '1'], { encoding: 'utf8' });
+  const match = /^AES-128-GCM\s+([\d.]+)k/m.exec(result.stdout ?? '');
+  return match ? `${Math.round(Number(match[1]) / 1000).toLocaleString('en-US')} MB/s` : 'not measured';
 }
 
 /**
@@ -117,6 +124,7 @@ async function main(): Promise<number> {
     `load average at start: ${load.toFixed(2)}${load > availableParallelism() / 2 ? ' (WARNING: the machine is busy; figures will be noisy)' : ''}`,
     `mode: ${values.quick ? 'quick' : 'full'} (blob ${blobBytes / MiB} MiB, ${runs} runs of each figure interleaved, GET load ${connections} keep-alive connections x ${seconds} s)`,
   ];
+  header.push(`AES-128-GCM on one core (openssl speed, 16 KiB blocks): ${aesGcmSpeed()}`);
   for (const line of header) console.log(line);
 
   const work = await mkdtemp(join(tmpdir(), 'tls-bench-'));
@@ -181,7 +189,7 @@ async function main(): Promise<number> {
     const perTarget = () => ({ quaysideHttp: [], quaysideTls: [], distributionTls: [] }) as Record<Target, number[]>;
     const pullSeconds: Record<PullClient, Record<Target, number[]>> = { curl: perTarget(), node: perTarget() };
     const pullServerCpu: Record<PullClient, Record<Target, number[]>> = { curl: perTarget(), node: perTarget() };
-    const nodeClientCpu = perTarget();
+    const clientCpu: Record<PullClient, Record<Target, number[]>> = { curl: perTarget(), node: perTarget() };
     const pullErrors: Record<PullClient, Partial<Record<Target, string>>> = { curl: {}, node: {} };
     const blobPath = `/v2/${REPOSITORY}/blobs/${blob.digest()}`;
     for (let run = 0; run < runs; run += 1) {
@@ -193,14 +201,16 @@ async function main(): Promise<number> {
             const ownCpu = process.cpuUsage();
             let elapsed: number;
             if (via === 'curl') {
-              elapsed = (await curlPull(endpoints[target], blobPath, { headers: auth[target], caFile: certificates.caFile, expectedBytes: blob.size })).seconds;
+              const pulled = await curlPull(endpoints[target], blobPath, { headers: auth[target], caFile: certificates.caFile, expectedBytes: blob.size });
+              elapsed = pulled.seconds;
+              clientCpu.curl[target].push(pulled.clientCpuSeconds);
             } else {
               const start = process.hrtime.bigint();
               const pulled = await client[target].pull(REPOSITORY, blob.digest());
               elapsed = Number(process.hrtime.bigint() - start) / 1e9;
               if (pulled.bytes !== blob.size) throw new Error(`short body: ${pulled.bytes} of ${blob.size} bytes`);
               const used = process.cpuUsage(ownCpu);
-              nodeClientCpu[target].push((used.user + used.system) / 1e6);
+              clientCpu.node[target].push((used.user + used.system) / 1e6);
             }
             pullSeconds[via][target].push(elapsed);
             pullServerCpu[via][target].push(processCpuSeconds(pids[target]) - cpuBefore);
@@ -261,9 +271,10 @@ async function main(): Promise<number> {
       row(`pull ${blobBytes / MiB} MiB, curl`, 's', 'lower', pullTime('curl'), 0.3),
       row(`pull ${blobBytes / MiB} MiB, curl`, 'MB/s', 'higher', pullRate('curl')),
       row(`pull ${blobBytes / MiB} MiB, curl, server CPU`, 's', 'lower', pullCpu('curl')),
+      row(`pull ${blobBytes / MiB} MiB, curl's own CPU`, 's', 'lower', figure(pullErrors.curl, (target) => clientCpu.curl[target])),
       row(`pull ${blobBytes / MiB} MiB, Node client`, 's', 'lower', pullTime('node'), 0.3),
       row(`pull ${blobBytes / MiB} MiB, Node client, server CPU`, 's', 'lower', pullCpu('node')),
-      row(`pull ${blobBytes / MiB} MiB, Node client's own CPU`, 's', 'lower', figure(pullErrors.node, (target) => nodeClientCpu[target])),
+      row(`pull ${blobBytes / MiB} MiB, Node client's own CPU`, 's', 'lower', figure(pullErrors.node, (target) => clientCpu.node[target])),
     ];
     console.log('');
     console.log(renderTlsTable(rows));
@@ -295,6 +306,18 @@ async function main(): Promise<number> {
       wrkLines.push(`  TLS cost (HTTP/HTTPS - 1): ${((http / https - 1) * 100).toFixed(1)} %; quayside HTTPS / distribution TLS: ${(https / dist).toFixed(2)}x`);
       for (const line of wrkLines) console.log(line);
     }
+    // The same pull through the HTTPS port (no PROXY header): the PROXY path should cost nothing more.
+    const httpsEndpoint: Endpoint = { label: 'quayside HTTPS', host: '127.0.0.1', port: quayside.httpsPort, transport: 'https', ca: certificates.caPem };
+    try {
+      const times: number[] = [];
+      for (let run = 0; run < runs; run += 1) {
+        times.push((await curlPull(httpsEndpoint, blobPath, { headers: auth.quaysideHttp, caFile: certificates.caFile, expectedBytes: blob.size })).seconds);
+      }
+      wrkLines.push(`curl pull of ${blobBytes / MiB} MiB through the HTTPS port (no PROXY header): median ${median(times).toFixed(2)} s (runs: ${times.map((t) => t.toFixed(2)).join(', ')})`);
+    } catch (error) {
+      wrkLines.push(`curl pull through the HTTPS port: error: ${message(error)}`);
+    }
+    console.log(wrkLines.at(-1));
 
     const summary = rows
       .filter((r) => r.maxTlsCost !== undefined)
