@@ -172,3 +172,74 @@ export async function getLoad(
     serverCpuPercent: (serverCpu / elapsed) * 100,
   };
 }
+
+/** One request on `socket`; resolves with its status once the whole response is in. */
+function oneExchange(socket: Socket, request: Buffer): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const reader = new ResponseReader();
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        reader.feed(chunk, (status) => resolveStatus(status));
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error('connection closed before the response was complete')));
+    socket.write(request);
+  });
+}
+
+/**
+ * GET `path` on a new connection each time (TCP, PROXY header and TLS handshake included, no session
+ * resumption), `concurrency` at once, for `seconds`: what a client that does not keep connections alive costs.
+ */
+export async function newConnectionLoad(
+  endpoint: Endpoint,
+  path: string,
+  options: { concurrency: number; seconds: number; headers?: Record<string, string>; serverPid: number },
+): Promise<LoadResult> {
+  const extra = Object.entries(options.headers ?? {})
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${endpoint.host}:${endpoint.port}\r\nConnection: close\r\n${extra}\r\n`);
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let socketErrors = 0;
+  const serverCpuStart = processCpuSeconds(options.serverPid);
+  const clientCpuStart = process.cpuUsage();
+  const start = performance.now();
+  const deadline = start + options.seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const sentAt = performance.now();
+      let socket: Socket | undefined;
+      try {
+        socket = await openConnection(endpoint);
+        const status = await oneExchange(socket, request);
+        latencies.push(performance.now() - sentAt);
+        if (status < 200 || status >= 300) non2xx += 1;
+      } catch {
+        socketErrors += 1;
+      } finally {
+        socket?.destroy();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+  const clientCpu = process.cpuUsage(clientCpuStart);
+  const serverCpu = processCpuSeconds(options.serverPid) - serverCpuStart;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    requestsPerSecond: latencies.length / elapsed,
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+    requests: latencies.length,
+    non2xx,
+    socketErrors,
+    serverCpuUsPerRequest: latencies.length > 0 ? (serverCpu * 1e6) / latencies.length : 0,
+    clientCpuPercent: ((clientCpu.user + clientCpu.system) / 1e6 / elapsed) * 100,
+    serverCpuPercent: (serverCpu / elapsed) * 100,
+  };
+}

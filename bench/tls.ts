@@ -16,7 +16,7 @@ import { makeCertificates } from './tls-certs.js';
 import { EndpointClient } from './tls-client.js';
 import { curlPull } from './tls-curl.js';
 import type { Endpoint } from './tls-connect.js';
-import { getLoad, processCpuSeconds, type LoadResult } from './tls-load.js';
+import { getLoad, newConnectionLoad, processCpuSeconds, type LoadResult } from './tls-load.js';
 import { measured, median, renderTlsTable, tlsCost, verdictOf, type Measured, type TlsRow } from './tls-report.js';
 import { startDistributionTls, startQuaysideEdge } from './tls-servers.js';
 
@@ -36,6 +36,8 @@ const USAGE = `usage: node dist/bench/tls.js [--quick] [--runs N] [--seconds S] 
 
 const USER: Credentials = { username: 'bench', password: 'bench-password-0123456789' };
 const REPOSITORY = 'bench/tls';
+/** Clients connecting at once in the new-connection-per-request load. */
+const HANDSHAKE_CONCURRENCY = 8;
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
 type Target = 'quaysideHttp' | 'quaysideTls' | 'distributionTls';
@@ -162,7 +164,7 @@ async function main(): Promise<number> {
 
     // 1. The same blob and small image pushed to each server (quayside through its PROXY+TLS port, so the
     //    push path is exercised there too; not timed).
-    console.log(`1/4 pushing a ${blobBytes / MiB} MiB blob and a small image to each server ...`);
+    console.log(`1/5 pushing a ${blobBytes / MiB} MiB blob and a small image to each server ...`);
     const blob = new GeneratedBlob(blobBytes);
     blob.digest();
     for (const target of ['quaysideTls', 'distributionTls'] as const) {
@@ -171,7 +173,7 @@ async function main(): Promise<number> {
     }
 
     // 2. One untimed pull through every endpoint checks the bytes (and leaves the blob in the page cache).
-    console.log('2/4 checking the pulled bytes ...');
+    console.log('2/5 checking the pulled bytes ...');
     const ciphers: Partial<Record<Target, string>> = {};
     for (const target of TARGETS) {
       const hash = createHash('sha256');
@@ -183,7 +185,7 @@ async function main(): Promise<number> {
 
     // 3. Timed pulls, one stream, interleaved so that drift in the machine's load hits every target alike; each
     //    with curl (a C client, PROXY v1 header) and with the Node https client (PROXY v2 header).
-    console.log(`3/4 pulling, ${runs} x 3 targets x 2 clients ...`);
+    console.log(`3/5 pulling, ${runs} x 3 targets x 2 clients ...`);
     const pullClients = ['curl', 'node'] as const;
     type PullClient = (typeof pullClients)[number];
     const perTarget = () => ({ quaysideHttp: [], quaysideTls: [], distributionTls: [] }) as Record<Target, number[]>;
@@ -222,7 +224,7 @@ async function main(): Promise<number> {
     }
 
     // 4. Manifest GETs by tag under load, interleaved the same way.
-    console.log(`4/4 manifest GETs, ${runs} x 3 x ${seconds} s (after an untimed warm-up run on each) ...`);
+    console.log(`4/5 manifest GETs, ${runs} x 3 x ${seconds} s (after an untimed warm-up run on each) ...`);
     const path = `/v2/${REPOSITORY}/manifests/v1`;
     // The first seconds of load on a Node server run code the JIT has not optimised yet: not part of any figure.
     for (const target of TARGETS) {
@@ -244,6 +246,26 @@ async function main(): Promise<number> {
       }
     }
 
+    // 5. The same GET on a new connection each time: the handshake (TCP, PROXY header, TLS) is then part of
+    //    every request, as for a client that does not keep connections alive.
+    const handshakeSeconds = Math.max(2, Math.round(seconds / 2));
+    console.log(`5/5 manifest GETs on a new connection each, ${runs} x 3 x ${handshakeSeconds} s, ${HANDSHAKE_CONCURRENCY} at once ...`);
+    const fresh: Record<Target, LoadResult[]> = { quaysideHttp: [], quaysideTls: [], distributionTls: [] };
+    const freshErrors: Partial<Record<Target, string>> = {};
+    for (let run = 0; run < runs; run += 1) {
+      for (const target of TARGETS) {
+        if (freshErrors[target] !== undefined) continue;
+        try {
+          const result = await newConnectionLoad(endpoints[target], path, { concurrency: HANDSHAKE_CONCURRENCY, seconds: handshakeSeconds, headers: { ...auth[target], accept: MANIFEST_TYPE }, serverPid: pids[target] });
+          if (result.requests === 0) throw new Error('no request completed');
+          if (result.non2xx > 0 || result.socketErrors > 0) throw new Error(`${result.non2xx} non-2xx responses and ${result.socketErrors} failed connections out of ${result.requests}`);
+          fresh[target].push(result);
+        } catch (error) {
+          freshErrors[target] = message(error);
+        }
+      }
+    }
+
     const figure = (errors: Partial<Record<Target, string>>, values: (target: Target) => number[]) => (target: Target): Measured => {
       const error = errors[target];
       return error !== undefined ? { error } : measured(values(target));
@@ -252,6 +274,7 @@ async function main(): Promise<number> {
     const pullTime = (via: PullClient) => figure(pullErrors[via], (target) => pullSeconds[via][target]);
     const pullCpu = (via: PullClient) => figure(pullErrors[via], (target) => pullServerCpu[via][target]);
     const loadFigure = (pick: (result: LoadResult) => number) => figure(loadErrors, (target) => loads[target].map(pick));
+    const freshFigure = (pick: (result: LoadResult) => number) => figure(freshErrors, (target) => fresh[target].map(pick));
     const row = (label: string, unit: string, better: 'higher' | 'lower', of: (target: Target) => Measured, maxTlsCost?: number): TlsRow => ({
       label,
       unit,
@@ -268,6 +291,8 @@ async function main(): Promise<number> {
       row('GET manifest server CPU per request', 'us', 'lower', loadFigure((r) => r.serverCpuUsPerRequest)),
       row('GET manifest server CPU', '% of a core', 'lower', loadFigure((r) => r.serverCpuPercent)),
       row('GET manifest load generator CPU', '% of a core', 'lower', loadFigure((r) => r.clientCpuPercent)),
+      row('GET manifest, new connection each', 'req/s', 'higher', freshFigure((r) => r.requestsPerSecond)),
+      row('GET manifest, new connection each, server CPU per request', 'us', 'lower', freshFigure((r) => r.serverCpuUsPerRequest)),
       row(`pull ${blobBytes / MiB} MiB, curl`, 's', 'lower', pullTime('curl'), 0.3),
       row(`pull ${blobBytes / MiB} MiB, curl`, 'MB/s', 'higher', pullRate('curl')),
       row(`pull ${blobBytes / MiB} MiB, curl, server CPU`, 's', 'lower', pullCpu('curl')),
@@ -334,7 +359,7 @@ async function main(): Promise<number> {
     console.log('');
     for (const line of summary) console.log(line);
     if (values.json) {
-      await writeFile(values.json, `${JSON.stringify({ header, ciphers, rows, wrk: wrkLines, loads }, null, 2)}\n`);
+      await writeFile(values.json, `${JSON.stringify({ header, ciphers, rows, wrk: wrkLines, loads, newConnectionLoads: fresh }, null, 2)}\n`);
       console.log(`results written to ${values.json}`);
     }
     failed = rows.some((r) => 'error' in r.quaysideHttp || 'error' in r.quaysideTls || 'error' in r.distributionTls);
