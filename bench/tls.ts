@@ -14,9 +14,9 @@ import { GeneratedBlob } from './registry-client.js';
 import { runWrk } from './registry-wrk.js';
 import { makeCertificates } from './tls-certs.js';
 import { EndpointClient } from './tls-client.js';
-import { curlPull } from './tls-curl.js';
 import type { Endpoint } from './tls-connect.js';
-import { getLoad, newConnectionLoad, processCpuSeconds, type LoadResult } from './tls-load.js';
+import { getLoad, newConnectionLoad, type LoadResult } from './tls-load.js';
+import { measureLoads, measurePulls, message, TARGETS, type BenchSetup, type PullClient, type Target } from './tls-measure.js';
 import { measured, median, renderTlsTable, tlsCost, verdictOf, type Measured, type TlsRow } from './tls-report.js';
 import { startDistributionTls, startQuaysideEdge } from './tls-servers.js';
 
@@ -40,16 +40,10 @@ const REPOSITORY = 'bench/tls';
 const HANDSHAKE_CONCURRENCY = 8;
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
-type Target = 'quaysideHttp' | 'quaysideTls' | 'distributionTls';
-const TARGETS: Target[] = ['quaysideHttp', 'quaysideTls', 'distributionTls'];
 
 function firstLine(cmd: string, args: string[]): string {
   const result = spawnSync(cmd, args, { encoding: 'utf8' });
   return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n')[0] ?? '';
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
 }
 
 /** The cipher's own rate on this machine: a floor for what encrypting (and decrypting) 1 GiB costs. */
@@ -183,110 +177,40 @@ async function main(): Promise<number> {
     }
     console.log(`negotiated: ${TARGETS.map((target) => `${endpoints[target].label}: ${ciphers[target]}`).join('; ')}`);
 
-    // 3. Timed pulls, one stream, interleaved so that drift in the machine's load hits every target alike; each
-    //    with curl (a C client, PROXY v1 header) and with the Node https client (PROXY v2 header).
-    console.log(`3/5 pulling, ${runs} x 3 targets x 2 clients ...`);
-    const pullClients = ['curl', 'node'] as const;
-    type PullClient = (typeof pullClients)[number];
-    const perTarget = () => ({ quaysideHttp: [], quaysideTls: [], distributionTls: [] }) as Record<Target, number[]>;
-    const pullSeconds: Record<PullClient, Record<Target, number[]>> = { curl: perTarget(), node: perTarget() };
-    const pullServerCpu: Record<PullClient, Record<Target, number[]>> = { curl: perTarget(), node: perTarget() };
-    const clientCpu: Record<PullClient, Record<Target, number[]>> = { curl: perTarget(), node: perTarget() };
-    const pullErrors: Record<PullClient, Partial<Record<Target, string>>> = { curl: {}, node: {} };
-    const blobPath = `/v2/${REPOSITORY}/blobs/${blob.digest()}`;
-    // The same pull through the HTTPS port (no PROXY header), in the same rotation: the PROXY path should cost
-    // nothing more than plain TLS.
+    // 3. Timed pulls, one stream: curl (a C client, PROXY v1 header) and the Node https client (PROXY v2 header).
+    console.log(`3/5 pulling, ${runs} x 3 targets x 2 clients (and curl through the HTTPS port) ...`);
+    const setup: BenchSetup = { endpoints, pids, auth, clients: client, caFile: certificates.caFile };
     const httpsEndpoint: Endpoint = { label: 'quayside HTTPS', host: '127.0.0.1', port: quayside.httpsPort, transport: 'https', ca: certificates.caPem };
-    const httpsPullSeconds: number[] = [];
-    let httpsPullError: string | undefined;
-    for (let run = 0; run < runs; run += 1) {
-      if (httpsPullError === undefined) {
-        try {
-          httpsPullSeconds.push((await curlPull(httpsEndpoint, blobPath, { headers: auth.quaysideHttp, caFile: certificates.caFile, expectedBytes: blob.size })).seconds);
-        } catch (error) {
-          httpsPullError = message(error);
-        }
-      }
-      for (const target of TARGETS) {
-        for (const via of pullClients) {
-          if (pullErrors[via][target] !== undefined) continue;
-          try {
-            const cpuBefore = processCpuSeconds(pids[target]);
-            const ownCpu = process.cpuUsage();
-            let elapsed: number;
-            if (via === 'curl') {
-              const pulled = await curlPull(endpoints[target], blobPath, { headers: auth[target], caFile: certificates.caFile, expectedBytes: blob.size });
-              elapsed = pulled.seconds;
-              clientCpu.curl[target].push(pulled.clientCpuSeconds);
-            } else {
-              const start = process.hrtime.bigint();
-              const pulled = await client[target].pull(REPOSITORY, blob.digest());
-              elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-              if (pulled.bytes !== blob.size) throw new Error(`short body: ${pulled.bytes} of ${blob.size} bytes`);
-              const used = process.cpuUsage(ownCpu);
-              clientCpu.node[target].push((used.user + used.system) / 1e6);
-            }
-            pullSeconds[via][target].push(elapsed);
-            pullServerCpu[via][target].push(processCpuSeconds(pids[target]) - cpuBefore);
-          } catch (error) {
-            pullErrors[via][target] = message(error);
-          }
-        }
-      }
-    }
+    const pulls = await measurePulls(setup, blob, REPOSITORY, runs, httpsEndpoint);
 
-    // 4. Manifest GETs by tag under load, interleaved the same way.
+    // 4. Manifest GETs by tag on kept-alive connections.
     console.log(`4/5 manifest GETs, ${runs} x 3 x ${seconds} s (after an untimed warm-up run on each) ...`);
     const path = `/v2/${REPOSITORY}/manifests/v1`;
+    const getHeaders = (target: Target) => ({ ...auth[target], accept: MANIFEST_TYPE });
     // The first seconds of load on a Node server run code the JIT has not optimised yet: not part of any figure.
     for (const target of TARGETS) {
-      await getLoad(endpoints[target], path, { connections, seconds: Math.min(seconds, 3), headers: { ...auth[target], accept: MANIFEST_TYPE }, serverPid: pids[target] });
+      await getLoad(endpoints[target], path, { connections, seconds: Math.min(seconds, 3), headers: getHeaders(target), serverPid: pids[target] });
     }
-    const loads: Record<Target, LoadResult[]> = { quaysideHttp: [], quaysideTls: [], distributionTls: [] };
-    const loadErrors: Partial<Record<Target, string>> = {};
-    for (let run = 0; run < runs; run += 1) {
-      for (const target of TARGETS) {
-        if (loadErrors[target] !== undefined) continue;
-        try {
-          const result = await getLoad(endpoints[target], path, { connections, seconds, headers: { ...auth[target], accept: MANIFEST_TYPE }, serverPid: pids[target] });
-          if (result.requests === 0) throw new Error('no request completed');
-          if (result.non2xx > 0 || result.socketErrors > 0) throw new Error(`${result.non2xx} non-2xx responses and ${result.socketErrors} socket errors out of ${result.requests}`);
-          loads[target].push(result);
-        } catch (error) {
-          loadErrors[target] = message(error);
-        }
-      }
-    }
+    const kept = await measureLoads(runs, (target) => getLoad(endpoints[target], path, { connections, seconds, headers: getHeaders(target), serverPid: pids[target] }));
 
     // 5. The same GET on a new connection each time: the handshake (TCP, PROXY header, TLS) is then part of
     //    every request, as for a client that does not keep connections alive.
     const handshakeSeconds = Math.max(2, Math.round(seconds / 2));
     console.log(`5/5 manifest GETs on a new connection each, ${runs} x 3 x ${handshakeSeconds} s, ${HANDSHAKE_CONCURRENCY} at once ...`);
-    const fresh: Record<Target, LoadResult[]> = { quaysideHttp: [], quaysideTls: [], distributionTls: [] };
-    const freshErrors: Partial<Record<Target, string>> = {};
-    for (let run = 0; run < runs; run += 1) {
-      for (const target of TARGETS) {
-        if (freshErrors[target] !== undefined) continue;
-        try {
-          const result = await newConnectionLoad(endpoints[target], path, { concurrency: HANDSHAKE_CONCURRENCY, seconds: handshakeSeconds, headers: { ...auth[target], accept: MANIFEST_TYPE }, serverPid: pids[target] });
-          if (result.requests === 0) throw new Error('no request completed');
-          if (result.non2xx > 0 || result.socketErrors > 0) throw new Error(`${result.non2xx} non-2xx responses and ${result.socketErrors} failed connections out of ${result.requests}`);
-          fresh[target].push(result);
-        } catch (error) {
-          freshErrors[target] = message(error);
-        }
-      }
-    }
+    const fresh = await measureLoads(runs, (target) =>
+      newConnectionLoad(endpoints[target], path, { concurrency: HANDSHAKE_CONCURRENCY, seconds: handshakeSeconds, headers: getHeaders(target), serverPid: pids[target] }),
+    );
 
     const figure = (errors: Partial<Record<Target, string>>, values: (target: Target) => number[]) => (target: Target): Measured => {
       const error = errors[target];
       return error !== undefined ? { error } : measured(values(target));
     };
-    const pullRate = (via: PullClient) => figure(pullErrors[via], (target) => pullSeconds[via][target].map((s) => blobBytes / MB / s));
-    const pullTime = (via: PullClient) => figure(pullErrors[via], (target) => pullSeconds[via][target]);
-    const pullCpu = (via: PullClient) => figure(pullErrors[via], (target) => pullServerCpu[via][target]);
-    const loadFigure = (pick: (result: LoadResult) => number) => figure(loadErrors, (target) => loads[target].map(pick));
-    const freshFigure = (pick: (result: LoadResult) => number) => figure(freshErrors, (target) => fresh[target].map(pick));
+    const pullRate = (via: PullClient) => figure(pulls.errors[via], (target) => pulls.seconds[via][target].map((s) => blobBytes / MB / s));
+    const pullTime = (via: PullClient) => figure(pulls.errors[via], (target) => pulls.seconds[via][target]);
+    const pullCpu = (via: PullClient) => figure(pulls.errors[via], (target) => pulls.serverCpu[via][target]);
+    const ownCpu = (via: PullClient) => figure(pulls.errors[via], (target) => pulls.clientCpu[via][target]);
+    const loadFigure = (pick: (result: LoadResult) => number) => figure(kept.errors, (target) => kept.results[target].map(pick));
+    const freshFigure = (pick: (result: LoadResult) => number) => figure(fresh.errors, (target) => fresh.results[target].map(pick));
     const row = (label: string, unit: string, better: 'higher' | 'lower', of: (target: Target) => Measured, maxTlsCost?: number): TlsRow => ({
       label,
       unit,
@@ -308,10 +232,10 @@ async function main(): Promise<number> {
       row(`pull ${blobBytes / MiB} MiB, curl`, 's', 'lower', pullTime('curl'), 0.3),
       row(`pull ${blobBytes / MiB} MiB, curl`, 'MB/s', 'higher', pullRate('curl')),
       row(`pull ${blobBytes / MiB} MiB, curl, server CPU`, 's', 'lower', pullCpu('curl')),
-      row(`pull ${blobBytes / MiB} MiB, curl's own CPU`, 's', 'lower', figure(pullErrors.curl, (target) => clientCpu.curl[target])),
+      row(`pull ${blobBytes / MiB} MiB, curl's own CPU`, 's', 'lower', ownCpu('curl')),
       row(`pull ${blobBytes / MiB} MiB, Node client`, 's', 'lower', pullTime('node')),
       row(`pull ${blobBytes / MiB} MiB, Node client, server CPU`, 's', 'lower', pullCpu('node')),
-      row(`pull ${blobBytes / MiB} MiB, Node client's own CPU`, 's', 'lower', figure(pullErrors.node, (target) => clientCpu.node[target])),
+      row(`pull ${blobBytes / MiB} MiB, Node client's own CPU`, 's', 'lower', ownCpu('node')),
     ];
     console.log('');
     console.log(renderTlsTable(rows));
@@ -343,9 +267,9 @@ async function main(): Promise<number> {
       wrkLines.push(`  TLS cost (HTTP/HTTPS - 1): ${((http / https - 1) * 100).toFixed(1)} %; quayside HTTPS / distribution TLS: ${(https / dist).toFixed(2)}x`);
       for (const line of wrkLines) console.log(line);
     }
-    const httpsLine = httpsPullSeconds.length === 0
-      ? `curl pull through the HTTPS port: error: ${httpsPullError ?? 'not run'}`
-      : `curl pull of ${blobBytes / MiB} MiB through the HTTPS port (no PROXY header), interleaved with the pulls above: median ${median(httpsPullSeconds).toFixed(2)} s (runs: ${httpsPullSeconds.map((t) => t.toFixed(2)).join(', ')})`;
+    const httpsLine = pulls.httpsPortSeconds.length === 0
+      ? `curl pull through the HTTPS port: error: ${pulls.httpsPortError ?? 'not run'}`
+      : `curl pull of ${blobBytes / MiB} MiB through the HTTPS port (no PROXY header), interleaved with the pulls above: median ${median(pulls.httpsPortSeconds).toFixed(2)} s (runs: ${pulls.httpsPortSeconds.map((t) => t.toFixed(2)).join(', ')})`;
     wrkLines.push(httpsLine);
     console.log(httpsLine);
 
@@ -364,7 +288,7 @@ async function main(): Promise<number> {
     console.log('');
     for (const line of summary) console.log(line);
     if (values.json) {
-      await writeFile(values.json, `${JSON.stringify({ header, ciphers, rows, wrk: wrkLines, loads, newConnectionLoads: fresh }, null, 2)}\n`);
+      await writeFile(values.json, `${JSON.stringify({ header, ciphers, rows, wrk: wrkLines, pulls, loads: kept.results, newConnectionLoads: fresh.results }, null, 2)}\n`);
       console.log(`results written to ${values.json}`);
     }
     failed = rows.some((r) => 'error' in r.quaysideHttp || 'error' in r.quaysideTls || 'error' in r.distributionTls);
