@@ -98,7 +98,10 @@ export async function openConnection(endpoint: Endpoint): Promise<Socket> {
   );
   // The header must be on the wire before the ClientHello: write it, wait for the flush, then start TLS.
   await new Promise<void>((written, reject) => raw.write(header, (error) => (error ? reject(error) : written())));
-  return tlsOver(raw, endpoint);
+  const tls = tlsOver(raw, endpoint);
+  // Errors of the TCP socket surface on the TLS socket; this listener only keeps a late one from being uncaught.
+  raw.on('error', () => raw.destroy());
+  return tls;
 }
 
 /** node:https Agent whose connections start with a PROXY v2 header (the Agent still pools and keeps alive). */

@@ -83,7 +83,14 @@ export async function getLoad(
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
   const request = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${endpoint.host}:${endpoint.port}\r\n${extra}\r\n`);
-  const sockets = await Promise.all(Array.from({ length: options.connections }, () => openConnection(endpoint)));
+  const opened = await Promise.allSettled(Array.from({ length: options.connections }, () => openConnection(endpoint)));
+  const sockets = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const refused = opened.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (refused !== undefined) {
+    // One connection that cannot be opened fails the run; the others must not be left open behind it.
+    for (const socket of sockets) socket.destroy();
+    throw new Error(`${endpoint.label}: ${sockets.length} of ${options.connections} connections opened: ${String(refused.reason)}`);
+  }
 
   let latencies = new Float64Array(1 << 16);
   let count = 0;
@@ -184,7 +191,7 @@ function oneExchange(socket: Socket, request: Buffer): Promise<number> {
         reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
-    socket.once('error', reject);
+    socket.on('error', reject);
     socket.once('close', () => reject(new Error('connection closed before the response was complete')));
     socket.write(request);
   });
