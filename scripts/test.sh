@@ -10,15 +10,29 @@ declare -A DEBIAN_TOOLS=(
   [skopeo]=skopeo [umoci]=umoci [haproxy]=haproxy [etcd]=etcd-server [etcdctl]=etcd-client
   [openssl]=openssl [podman]=podman [dockerd]=docker.io [curl]=curl [jq]=jq
   [mariadb-install-db]=mariadb-server [python3]=python3
+  # The object-storage server (test/helpers/object-storage): Swift, Keystone under uwsgi, memcached.
+  [swift-ring-builder]=swift [swift-proxy-server]=swift-proxy [swift-object-server]=swift-object
+  [swift-container-server]=swift-container [swift-account-server]=swift-account [memcached]=memcached
+  [keystone-manage]=keystone [uwsgi]=uwsgi
 )
+# Packages without a command of their own: checked by name.
+DEBIAN_PACKAGES=(uwsgi-plugin-python3 python3-keystonemiddleware)
 missing=()
 for tool in "${!DEBIAN_TOOLS[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${DEBIAN_TOOLS[$tool]}")
+done
+for package in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test: installing ${missing[*]} from Debian"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Where no policy forbids it, the packages start their own keystone (:5000) and memcached (:11211). The
+  # tests never use them (their servers are on free ports of their own), but an idle keystone is no use.
+  for service in keystone memcached; do
+    if [[ " ${missing[*]} " == *" $service "* ]]; then invoke-rc.d "$service" stop >/dev/null 2>&1 || true; fi
+  done
 fi
 
 [ -d node_modules ] || npm ci
@@ -26,6 +40,32 @@ npm run build --silent
 
 # The services every machine of ours runs; tests fail loudly when they are unreachable.
 echo "test: node $(node --version), $(haproxy -v | head -n 1), $(etcd --version | head -n 1), skopeo $(skopeo --version | awk '{print $3}'), $(podman --version), $(dockerd --version)"
+
+# One object-storage server (Swift + Keystone + s3api) for the whole run: a cold start takes 35-100 s, too
+# long to pay per test file. Its description goes to the tests through QUAYSIDE_OBJECT_STORAGE; it is
+# stopped whatever the tests' exit code.
+object_storage_dir=$(mktemp -d)
+object_storage_state="$object_storage_dir/object-storage.json"
+node dist/test/helpers/object-storage/main.js "$object_storage_state" >"$object_storage_dir/server.log" 2>&1 &
+object_storage_pid=$!
+stop_object_storage() {
+  kill -TERM "$object_storage_pid" 2>/dev/null && wait "$object_storage_pid" 2>/dev/null
+  rm -rf "$object_storage_dir"
+}
+trap stop_object_storage EXIT
+for _ in $(seq 1 600); do
+  [ -f "$object_storage_state" ] && break
+  kill -0 "$object_storage_pid" 2>/dev/null || break
+  sleep 0.5
+done
+if [ -f "$object_storage_state" ]; then
+  cat "$object_storage_dir/server.log"
+  export QUAYSIDE_OBJECT_STORAGE="$object_storage_state"
+else
+  # The object-storage tests then start their own server and fail loudly with the reason; the rest runs.
+  echo "test: the object-storage server did not start:"
+  cat "$object_storage_dir/server.log"
+fi
 
 files=$(find dist/test -name '*.test.js' | sort)
 node --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" $files
