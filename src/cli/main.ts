@@ -7,6 +7,7 @@ commands:
   db migrate         apply pending database migrations
   db status          list pending migrations
   config validate F  check a config.yaml without starting
+  storage validate   write and read back Quay's _verify marker in every storage location
   lb ...             the HAProxy load-balancer control plane (quayside lb --help)
   user ...           create, list and delete users, set passwords (quayside user --help)
   org create         create an organization with its owner
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<CommandRunner>> = {
   serve: async () => (await import('./serve.js')).runServeCommand,
   db: async () => (await import('./db.js')).runDbCommand,
   config: async () => (await import('./config.js')).runConfigCommand,
+  storage: async () => (await import('./storage.js')).runStorageCommand,
   lb: async () => (await import('./lb.js')).runLbCommand,
   user: async () => (await import('./user.js')).runUserCommand,
   org: async () => (await import('./org.js')).runOrgCommand,

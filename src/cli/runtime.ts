@@ -6,7 +6,7 @@ import type { Config, StorageLocationConfig } from '../config/schema.js';
 import { DatabaseConfigError, openDatabase, parseDatabaseConfig, type Database, type DatabaseConfig } from '../db/database.js';
 import { migrateToLatest, pendingMigrations } from '../db/migrate.js';
 import type { ConnectionLog } from '../db/pool-bounds.js';
-import { checkStorageLocation, checkStorageWritable, createBlobStore, StorageConfigError } from '../storage/factory.js';
+import { buildStorageLocation, describeStorageFailure, parseStorageLocation, StorageConfigError, type ParsedStorageLocation } from '../storage/factory.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { CliError } from './cli-error.js';
 import { caListWith } from '../net/extra-ca.js';
@@ -31,6 +31,8 @@ export interface CheckedConfig {
   database: DatabaseConfig;
   /** The first preferred location, the only one that serves blobs until geo-replication. */
   storage: { location: string; config: StorageLocationConfig };
+  /** Every location of DISTRIBUTED_STORAGE_CONFIG, parsed by its driver, the preferred one first. */
+  locations: ParsedStorageLocation[];
 }
 
 /** Quay's peewee settings: accepted so a Quay file starts, but they mean nothing to a Node pool. */
@@ -88,17 +90,20 @@ export async function checkConfiguration(location: ConfigLocation | string | und
   }
   warnings.push(...connectionArgWarnings(database, config.DB_CONNECTION_ARGS));
 
-  // Every location is checked, used or not: a driver that does not exist must not wait for the day it is preferred.
+  // The schema guarantees a preference naming configured locations whenever locations are configured.
+  const preferred = config.DISTRIBUTED_STORAGE_PREFERENCE[0] ?? Object.keys(config.DISTRIBUTED_STORAGE_CONFIG)[0]!;
+  // Every location is parsed by its driver, used or not: a bad one must not wait for the day it is preferred.
+  const locations: ParsedStorageLocation[] = [];
   for (const [name, location] of Object.entries(config.DISTRIBUTED_STORAGE_CONFIG)) {
     try {
-      checkStorageLocation(location);
+      const parsed = parseStorageLocation(name, location);
+      if (name === preferred) locations.unshift(parsed);
+      else locations.push(parsed);
     } catch (error) {
-      if (error instanceof StorageConfigError) throw new CliError(`${source}: DISTRIBUTED_STORAGE_CONFIG.${name}: ${error.message}`);
+      if (error instanceof StorageConfigError) throw new CliError(`${source}: ${error.message}`);
       throw error;
     }
   }
-  // The schema guarantees a preference naming configured locations whenever locations are configured.
-  const preferred = config.DISTRIBUTED_STORAGE_PREFERENCE[0] ?? Object.keys(config.DISTRIBUTED_STORAGE_CONFIG)[0]!;
   for (const name of Object.keys(config.DISTRIBUTED_STORAGE_CONFIG)) {
     if (name !== preferred) {
       warnings.push(`storage location ${name} is not used: only the first of DISTRIBUTED_STORAGE_PREFERENCE (${preferred}) serves blobs until geo-replication`);
@@ -110,7 +115,15 @@ export async function checkConfiguration(location: ConfigLocation | string | und
     );
   }
   const edge = await checkEdgeFiles(chosen.dir, config);
-  return { config, warnings, source, edge, database, storage: { location: preferred, config: config.DISTRIBUTED_STORAGE_CONFIG[preferred]! } };
+  return {
+    config,
+    warnings,
+    source,
+    edge,
+    database,
+    storage: { location: preferred, config: config.DISTRIBUTED_STORAGE_CONFIG[preferred]! },
+    locations,
+  };
 }
 
 /** checkConfiguration, with its warnings written to stderr (one `warning:` line each). */
@@ -178,16 +191,68 @@ export async function ensureSchema(database: Database, migrate: boolean, log: (l
   }
 }
 
-/** The blob store of the first preferred location, after checking that it can take blobs (one line when not). */
+/** A storage check that has not answered by then has failed: object stores retry, but a start must not hang. */
+export const STORAGE_CHECK_TIMEOUT_MS = 60_000;
+
+/** The outcome of checking one location: its store (built, pinged) or the one line saying what failed. */
+export interface StorageCheck {
+  location: ParsedStorageLocation;
+  store: BlobStore;
+  /** undefined when the location passed; otherwise `<driver detail>: <what failed>`. */
+  failure?: string;
+}
+
+function withTimeout(check: Promise<void>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+  });
+  return Promise.race([check, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Builds every configured location and runs Quay's check on each, concurrently: ping() writes
+ * `<storage_path>/_verify` with `testing 123` and reads it back. `onStart` hears each location as its check
+ * begins (progress for `storage validate`). Never rejects for a failing location; its check says why.
+ */
+export async function checkStorageLocations(
+  checked: Pick<CheckedConfig, 'locations' | 'edge'>,
+  options: { onStart?: (location: ParsedStorageLocation) => void; timeoutMs?: number } = {},
+): Promise<StorageCheck[]> {
+  const context = { extraCa: checked.edge.extraCa.certificates, now: Date.now };
+  return Promise.all(
+    checked.locations.map(async (location): Promise<StorageCheck> => {
+      // Parsed already, so building (no I/O) cannot fail on the parameters.
+      const store = buildStorageLocation(location, context);
+      options.onStart?.(location);
+      try {
+        await withTimeout(store.ping(), options.timeoutMs ?? STORAGE_CHECK_TIMEOUT_MS);
+        return { location, store };
+      } catch (error) {
+        return { location, store, failure: describeStorageFailure(location, error) };
+      }
+    }),
+  );
+}
+
+/**
+ * The blob store of the first preferred location, after every location was built and checked: the preferred
+ * one must pass (else one CliError line); another one that fails is a warning, since nothing reads it until
+ * geo-replication, but its parameters were already refused at parse time if they were wrong.
+ */
 export async function openPreferredStorage(checked: CheckedConfig): Promise<BlobStore> {
-  const { location, config } = checked.storage;
-  try {
-    await checkStorageWritable(config);
-    return createBlobStore(config);
-  } catch (error) {
-    if (error instanceof StorageConfigError) throw new CliError(`storage location ${location}: ${error.message}`);
-    throw error;
+  const checks = await checkStorageLocations(checked);
+  const [preferred, ...others] = checks;
+  for (const other of others) {
+    if (other.failure !== undefined) process.stderr.write(`warning: storage location ${other.location.name}: ${other.failure}\n`);
+    await other.store.close?.().catch(() => undefined);
   }
+  if (preferred === undefined) throw new CliError('no storage location is configured');
+  if (preferred.failure !== undefined) {
+    await preferred.store.close?.().catch(() => undefined);
+    throw new CliError(`storage location ${preferred.location.name}: ${preferred.failure}`);
+  }
+  return preferred.store;
 }
 
 /** The first line of an error's message; a connection refused on every address of a host name (an AggregateError

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { isQuayKeyNotYetUsed, QUAY_KEYS_NOT_YET_USED } from './quay-keys.js';
+import { describeIssue, describeValue } from './issues.js';
 import { closestKey } from './suggest.js';
 import { CONFIG_KEYS, configSchema, type Config } from './schema.js';
 
@@ -28,51 +29,6 @@ const MAX_ALIAS_COUNT = 100;
 
 function firstLine(text: string): string {
   return (text.split('\n')[0] ?? '').replace(/:\s*$/, '').trim();
-}
-
-function describeValue(value: unknown): string {
-  if (value === null || value === undefined) return 'an empty value';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}`;
-  if (typeof value === 'number') return `the number ${value}`;
-  if (typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return 'a list';
-  if (value instanceof Date) return 'a date';
-  if (typeof value === 'object') return 'a mapping';
-  return typeof value;
-}
-
-const EXPECTED: Record<string, string> = {
-  string: 'a string',
-  number: 'a number',
-  boolean: 'true or false',
-  array: 'a list',
-  object: 'a mapping',
-  record: 'a mapping',
-  tuple: 'a list [driverName, {parameters}]',
-};
-
-/** Turns one zod issue into the "what is wrong" part of the message. */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type': {
-      const expected = EXPECTED[issue.expected] ?? issue.expected;
-      if (issue.input === undefined) return `is required (expected ${expected})`;
-      return `expected ${expected}, got ${describeValue(issue.input)}`;
-    }
-    case 'invalid_value':
-      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(issue.input)}`;
-    case 'too_small':
-      if (issue.origin === 'string') return 'must not be empty';
-      if (issue.origin === 'array') return `must have at least ${String(issue.minimum)} item(s)`;
-      return issue.message;
-    case 'invalid_key':
-      return issue.issues[0] ? `invalid key: ${describeIssue(issue.issues[0])}` : issue.message;
-    case 'too_big':
-      if (issue.origin === 'array') return `must have at most ${String(issue.maximum)} item(s)`;
-      return issue.message;
-    default:
-      return issue.message;
-  }
 }
 
 function formatPath(segments: readonly PropertyKey[], preferenceFromEnv: boolean): string {

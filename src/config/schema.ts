@@ -74,6 +74,9 @@ const objectSchema = z.object({
   FEATURE_USER_CREATION: z.boolean().default(true),
   FEATURE_APP_SPECIFIC_TOKENS: z.boolean().default(true),
   FEATURE_SUPER_USERS: z.boolean().default(true),
+  // Blob GETs are answered by a 307 to the driver's signed URL (S3 presigned, Swift temp URL) unless this is
+  // true: then Quayside streams the bytes itself (clients that cannot reach the storage, as in Quay).
+  FEATURE_PROXY_STORAGE: z.boolean().default(false),
   SUPER_USERS: z.array(z.string().min(1)).default([]),
   CREATE_PRIVATE_REPO_ON_PUSH: z.boolean().default(true),
   CREATE_NAMESPACE_ON_PUSH: z.boolean().default(false),

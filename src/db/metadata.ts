@@ -27,6 +27,8 @@ export interface UploadRecord {
   repositoryId: number;
   /** Bytes received so far (the next chunk must start here). */
   size: number;
+  /** The serialized SHA-256 state after exactly `size` bytes; null when empty or not kept. */
+  hashState: Uint8Array | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -128,8 +130,11 @@ export interface BlobIndex {
 export interface UploadIndex {
   createUpload(id: string, repositoryId: number): Promise<UploadRecord>;
   getUpload(id: string): Promise<UploadRecord | undefined>;
-  /** Compare-and-set: moves size from `expectedSize` to `newSize`; false when another writer got there first. */
-  advanceUpload(id: string, expectedSize: number, newSize: number): Promise<boolean>;
+  /**
+   * Compare-and-set: moves size from `expectedSize` to `newSize` and stores `hashState` (the digest state after
+   * `newSize` bytes, null when none is kept) in the same statement; false when another writer got there first.
+   */
+  advanceUpload(id: string, expectedSize: number, newSize: number, hashState: Uint8Array | null): Promise<boolean>;
   /** Idempotent. */
   deleteUpload(id: string): Promise<void>;
   /** Uploads not written since `before`. */

@@ -37,6 +37,8 @@ export interface UploadTable {
   size: Int64;
   created_at: Int64;
   updated_at: Int64;
+  /** The resumable SHA-256 state after `size` bytes (see migrations/0004_upload_hash_state.ts). */
+  hash_state: Uint8Array | null;
 }
 
 export interface ManifestTable {

@@ -2,12 +2,13 @@ import type { Database } from './database.js';
 import type { UploadIndex, UploadRecord } from './metadata.js';
 import { toDate, toNumber } from './query-helpers.js';
 
-const COLUMNS = ['id', 'repository_id', 'size', 'created_at', 'updated_at'] as const;
+const COLUMNS = ['id', 'repository_id', 'size', 'hash_state', 'created_at', 'updated_at'] as const;
 
 type UploadRow = {
   id: string;
   repository_id: number;
   size: number | string;
+  hash_state: Uint8Array | null;
   created_at: number | string;
   updated_at: number | string;
 };
@@ -17,6 +18,8 @@ function toRecord(row: UploadRow): UploadRecord {
     id: row.id,
     repositoryId: row.repository_id,
     size: toNumber(row.size),
+    // The drivers hand back Buffers; a copy detaches the state from their pooled memory.
+    hashState: row.hash_state === null ? null : new Uint8Array(row.hash_state),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };
@@ -33,9 +36,9 @@ export class KyselyUploadIndex implements UploadIndex {
     const now = this.now();
     await this.database.db
       .insertInto('upload')
-      .values({ id, repository_id: repositoryId, size: 0, created_at: now, updated_at: now })
+      .values({ id, repository_id: repositoryId, size: 0, hash_state: null, created_at: now, updated_at: now })
       .execute();
-    return { id, repositoryId, size: 0, createdAt: new Date(now), updatedAt: new Date(now) };
+    return { id, repositoryId, size: 0, hashState: null, createdAt: new Date(now), updatedAt: new Date(now) };
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
@@ -43,10 +46,10 @@ export class KyselyUploadIndex implements UploadIndex {
     return row && toRecord(row);
   }
 
-  async advanceUpload(id: string, expectedSize: number, newSize: number): Promise<boolean> {
+  async advanceUpload(id: string, expectedSize: number, newSize: number, hashState: Uint8Array | null): Promise<boolean> {
     const result = await this.database.db
       .updateTable('upload')
-      .set({ size: newSize, updated_at: this.now() })
+      .set({ size: newSize, hash_state: hashState === null ? null : Buffer.from(hashState), updated_at: this.now() })
       .where('id', '=', id)
       .where('size', '=', expectedSize)
       .executeTakeFirst();

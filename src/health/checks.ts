@@ -15,7 +15,10 @@ export interface HealthReport {
 /** A check that has not answered within this time counts as failed. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 3000;
 
-/** The probes of a registry instance: the metadata database and the blob store. */
+/**
+ * The probes of a registry instance: the metadata database (a round trip) and the blob store of the preferred
+ * location (its ping: Quay's `_verify` marker written and read back; /health/endtoend only, see routes.ts).
+ */
 export function registryChecks(deps: { metadata: Metadata; blobs: BlobStore }): Record<string, HealthCheck> {
   return {
     database: () => deps.metadata.ping(),

@@ -2,15 +2,19 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { DEFAULT_CHECK_TIMEOUT_MS, runHealthChecks, type HealthCheck } from './checks.js';
 
 /**
- * Quay's health endpoints (/health/instance, /health/endtoend) and the Docker v1 ping that old
- * clients and load balancers probe (/v1/_ping).
+ * Quay's health endpoints and the Docker v1 ping that old clients and load balancers probe (/v1/_ping).
+ * As in Quay (health/services.py, instance_skipped_services): /health/instance says whether THIS instance
+ * can serve, so it leaves out the shared backends whose outage every instance would report alike (storage,
+ * later redis) and a load balancer does not drain the whole fleet for one bucket; /health/endtoend runs every
+ * probe, storage included (Quay's _verify marker written and read back in the preferred location).
  */
 
+/** Services /health/instance leaves out, as Quay's LocalHealthCheck.instance_skipped_services. */
+export const INSTANCE_SKIPPED_SERVICES: readonly string[] = ['storage', 'redis'];
+
 export interface HealthRouteOptions {
-  /** Probes of this instance's own dependencies. */
-  instanceChecks: Record<string, HealthCheck>;
-  /** Probes for the whole path a request takes; defaults to instanceChecks. */
-  endToEndChecks?: Record<string, HealthCheck>;
+  /** Every probe, by Quay's service name (database, storage, ...). */
+  checks: Record<string, HealthCheck>;
   timeoutMs?: number;
 }
 
@@ -23,6 +27,7 @@ export interface HealthBody {
 /** Registers the health endpoints and /v1/_ping. */
 export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const instanceChecks = Object.fromEntries(Object.entries(options.checks).filter(([name]) => !INSTANCE_SKIPPED_SERVICES.includes(name)));
   const respond = (checks: Record<string, HealthCheck>) => async (request: FastifyRequest, reply: FastifyReply) => {
     const report = await runHealthChecks(checks, timeoutMs);
     if (!report.healthy) request.log.warn({ failures: report.failures }, 'health check failed');
@@ -32,8 +37,8 @@ export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
   };
 
   return async function health(instance: FastifyInstance): Promise<void> {
-    instance.get('/health/instance', respond(options.instanceChecks));
-    instance.get('/health/endtoend', respond(options.endToEndChecks ?? options.instanceChecks));
+    instance.get('/health/instance', respond(instanceChecks));
+    instance.get('/health/endtoend', respond(options.checks));
     instance.get('/v1/_ping', async (_request, reply) => {
       await reply
         .code(200)

@@ -7,7 +7,8 @@ import { parseRangeHeader } from './range-headers.js';
 
 /**
  * Blob GET, HEAD and DELETE. A repository sees a blob only through its own link row; the bytes
- * come from the content-addressed store and are streamed, never buffered.
+ * come from the content-addressed store and are streamed, never buffered, or, when the driver signs
+ * URLs (S3 presigned, Swift temp URL) and FEATURE_PROXY_STORAGE is off, the client is redirected (307).
  */
 
 /** Blobs never change under their digest, so caches may keep them for a year. */
@@ -59,7 +60,9 @@ async function serveBlob(ctx: RouteContext, withBody: boolean): Promise<void> {
       'Content-Range': `bytes */${blob.size}`,
     });
   }
-  if (withBody && deps.blobs.redirectUrl !== undefined) {
+  // HEAD answers from the database alone; a GET goes to the storage's own URL when the driver signs one,
+  // unless FEATURE_PROXY_STORAGE says clients cannot reach the storage.
+  if (withBody && deps.options.proxyStorage !== true && deps.blobs.redirectUrl !== undefined) {
     const url = await deps.blobs.redirectUrl(blob.digest);
     if (url !== undefined) {
       await reply.code(307).header('Location', url).send();

@@ -1,7 +1,7 @@
-import type { Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { finished, Transform, type TransformCallback } from 'node:stream';
 import { RegistryError } from './errors.js';
+import type { StreamingHash } from './upload-hasher.js';
 
 /**
  * Streaming a request body into storage with limits: bytes are counted, capped and hashed as they
@@ -24,7 +24,7 @@ class MeteringTransform extends Transform {
   violation: RegistryError | undefined;
 
   constructor(
-    private readonly hash: Hash,
+    private readonly hash: StreamingHash,
     private readonly limits: BodyLimits,
   ) {
     super();
@@ -82,7 +82,7 @@ export interface MeteredBody {
 }
 
 /** Streams `source` through a meter that hashes into `hash` and enforces `limits`. */
-export function meterRequestBody(source: IncomingMessage, hash: Hash, limits: BodyLimits): MeteredBody {
+export function meterRequestBody(source: IncomingMessage, hash: StreamingHash, limits: BodyLimits): MeteredBody {
   const meter = new MeteringTransform(hash, limits);
   const controller = new AbortController();
   let clientGone = false;

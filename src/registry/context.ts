@@ -4,7 +4,6 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { ManifestLimits } from '../oci/manifest.js';
 import type { Grant, RegistryAccess } from './access.js';
-import type { UploadHasher } from './upload-hasher.js';
 
 /** Limits and feature switches of the /v2 API, mapped from config.yaml by the composition root. */
 export interface RegistryOptions {
@@ -16,6 +15,8 @@ export interface RegistryOptions {
   maxLayerBytes?: number;
   /** FEATURE_REFERRERS_API. */
   referrersApi: boolean;
+  /** FEATURE_PROXY_STORAGE: stream blob bytes through Quayside instead of redirecting to the driver's URL (default false). */
+  proxyStorage?: boolean;
   /** Uploads not written for this long are purged (ms). */
   uploadExpiryMs: number;
 }
@@ -24,8 +25,6 @@ export interface RegistryOptions {
 export interface RegistryDeps {
   metadata: Metadata;
   blobs: BlobStore;
-  /** This process's hash states of the uploads it streamed (see upload-hasher.ts). */
-  uploadHashes: UploadHasher;
   options: RegistryOptions;
   /** Who may do what (token auth in production). */
   access: RegistryAccess;

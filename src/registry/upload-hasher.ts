@@ -1,106 +1,76 @@
-import { createHash, type Hash } from 'node:crypto';
-import type { BlobStore } from '../storage/blob-store.js';
+import { createHash } from 'node:crypto';
+import { createSHA256 } from 'hash-wasm';
 import { RegistryError } from './errors.js';
 
 /*
  * Digest while streaming, across chunks and instances.
  *
  * The sha256 of an upload is computed as its bytes pass from the request into storage (a tap in the
- * pipeline, see body.ts), so a commit never re-reads bytes this process streamed itself. An upload,
- * however, is a database row plus a temporary object, and its next chunk may land on any instance.
- * Quay keeps a serialized hash state in the upload row for that; Node's crypto Hash cannot be
- * serialized, so each process keeps its own cache instead:
+ * pipeline, see body.ts), so a commit never re-reads bytes. An upload is a database row plus a temporary
+ * object, and its next chunk may land on any instance (or worker process): so the hash state after each
+ * chunk is serialized (hash-wasm's save(), about 120 bytes) and written with the row by the same
+ * compare-and-set that advances its size (UploadIndex.advanceUpload). Whoever takes the next chunk loads
+ * that state and continues: O(chunk) work, and nothing is read back from storage. A crash between the
+ * append and the compare-and-set leaves the row (size and state) as it was; the bytes beyond its size are
+ * cut off before the next chunk (uploads.ts reconcileUpload), so the state always matches the object.
  *
- *   upload id -> { hash, size }   (hash state after exactly `size` bytes, stored after each chunk)
- *
- * When a chunk arrives and the cached size equals the size in the database (the source of truth,
- * advanced by compare-and-set), this process took every earlier byte and the hash simply continues.
- * Otherwise (another instance took chunks, this process restarted, or the entry was evicted) the
- * temporary object is read back from storage and hashed once; hashing then continues from there.
- * A round-robin balancer over several instances therefore costs one re-read per instance switch,
- * which is correct though not free; sticky routing of upload URLs avoids it.
- *
- * A hash is taken OUT of the cache while a chunk streams: a failed or aborted chunk leaves the hash
- * dirty (it saw bytes that the driver truncated away), so it is simply dropped, and the next chunk
- * re-hashes from storage. The cache is a bounded LRU; entries are removed on commit, cancel and purge.
- * The composition root builds one cache per app and passes it in (RegistryDeps.uploadHashes): two apps
- * in one process over the same storage behave like two instances.
+ * hash-wasm (WebAssembly) hashes at about a sixth of the speed of Node's native createHash (bench/README.md,
+ * "Upload hash"), whose state cannot be serialized. The native hash is therefore used where no state needs
+ * to survive the request: a body that is the whole blob (POST ?digest=, or a PUT with a body on an empty
+ * upload). Its row then keeps no state; should the commit of such a PUT fail, a retry without a body is
+ * told to restart the upload, which is what clients do after a failed PUT anyway.
  */
 
-/** Default number of uploads whose hash state one process keeps. */
-export const DEFAULT_HASH_CACHE_ENTRIES = 1000;
-
-interface CachedHash {
-  hash: Hash;
-  size: number;
+/** What the body meter feeds (body.ts). */
+export interface StreamingHash {
+  update(chunk: Uint8Array): void;
 }
 
-/** Per-process hash states of uploads in one blob store. */
-export class UploadHasher {
-  private readonly entries = new Map<string, CachedHash>();
+/** The sha256 of an upload's bytes so far. */
+export interface UploadDigest extends StreamingHash {
+  /** The state to store with the row after these bytes; null for a hash that cannot be resumed. */
+  state(): Uint8Array | null;
+  /** `sha256:<hex>` of every byte so far; the hash is finished afterwards. */
+  digest(): string;
+}
 
-  constructor(
-    private readonly blobs: BlobStore,
-    private readonly capacity = DEFAULT_HASH_CACHE_ENTRIES,
-  ) {}
+const RESTART = 'upload data in storage does not match the recorded upload state; restart the upload';
 
-  /** Number of cached hash states (for tests and metrics). */
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /**
-   * The sha256 state after the first `size` bytes of the upload: taken from the cache when it is at
-   * exactly that size, else computed by reading the temporary object from storage. The caller owns
-   * the returned hash until it calls `store` again.
-   */
-  async resume(uploadId: string, size: number, signal?: AbortSignal): Promise<Hash> {
-    const cached = this.entries.get(uploadId);
-    this.entries.delete(uploadId);
-    if (cached !== undefined && cached.size === size) return cached.hash;
-    return this.rehash(uploadId, size, signal);
-  }
-
-  /** Keeps the hash state after `size` bytes for the next chunk; evicts the least recently used entry. */
-  store(uploadId: string, hash: Hash, size: number): void {
-    this.entries.delete(uploadId);
-    this.entries.set(uploadId, { hash, size });
-    while (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) break;
-      this.entries.delete(oldest.value);
-    }
-  }
-
-  /** Drops the state of an upload (committed, cancelled or purged). */
-  forget(uploadId: string): void {
-    this.entries.delete(uploadId);
-  }
-
-  /** Drops every state, as a restart would. */
-  clear(): void {
-    this.entries.clear();
-  }
-
-  private async rehash(uploadId: string, size: number, signal?: AbortSignal): Promise<Hash> {
-    const hash = createHash('sha256');
-    if (size === 0) return hash;
-    const stream = await this.blobs.readUpload(uploadId, signal);
-    let read = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      read += chunk.length;
-      // More bytes than the database admits means a chunk was written but never recorded (a crash
-      // between append and compare-and-set): the object can no longer be appended to consistently.
-      if (read > size) break;
+/** The native hash for a body that is the whole blob: fast, not resumable. */
+export function wholeBlobHash(): UploadDigest {
+  const hash = createHash('sha256');
+  return {
+    update: (chunk) => {
       hash.update(chunk);
+    },
+    state: () => null,
+    digest: () => `sha256:${hash.digest('hex')}`,
+  };
+}
+
+/**
+ * The hash of an upload, continued from the state its row holds: a fresh one when the upload is empty, else
+ * the state after exactly `size` bytes. BLOB_UPLOAD_INVALID when a non-empty upload has no usable state (its
+ * row came from a version that kept none, or from a whole-blob PUT whose commit failed).
+ */
+export async function resumeUploadHash(upload: { id: string; size: number; hashState: Uint8Array | null }): Promise<UploadDigest> {
+  const hasher = await createSHA256();
+  if (upload.hashState === null) {
+    if (upload.size > 0) throw new RegistryError('BLOB_UPLOAD_INVALID', RESTART, { uuid: upload.id, reason: 'no digest state recorded' });
+    hasher.init();
+  } else {
+    try {
+      hasher.load(upload.hashState);
+    } catch {
+      // A state saved by another hash-wasm build (its load() checks) or damaged in the database.
+      throw new RegistryError('BLOB_UPLOAD_INVALID', RESTART, { uuid: upload.id, reason: 'unusable digest state' });
     }
-    if (read !== size) {
-      throw new RegistryError(
-        'BLOB_UPLOAD_INVALID',
-        'upload data in storage does not match the recorded upload state; restart the upload',
-        { recordedSize: size, storedSize: read > size ? `more than ${size}` : read },
-      );
-    }
-    return hash;
   }
+  return {
+    update: (chunk) => {
+      hasher.update(chunk);
+    },
+    state: () => hasher.save(),
+    digest: () => `sha256:${hasher.digest('hex')}`,
+  };
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { parseDigest } from '../oci/digest.js';
 import { repositoryNameProblem } from '../oci/names.js';
 import type { RepositoryRecord, UploadRecord } from '../db/metadata.js';
@@ -8,13 +8,16 @@ import { RegistryError } from './errors.js';
 import { declaredLength, hasBody, meterRequestBody, type BodyLimits } from './body.js';
 import { parseUploadContentRange } from './range-headers.js';
 import { queryOf } from './url.js';
+import { resumeUploadHash, wholeBlobHash, type UploadDigest } from './upload-hasher.js';
 
 /**
  * Blob uploads (OCI distribution v1.1 "pushing blobs"): POST starts a session, performs a
  * monolithic upload (?digest=) or mounts a blob from another repository (?mount=&from=); PATCH
  * appends a chunk; PUT ?digest= completes; GET reports progress; DELETE cancels. Upload state is
  * a database row (the size, advanced by compare-and-set) plus a temporary object in storage, so
- * any instance can take any request. A blob becomes visible only after its digest is verified.
+ * any instance can take any request; the row also holds the digest state after its size (upload-hasher.ts), so
+ * the instance taking a chunk continues the digest without reading the upload back. A blob becomes visible
+ * only after its digest is verified.
  */
 
 const INCONSISTENT_UPLOAD = 'upload data in storage does not match the recorded upload state; restart the upload';
@@ -122,7 +125,7 @@ async function chunkLimits(ctx: RouteContext, upload: UploadRecord): Promise<Bod
 }
 
 /** Streams the request body into the temporary object at `offset`, hashing it; resolves with the new size. */
-async function appendBody(ctx: RouteContext, id: string, offset: number, hash: Hash, limits: BodyLimits): Promise<number> {
+async function appendBody(ctx: RouteContext, id: string, offset: number, hash: UploadDigest, limits: BodyLimits): Promise<number> {
   const body = meterRequestBody(ctx.request.raw, hash, limits);
   try {
     const newSize = await ctx.deps.blobs.appendUpload(id, offset, body.stream, body.signal);
@@ -145,13 +148,13 @@ async function appendBody(ctx: RouteContext, id: string, offset: number, hash: H
 /**
  * Brings the temporary object back in line with the upload row before it is appended to or completed.
  * An instance killed mid-chunk leaves bytes beyond the recorded size (its compare-and-set never ran): they
- * are cut off, so the upload resumes from the recorded size, and the cached hash state is dropped, so the
- * digest is computed over the bytes storage really holds. Fewer bytes than recorded cannot be repaired.
+ * are cut off, so the upload resumes from the recorded size, where the row's digest state belongs. Fewer
+ * bytes than recorded cannot be repaired.
  * Resolves with 'missing' when the object is gone (a crash between its move to the blob's address and the
  * row's removal, or a purge).
  */
 async function reconcileUpload(ctx: RouteContext, upload: UploadRecord): Promise<'ok' | 'missing'> {
-  const { blobs, uploadHashes } = ctx.deps;
+  const { blobs } = ctx.deps;
   let stored: number;
   try {
     stored = await blobs.uploadSize(upload.id);
@@ -163,7 +166,6 @@ async function reconcileUpload(ctx: RouteContext, upload: UploadRecord): Promise
   if (stored < upload.size) {
     throw new RegistryError('BLOB_UPLOAD_INVALID', INCONSISTENT_UPLOAD, { recordedSize: upload.size, storedSize: stored });
   }
-  uploadHashes.forget(upload.id);
   try {
     await blobs.truncateUpload(upload.id, upload.size);
   } catch (error) {
@@ -179,22 +181,24 @@ function unknownUpload(id: string): RegistryError {
   return new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { uuid: id });
 }
 
-/** Appends the request body as the next chunk of a session upload and records it; returns the new size and hash. */
-async function appendChunk(ctx: RouteContext, upload: UploadRecord): Promise<{ size: number; hash: Hash }> {
+/**
+ * Appends the request body as the next chunk of a session upload and records it with its digest state;
+ * returns the new size and the hash. `final` marks a PUT's body: on an empty upload it is the whole blob,
+ * hashed natively (no state has to survive the request).
+ */
+async function appendChunk(ctx: RouteContext, upload: UploadRecord, final: boolean): Promise<{ size: number; hash: UploadDigest }> {
   const limits = await chunkLimits(ctx, upload);
   if ((await reconcileUpload(ctx, upload)) === 'missing') throw unknownUpload(upload.id);
-  const hasher = ctx.deps.uploadHashes;
-  const hash = await hasher.resume(upload.id, upload.size);
+  const hash = final && upload.size === 0 ? wholeBlobHash() : await resumeUploadHash(upload);
   const size = await appendBody(ctx, upload.id, upload.size, hash, limits);
-  if (!(await ctx.deps.metadata.uploads.advanceUpload(upload.id, upload.size, size))) {
+  if (!(await ctx.deps.metadata.uploads.advanceUpload(upload.id, upload.size, size, hash.state()))) {
     throw await rangeConflict(ctx, upload.id, 'another request advanced this upload first');
   }
   return { size, hash };
 }
 
-/** Removes an upload everywhere: row, temporary object and cached hash state. */
+/** Removes an upload everywhere: temporary object and row. */
 async function discardUpload(deps: RegistryDeps, id: string): Promise<void> {
-  deps.uploadHashes.forget(id);
   await deps.blobs.abortUpload(id);
   await deps.metadata.uploads.deleteUpload(id);
 }
@@ -217,8 +221,8 @@ async function publishBlob(deps: RegistryDeps, repositoryId: number, id: string,
   await deps.metadata.blobs.linkBlob(repositoryId, digest);
 }
 
-function verifyDigest(hash: Hash, expected: string, size: number): RegistryError | undefined {
-  const computed = `sha256:${hash.digest('hex')}`;
+function verifyDigest(hash: UploadDigest, expected: string, size: number): RegistryError | undefined {
+  const computed = hash.digest();
   if (computed === expected) return undefined;
   return new RegistryError('DIGEST_INVALID', undefined, { expected, computed, size });
 }
@@ -262,7 +266,7 @@ async function monolithicUpload(ctx: RouteContext, digest: string): Promise<void
   const id = randomUUID();
   await deps.blobs.startUpload(id);
   try {
-    const hash = createHash('sha256');
+    const hash = wholeBlobHash();
     const size = await appendBody(ctx, id, 0, hash, { maxBytes });
     if (length !== undefined && size !== length) {
       throw new RegistryError('SIZE_INVALID', undefined, { contentLength: length, received: size });
@@ -311,11 +315,7 @@ export const startUpload: RouteHandler = async (ctx) => {
 export const patchUpload: RouteHandler = async (ctx) => {
   const { upload } = await loadUpload(ctx);
   let size = upload.size;
-  if (hasBody(ctx.request.raw)) {
-    const appended = await appendChunk(ctx, upload);
-    size = appended.size;
-    ctx.deps.uploadHashes.store(upload.id, appended.hash, size);
-  }
+  if (hasBody(ctx.request.raw)) size = (await appendChunk(ctx, upload, false)).size;
   await ctx.reply.code(202).headers({ ...sessionHeaders(ctx.name, upload.id, size), 'Content-Length': '0' }).send();
 };
 
@@ -324,17 +324,16 @@ export const putUpload: RouteHandler = async (ctx) => {
   const digest = uploadDigest(queryOf(ctx.request.url));
   const { deps } = ctx;
   const { repository, upload } = await loadUpload(ctx);
-  const hasher = deps.uploadHashes;
   let size = upload.size;
-  let hash: Hash;
+  let hash: UploadDigest;
   if (hasBody(ctx.request.raw)) {
-    ({ size, hash } = await appendChunk(ctx, upload));
+    ({ size, hash } = await appendChunk(ctx, upload, true));
   } else {
     if ((await reconcileUpload(ctx, upload)) === 'missing') {
       await completeMovedUpload(ctx, repository.id, upload, digest);
       return;
     }
-    hash = await hasher.resume(upload.id, size);
+    hash = await resumeUploadHash(upload);
   }
   // The hash covers `size` bytes; the object must hold exactly those, or the check below proves nothing.
   const stored = await deps.blobs.uploadSize(upload.id).catch((error: unknown) => {
@@ -355,7 +354,6 @@ export const putUpload: RouteHandler = async (ctx) => {
     if (error instanceof UploadNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { uuid: upload.id });
     throw error;
   }
-  hasher.forget(upload.id);
   await deps.metadata.uploads.deleteUpload(upload.id);
   await sendCreated(ctx, digest);
 };
@@ -372,7 +370,6 @@ async function completeMovedUpload(ctx: RouteContext, repositoryId: number, uplo
   if (stored === undefined || stored.size !== upload.size) throw unknownUpload(upload.id);
   await deps.metadata.blobs.recordBlob(digest, upload.size);
   await deps.metadata.blobs.linkBlob(repositoryId, digest);
-  deps.uploadHashes.forget(upload.id);
   await deps.metadata.uploads.deleteUpload(upload.id);
   await sendCreated(ctx, digest);
 }

@@ -12,7 +12,6 @@ import { healthRoutes } from '../health/routes.js';
 import { clientAddress } from '../net/client-address.js';
 import { installEdgeHooks, type EdgeOptions } from './edge-hooks.js';
 import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
-import { UploadHasher } from '../registry/upload-hasher.js';
 import { failureOf, recordFailure } from '../http/failures.js';
 import { refusalOf, registryPlugin, sendOciError } from '../registry/plugin.js';
 import { matchRoute } from '../registry/routes.js';
@@ -36,8 +35,6 @@ export interface AppDeps {
   access?: RegistryAccess;
   /** A pino logger to use as is, or pino options for Fastify to build one (false: silent). */
   logger: FastifyBaseLogger | LoggerOptions | boolean;
-  /** The upload hash cache; a new one by default (tests pass their own to look inside). */
-  uploadHashes?: UploadHasher;
   /** Bound on each health probe (default 3 s). */
   healthTimeoutMs?: number;
   /** Trusted proxies and the https redirect (src/server/edge-hooks.ts); none: socket addresses, no redirect. */
@@ -186,7 +183,6 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   registryDeps = {
     metadata: deps.metadata,
     blobs: deps.blobs,
-    uploadHashes: deps.uploadHashes ?? new UploadHasher(deps.blobs),
     options: deps.options,
     access: deps.access ?? new TokenAccess(deps.auth),
     audit: deps.auth.audit,
@@ -231,7 +227,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     workers = [];
   });
 
-  await app.register(healthRoutes({ instanceChecks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs }));
+  await app.register(healthRoutes({ checks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs }));
   await app.register(tokenEndpoint(deps.auth));
   await app.register(apiPlugin(deps.auth), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));

@@ -31,7 +31,8 @@ export interface BlobRemover {
 
 /**
  * Temporary upload objects. Appends are strictly sequential: `offset` must equal the current size,
- * so that any instance may take the next chunk of an upload whose state lives in the database.
+ * so that any instance may take the next chunk of an upload whose state lives in the database. They are
+ * write-only: the digest state is kept with the upload's row, so nothing ever reads an upload back.
  */
 export interface UploadArea {
   /** Create an empty temporary object for the upload. */
@@ -46,8 +47,6 @@ export interface UploadArea {
   truncateUpload(uploadId: string, size: number): Promise<void>;
   /** Current size of the temporary object; rejects with UploadNotFoundError when absent. */
   uploadSize(uploadId: string): Promise<number>;
-  /** Stream the temporary object from the start (used to re-hash when another instance took earlier chunks). */
-  readUpload(uploadId: string, signal?: AbortSignal): Promise<Readable>;
   /**
    * Move the temporary object to its content address atomically. If the blob already exists the
    * temporary object is simply removed (concurrent pushes of the same blob both succeed).

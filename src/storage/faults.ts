@@ -14,14 +14,27 @@ import type { BlobStore, ByteRange } from './blob-store.js';
  */
 export type StorageFaultKind = 'read-only' | 'permission-denied' | 'no-space' | 'unavailable';
 
-/** errno codes of the local filesystem that mean the storage, not the request, is at fault. */
+/**
+ * errno codes that mean the storage, not the request, is at fault: the local filesystem's, and the socket
+ * errors an object store's client surfaces when its backend cannot be reached (after the client's retries).
+ */
 const ERRNO_KINDS: Readonly<Record<string, StorageFaultKind>> = {
   EROFS: 'read-only',
   EACCES: 'permission-denied',
   EPERM: 'permission-denied',
   ENOSPC: 'no-space',
   EDQUOT: 'no-space',
+  ECONNREFUSED: 'unavailable',
+  ECONNRESET: 'unavailable',
+  ETIMEDOUT: 'unavailable',
+  EHOSTUNREACH: 'unavailable',
+  ENETUNREACH: 'unavailable',
+  EAI_AGAIN: 'unavailable',
+  EPIPE: 'unavailable',
 };
+
+/** Seconds a client is told to wait (Retry-After) when the storage is unavailable. */
+export const STORAGE_RETRY_AFTER_S = 5;
 
 const DESCRIPTIONS: Readonly<Record<StorageFaultKind, string>> = {
   'read-only': 'the storage is read-only',
@@ -62,38 +75,58 @@ export function faultKindOf(error: unknown): StorageFaultKind | undefined {
 /** Faults of one kind are logged once, and again only after this long while they last. */
 export const FAULT_REPORT_INTERVAL_MS = 5 * 60 * 1000;
 
+/** A driver's own reading of its backend's errors (HTTP statuses, SDK error names): the fault, or undefined. */
+export type BackendFaultClassifier = (error: unknown) => { kind: StorageFaultKind; code: string } | undefined;
+
 /**
  * Turns backend errors into StorageFaultErrors for one store, marking the first of each backend code (and
- * then one per FAULT_REPORT_INTERVAL_MS) for logging.
+ * then one per FAULT_REPORT_INTERVAL_MS) for logging. An 'unavailable' fault ends with the first operation
+ * that succeeds again: the next outage is a new fault period, logged again, even within the interval.
  */
 export class StorageFaults {
-  private readonly lastReported = new Map<string, number>();
+  private readonly lastReported = new Map<string, { at: number; kind: StorageFaultKind }>();
 
   constructor(
     private readonly store: string,
     private readonly now: () => number = Date.now,
+    /** Consulted before the errno codes; object-store drivers map their statuses here. */
+    private readonly classifyBackend?: BackendFaultClassifier,
   ) {}
 
   /** `error` as a StorageFaultError when it is a storage fault; otherwise `error` itself. */
   classify(error: unknown): unknown {
     if (error instanceof StorageFaultError) return error;
+    const backend = this.classifyBackend?.(error);
+    if (backend !== undefined) return this.fault(backend.kind, backend.code, error);
     const kind = faultKindOf(error);
     if (kind === undefined) return error;
-    const code = (error as NodeJS.ErrnoException).code ?? kind;
+    return this.fault(kind, (error as NodeJS.ErrnoException).code ?? kind, error);
+  }
+
+  /** A StorageFaultError of this store, marked for reporting when it is the first of its code in a while. */
+  fault(kind: StorageFaultKind, backendCode: string, cause: unknown): StorageFaultError {
     const now = this.now();
-    const last = this.lastReported.get(code);
-    const report = last === undefined || now - last >= FAULT_REPORT_INTERVAL_MS;
-    if (report) this.lastReported.set(code, now);
-    return new StorageFaultError(kind, code, this.store, report, { cause: error });
+    const last = this.lastReported.get(backendCode);
+    const report = last === undefined || now - last.at >= FAULT_REPORT_INTERVAL_MS;
+    if (report) this.lastReported.set(backendCode, { at: now, kind });
+    return new StorageFaultError(kind, backendCode, this.store, report, { cause });
+  }
+
+  /** The backend answered: an outage (kind 'unavailable') is over. Faults an operator must fix stay remembered. */
+  recovered(): void {
+    for (const [code, last] of this.lastReported) if (last.kind === 'unavailable') this.lastReported.delete(code);
   }
 
   /** Runs `operation`, rethrowing its storage faults classified. */
   async run<T>(operation: () => Promise<T>): Promise<T> {
+    let result: T;
     try {
-      return await operation();
+      result = await operation();
     } catch (error) {
       throw this.classify(error);
     }
+    if (this.lastReported.size > 0) this.recovered();
+    return result;
   }
 }
 
@@ -142,10 +175,6 @@ export class FaultClassifyingStore implements BlobStore {
 
   uploadSize(uploadId: string): Promise<number> {
     return this.faults.run(() => this.inner.uploadSize(uploadId));
-  }
-
-  readUpload(uploadId: string, signal?: AbortSignal): Promise<Readable> {
-    return this.faults.run(() => this.inner.readUpload(uploadId, signal));
   }
 
   commitUpload(uploadId: string, digest: string): Promise<void> {

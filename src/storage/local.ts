@@ -11,6 +11,7 @@ import {
   type BlobStore,
   type ByteRange,
 } from './blob-store.js';
+import { VERIFY_MARKER_CONTENT, VERIFY_MARKER_NAME } from './driver.js';
 import { FaultClassifyingStore, StorageFaults } from './faults.js';
 
 // Reads in 1 MiB chunks: with Node's default 64 KiB, a blob pull spends most of its CPU on per-chunk
@@ -287,21 +288,6 @@ class LocalFiles implements BlobStore {
     }
   }
 
-  /** Streams the temporary object from its start. */
-  async readUpload(uploadId: string, signal?: AbortSignal): Promise<Readable> {
-    const file = this.uploadPath(uploadId);
-    await this.ensureReady();
-    let handle: FileHandle;
-    try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) throw new UploadNotFoundError(uploadId);
-      throw error;
-    }
-    const stream = createReadStream('', { fd: handle, highWaterMark: READ_CHUNK_BYTES });
-    return signal ? addAbortSignal(signal, stream) : stream;
-  }
-
   /**
    * fsync, then rename into place: a crash leaves either no blob or the whole blob, never a partial one.
    * When the blob is already there (same digest, so same bytes) the temporary object is dropped instead.
@@ -357,17 +343,23 @@ class LocalFiles implements BlobStore {
     return stale.sort();
   }
 
-  /** Writes, reads back and removes a marker file, like Quay's storage _verify. */
+  /**
+   * Quay's validation: writes `<root>/_verify` with `testing 123` and reads it back (the marker stays, as Quay
+   * leaves it). It is written beside and renamed over, so concurrent checks never read a half-written marker.
+   */
   async ping(): Promise<void> {
     await this.ensureReady();
-    const marker = path.join(this.root, `.ping-${randomUUID()}`);
-    const token = randomUUID();
+    const marker = path.join(this.root, VERIFY_MARKER_NAME);
+    const staging = path.join(this.root, `.${VERIFY_MARKER_NAME}-${randomUUID()}`);
     try {
-      await writeFile(marker, token, { flag: 'wx' });
-      const back = await readFile(marker, 'utf8');
-      if (back !== token) throw new Error(`local storage at ${this.root}: read back different bytes than written`);
+      await writeFile(staging, VERIFY_MARKER_CONTENT, { flag: 'wx' });
+      await rename(staging, marker);
     } finally {
-      await rm(marker, { force: true });
+      await rm(staging, { force: true });
+    }
+    const back = await readFile(marker, 'utf8');
+    if (back !== VERIFY_MARKER_CONTENT) {
+      throw new Error(`local storage at ${this.root}: ${VERIFY_MARKER_NAME} reads back ${JSON.stringify(back.slice(0, 40))}, not ${JSON.stringify(VERIFY_MARKER_CONTENT)}`);
     }
   }
 }

@@ -25,7 +25,6 @@ const MAX_BATCHES = 1000;
 /** Purges stale uploads once; resolves with how many uploads (rows or orphaned objects) were removed. */
 export async function purgeStaleUploads(deps: RegistryDeps, now: number = Date.now()): Promise<number> {
   const { metadata, blobs, log } = deps;
-  const hasher = deps.uploadHashes;
   const before = new Date(now - deps.options.uploadExpiryMs);
   const orphansBefore = new Date(now - Math.min(ORPHAN_GRACE_MS, deps.options.uploadExpiryMs));
   let removed = 0;
@@ -35,7 +34,6 @@ export async function purgeStaleUploads(deps: RegistryDeps, now: number = Date.n
     const stale = (await metadata.uploads.listStaleUploads(before, BATCH + failed.size)).filter((u) => !failed.has(u.id));
     if (stale.length === 0) break;
     for (const upload of stale) {
-      hasher.forget(upload.id);
       try {
         // Object first: if the row went first and we crashed, the object would wait for the orphan scan.
         await blobs.abortUpload(upload.id);
@@ -51,7 +49,6 @@ export async function purgeStaleUploads(deps: RegistryDeps, now: number = Date.n
   for (const id of await blobs.listStaleUploads(orphansBefore)) {
     try {
       if ((await metadata.uploads.getUpload(id)) !== undefined) continue;
-      hasher.forget(id);
       await blobs.abortUpload(id);
       removed += 1;
     } catch (error) {

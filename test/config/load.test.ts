@@ -143,6 +143,12 @@ describe('parseConfig: a real Quay configuration', () => {
     }
   });
 
+  test('FEATURE_PROXY_STORAGE is read, not reported as a Quay key without effect', () => {
+    const { config, warnings } = parseConfig('FEATURE_PROXY_STORAGE: true\n', 'config.yaml', {});
+    assert.equal(config.FEATURE_PROXY_STORAGE, true);
+    assert.deepEqual(warnings, []);
+  });
+
   test('a minimal file takes Quay\'s defaults', () => {
     const { config, warnings } = parseConfig('SERVER_HOSTNAME: localhost\n', 'config.yaml', {});
     assert.deepEqual(warnings, []);
@@ -155,6 +161,7 @@ describe('parseConfig: a real Quay configuration', () => {
     assert.equal(config.FEATURE_ANONYMOUS_ACCESS, true);
     assert.equal(config.FEATURE_REFERRERS_API, true);
     assert.equal(config.FEATURE_USER_CREATION, true);
+    assert.equal(config.FEATURE_PROXY_STORAGE, false, 'blob GETs redirect to signed storage URLs by default, as in Quay');
     assert.deepEqual(config.SUPER_USERS, []);
     assert.equal(config.MAXIMUM_LAYER_SIZE, 20 * GiB);
   });
@@ -262,6 +269,7 @@ describe('parseConfig: bad values', () => {
     ['DB_CONNECTION_ARGS: [a]', 'config.yaml: DB_CONNECTION_ARGS: expected a mapping, got a list'],
     ['FEATURE_ANONYMOUS_ACCESS: maybe', 'config.yaml: FEATURE_ANONYMOUS_ACCESS: expected true or false, got the string "maybe"'],
     ['FEATURE_REFERRERS_API: 1', 'config.yaml: FEATURE_REFERRERS_API: expected true or false, got the number 1'],
+    ['FEATURE_PROXY_STORAGE: yes please', 'config.yaml: FEATURE_PROXY_STORAGE: expected true or false, got the string "yes please"'],
     ['SUPER_USERS: admin', 'config.yaml: SUPER_USERS: expected a list, got the string "admin"'],
     ['SUPER_USERS: [admin, ""]', 'config.yaml: SUPER_USERS[1]: must not be empty'],
     ['MAXIMUM_LAYER_SIZE: 20X', 'config.yaml: MAXIMUM_LAYER_SIZE: expected a positive size such as 20G, 500M, 1024K or a number of bytes, got "20X"'],

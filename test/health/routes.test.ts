@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Metadata } from '../../src/db/metadata.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
@@ -17,6 +20,18 @@ function hangingPing(m: Metadata): Metadata {
   };
 }
 
+/** A real local store that counts its pings. */
+class CountingStore extends LocalBlobStore {
+  constructor(root: string, private readonly pings: { count: number }) {
+    super(root);
+  }
+
+  override async ping(): Promise<void> {
+    this.pings.count += 1;
+    await super.ping();
+  }
+}
+
 /** A local store whose probe fails (storage unreachable). */
 class BrokenStore extends LocalBlobStore {
   override async ping(): Promise<void> {
@@ -30,26 +45,59 @@ describe('health endpoints', () => {
     for (const reg of started) await reg.close();
   });
 
-  it('answer Quay-shaped 200 when database and storage work', async () => {
+  it('answer Quay-shaped 200: /health/instance without storage, /health/endtoend with it', async () => {
     const reg = await startTestRegistry();
     started.push(reg);
-    for (const path of ['/health/instance', '/health/endtoend']) {
+    for (const [path, services] of [['/health/instance', { database: true }], ['/health/endtoend', { database: true, storage: true }]] as const) {
       const res = await fetch(`${reg.url}${path}`);
       assert.equal(res.status, 200, path);
       assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-      assert.deepEqual(await res.json(), { data: { services: { database: true, storage: true } }, status_code: 200 });
+      assert.deepEqual(await res.json(), { data: { services }, status_code: 200 }, path);
     }
   });
 
-  it('answer 503 naming storage when the blob store fails its probe', async () => {
-    const { mkdtemp, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
+  it("/health/endtoend writes Quay's _verify marker in the preferred location; /health/instance never touches storage", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quayside-health-'));
+    try {
+      const pings = { count: 0 };
+      const reg = await startTestRegistry({ blobs: new CountingStore(join(dir, 'root'), pings) });
+      started.push(reg);
+      const before = pings.count;
+      for (let i = 0; i < 3; i += 1) assert.equal((await fetch(`${reg.url}/health/instance`)).status, 200);
+      assert.equal(pings.count, before, '/health/instance did not ping storage');
+      await assert.rejects(readFile(join(dir, 'root', '_verify')), { code: 'ENOENT' });
+      assert.equal((await fetch(`${reg.url}/health/endtoend`)).status, 200);
+      assert.equal(pings.count, before + 1);
+      assert.equal(await readFile(join(dir, 'root', '_verify'), 'utf8'), 'testing 123');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('/health/endtoend answers 503 naming storage when the blob store fails its check; /health/instance stays 200', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'quayside-health-'));
     try {
       const reg = await startTestRegistry({ blobs: new BrokenStore(dir) });
       started.push(reg);
-      const res = await fetch(`${reg.url}/health/instance`);
+      const endToEnd = await fetch(`${reg.url}/health/endtoend`);
+      assert.equal(endToEnd.status, 503);
+      assert.deepEqual(await endToEnd.json(), { data: { services: { database: true, storage: false } }, status_code: 503 });
+      const instance = await fetch(`${reg.url}/health/instance`);
+      assert.equal(instance.status, 200);
+      assert.deepEqual(await instance.json(), { data: { services: { database: true } }, status_code: 200 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('/health/endtoend fails when the marker cannot be written (a read-only storage directory)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quayside-health-'));
+    try {
+      // A storage_path under a regular file: no marker can ever be written there, even as root.
+      await writeFile(join(dir, 'file'), 'not a directory');
+      const reg = await startTestRegistry({ blobs: new LocalBlobStore(join(dir, 'file', 'root')) });
+      started.push(reg);
+      const res = await fetch(`${reg.url}/health/endtoend`);
       assert.equal(res.status, 503);
       assert.deepEqual(await res.json(), { data: { services: { database: true, storage: false } }, status_code: 503 });
     } finally {
@@ -63,6 +111,9 @@ describe('health endpoints', () => {
     const res = await fetch(`${reg.url}/health/endtoend`);
     assert.equal(res.status, 503);
     assert.deepEqual(await res.json(), { data: { services: { database: false, storage: true } }, status_code: 503 });
+    const instance = await fetch(`${reg.url}/health/instance`);
+    assert.equal(instance.status, 503);
+    assert.deepEqual(await instance.json(), { data: { services: { database: false } }, status_code: 503 });
   });
 
   it('answer the Docker v1 ping as Quay does', async () => {

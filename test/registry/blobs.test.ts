@@ -154,7 +154,6 @@ function observedStore(inner: LocalBlobStore, streams: Readable[], redirect?: st
     appendUpload: (id, o, b, s) => inner.appendUpload(id, o, b, s),
     uploadSize: (id) => inner.uploadSize(id),
     truncateUpload: (id, size) => inner.truncateUpload(id, size),
-    readUpload: (id, s) => inner.readUpload(id, s),
     commitUpload: (id, d) => inner.commitUpload(id, d),
     abortUpload: (id) => inner.abortUpload(id),
     listStaleUploads: (b) => inner.listStaleUploads(b),

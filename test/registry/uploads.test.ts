@@ -16,12 +16,12 @@ import { migrateToLatest } from '../../src/db/migrate.js';
 import { createMetadata } from '../../src/db/kysely-metadata.js';
 import type { Metadata } from '../../src/db/metadata.js';
 import type { RegistryOptions } from '../../src/registry/context.js';
-import { UploadHasher } from '../../src/registry/upload-hasher.js';
 import { createApp } from '../../src/server/create-app.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
 import { startTestRegistry, testAuthServices } from '../helpers/registry-server.js';
 import { openAccess } from '../helpers/open-access.js';
+import { freshDatabase } from '../helpers/databases.js';
 
 const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -115,34 +115,37 @@ function rawRequest(
 }
 
 /**
- * Several app instances over one SQLite database and one storage directory, each with its own
- * LocalBlobStore instance (so its own hash cache), like instances of a fleet behind a balancer.
+ * Several app instances over one database and one storage directory, each with its own LocalBlobStore
+ * instance, like instances of a fleet behind a balancer.
  */
 interface Fleet {
   apps: FastifyInstance[];
   clients: Client[];
   stores: BlobStore[];
-  hashers: UploadHasher[];
   metadata: Metadata;
+  /** Streams of stored bytes handed out by any instance's store (blob reads; uploads cannot be read). */
   reads: () => number;
   close(): Promise<void>;
 }
 
-/** A real LocalBlobStore that counts readUpload calls (re-hashes). */
+/**
+ * A real LocalBlobStore that counts every stream of stored bytes it hands out. The BlobStore interface has no
+ * way to read an upload back, so a digest that comes out right with no read proves it was continued from the
+ * state in the row.
+ */
 function countingStore(inner: LocalBlobStore, counter: { reads: number }): BlobStore {
   return {
     kind: inner.kind,
     stat: (d) => inner.stat(d),
-    read: (d, r, s) => inner.read(d, r, s),
+    read: (d, r, s) => {
+      counter.reads += 1;
+      return inner.read(d, r, s);
+    },
     delete: (d) => inner.delete(d),
     startUpload: (id) => inner.startUpload(id),
     appendUpload: (id, o, b, s) => inner.appendUpload(id, o, b, s),
     uploadSize: (id) => inner.uploadSize(id),
     truncateUpload: (id, size) => inner.truncateUpload(id, size),
-    readUpload: (id, s) => {
-      counter.reads += 1;
-      return inner.readUpload(id, s);
-    },
     commitUpload: (id, d) => inner.commitUpload(id, d),
     abortUpload: (id) => inner.abortUpload(id),
     listStaleUploads: (b) => inner.listStaleUploads(b),
@@ -150,24 +153,30 @@ function countingStore(inner: LocalBlobStore, counter: { reads: number }): BlobS
   };
 }
 
-async function startFleet(count: number, options: Partial<RegistryOptions> = {}): Promise<Fleet> {
+async function startFleet(count: number, options: Partial<RegistryOptions> = {}, dialect: Dialect = 'sqlite'): Promise<Fleet> {
   const dir = await mkdtemp(path.join(tmpdir(), 'quayside-uploads-'));
-  const database: Database = await openDatabase({ uri: `sqlite:///${path.join(dir, 'registry.db')}` });
-  await migrateToLatest(database);
+  let database: Database;
+  let dropDatabase: () => Promise<void>;
+  if (dialect === 'sqlite') {
+    database = await openDatabase({ uri: `sqlite:///${path.join(dir, 'registry.db')}` });
+    await migrateToLatest(database);
+    dropDatabase = () => database.close();
+  } else {
+    const fresh = await freshDatabase(dialect);
+    database = fresh.database;
+    dropDatabase = () => fresh.drop();
+  }
   const metadata = createMetadata(database);
   const auth = testAuthServices(database, metadata);
   const counter = { reads: 0 };
   const apps: FastifyInstance[] = [];
   const clients: Client[] = [];
   const stores: BlobStore[] = [];
-  const hashers: UploadHasher[] = [];
   for (let i = 0; i < count; i += 1) {
     const blobs = countingStore(new LocalBlobStore(path.join(dir, 'storage')), counter);
-    const uploadHashes = new UploadHasher(blobs);
     const app = await createApp({
       metadata,
       blobs,
-      uploadHashes,
       auth,
       access: openAccess(metadata),
       logger: false,
@@ -176,20 +185,18 @@ async function startFleet(count: number, options: Partial<RegistryOptions> = {})
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     apps.push(app);
     stores.push(blobs);
-    hashers.push(uploadHashes);
     clients.push(new Client(address));
   }
   return {
     apps,
     clients,
     stores,
-    hashers,
     metadata,
     reads: () => counter.reads,
     async close() {
       for (const app of apps) await app.close();
       await auth.audit.close();
-      await database.close();
+      await dropDatabase();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -467,27 +474,6 @@ describe('uploads: streaming, instances and limits', () => {
     assert.deepEqual(await client.blob('stream/one', sha256(data)), data);
   });
 
-  it('produces the right digest when another instance took earlier chunks', async () => {
-    const [a, b] = fleet.clients as [Client, Client];
-    const parts = Array.from({ length: 5 }, () => randomBytes(40_000));
-    const data = Buffer.concat(parts);
-    const location = await a.start('stream/fleet');
-    const reads0 = fleet.reads();
-    assert.equal((await a.patch(location, parts[0] as Buffer)).status, 202);
-    assert.equal((await b.patch(location, parts[1] as Buffer)).status, 202);
-    assert.equal(fleet.reads(), reads0 + 1, 'b re-hashed what a had written');
-    assert.equal((await b.patch(location, parts[2] as Buffer)).status, 202);
-    assert.equal(fleet.reads(), reads0 + 1, 'b continued its own hash');
-    assert.equal((await a.patch(location, parts[3] as Buffer)).status, 202);
-    assert.equal(fleet.reads(), reads0 + 2, "a's cached hash was stale and was not used");
-    // A restart of b (its cache cleared) before the final chunk.
-    (fleet.hashers[1] as UploadHasher).clear();
-    const response = await b.put(location, sha256(data), parts[4]);
-    assert.equal(response.status, 201, await response.text());
-    assert.deepEqual(await a.blob('stream/fleet', sha256(data)), data);
-    assert.equal((fleet.hashers[1] as UploadHasher).size, 0, 'commit drops the cached state');
-  });
-
   it('never publishes a wrong blob when two instances race for the same chunk', async () => {
     const [a, b] = fleet.clients as [Client, Client];
     const location = await a.start('stream/race');
@@ -585,21 +571,21 @@ describe('uploads: streaming, instances and limits', () => {
     assert.equal(head.headers.get('content-length'), String(total * chunk.length));
   });
 
-  it('keeps the cache bounded and re-hashes from storage after eviction', async () => {
-    const store = fleet.stores[0] as BlobStore;
-    const hasher = new UploadHasher(store, 2);
-    const ids = [randomUUID(), randomUUID(), randomUUID()];
-    for (const id of ids) hasher.store(id, createHash('sha256'), 0);
-    assert.equal(hasher.size, 2);
-    const id = ids[0] as string;
-    await store.startUpload(id);
-    const data = randomBytes(1000);
-    await store.appendUpload(id, 0, Readable.from([data]));
-    const reads = fleet.reads();
-    assert.equal((await hasher.resume(id, 1000)).digest('hex'), sha256(data).slice(7));
-    assert.equal(fleet.reads(), reads + 1);
-    await assert.rejects(hasher.resume(id, 999), { name: 'RegistryError' }, 'storage holding more than recorded is refused');
-    await store.abortUpload(id);
+  it('refuses to continue a non-empty upload whose row holds no digest state, and never guesses', async () => {
+    const [client] = fleet.clients as [Client];
+    const location = await client.start('stream/stateless');
+    const id = location.split('/').pop() as string;
+    const chunk = randomBytes(1000);
+    assert.equal((await client.patch(location, chunk)).status, 202);
+    // As a row written by a version that kept no state would be: the size without the state.
+    assert.ok(await fleet.metadata.uploads.advanceUpload(id, 1000, 1000, null));
+    const more = await client.patch(location, randomBytes(10));
+    assert.equal(more.status, 400);
+    assert.equal(await errorCode(more), 'BLOB_UPLOAD_INVALID');
+    const put = await client.put(location, sha256(chunk));
+    assert.equal(put.status, 400);
+    assert.equal(await errorCode(put), 'BLOB_UPLOAD_INVALID');
+    assert.equal(await client.blob('stream/stateless', sha256(chunk)), 404);
   });
 });
 
@@ -642,3 +628,64 @@ describe('uploads: MAXIMUM_LAYER_SIZE', () => {
     assert.equal(put.status, 201);
   });
 });
+
+for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
+  describe(`uploads: chunks alternating between two instances on ${dialect}`, () => {
+    let fleet: Fleet;
+    before(async () => {
+      fleet = await startFleet(2, {}, dialect);
+    });
+    after(async () => fleet?.close());
+
+    it('continues the digest from the state in the row: right digest, nothing read back from storage', async () => {
+      const [a, b] = fleet.clients as [Client, Client];
+      // Odd sizes, so that chunk borders fall inside SHA-256's 64-byte blocks and the buffered tail must survive.
+      const parts = [1, 63, 65, 100_003, 64, 70_001, 7].map((size) => randomBytes(size));
+      const data = Buffer.concat(parts);
+      const location = await a.start(`alternate/${dialect}`);
+      const id = location.split('/').pop() as string;
+      const reads = fleet.reads();
+      let offset = 0;
+      for (const [index, part] of parts.entries()) {
+        const client = index % 2 === 0 ? a : b;
+        const response = await client.patch(location, part, { 'content-range': `${offset}-${offset + part.length - 1}` });
+        assert.equal(response.status, 202, await response.text());
+        offset += part.length;
+        const row = await fleet.metadata.uploads.getUpload(id);
+        assert.equal(row?.size, offset);
+        assert.ok(row?.hashState instanceof Uint8Array && row.hashState.length > 0, 'the state is saved with the size');
+      }
+      // The empty PUT lands on the instance that did not take the last chunk.
+      const put = await b.put(location, sha256(data));
+      assert.equal(put.status, 201, await put.text());
+      assert.equal(fleet.reads(), reads, 'no instance read stored bytes to rebuild the digest');
+      assert.deepEqual(await a.blob(`alternate/${dialect}`, sha256(data)), data);
+      assert.equal(await fleet.metadata.uploads.getUpload(id), undefined);
+    });
+
+    it('refuses a wrong digest after alternating chunks and publishes nothing', async () => {
+      const [a, b] = fleet.clients as [Client, Client];
+      const parts = [randomBytes(5000), randomBytes(5000)];
+      const location = await a.start(`alternate/${dialect}-wrong`);
+      assert.equal((await a.patch(location, parts[0] as Buffer)).status, 202);
+      assert.equal((await b.patch(location, parts[1] as Buffer)).status, 202);
+      const wrong = sha256(Buffer.concat([parts[1] as Buffer, parts[0] as Buffer]));
+      const put = await a.put(location, wrong);
+      assert.equal(put.status, 400);
+      assert.equal(await errorCode(put), 'DIGEST_INVALID');
+      assert.equal(await a.blob(`alternate/${dialect}-wrong`, wrong), 404);
+    });
+
+    it('finishes with a body on the other instance (PUT with the last chunk)', async () => {
+      const [a, b] = fleet.clients as [Client, Client];
+      const parts = [randomBytes(3333), randomBytes(4444), randomBytes(5555)];
+      const data = Buffer.concat(parts);
+      const location = await a.start(`alternate/${dialect}-put`);
+      assert.equal((await a.patch(location, parts[0] as Buffer)).status, 202);
+      assert.equal((await b.patch(location, parts[1] as Buffer)).status, 202);
+      const put = await a.put(location, sha256(data), parts[2]);
+      assert.equal(put.status, 201, await put.text());
+      assert.deepEqual(await b.blob(`alternate/${dialect}-put`, sha256(data)), data);
+    });
+  });
+}

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { UploadOffsetError } from '../../src/storage/blob-store.js';
-import { createBlobStore, StorageConfigError } from '../../src/storage/factory.js';
+import { createBlobStore, parseStorageLocation, StorageConfigError } from '../../src/storage/factory.js';
+import { STORAGE_DRIVERS } from '../../src/storage/drivers.js';
 import { blobRelativePath, LocalBlobStore } from '../../src/storage/local.js';
 import { collect, pattern, runBlobStoreConformance, sha256 } from './conformance.js';
 
@@ -60,10 +61,22 @@ describe('LocalBlobStore specifics', () => {
       assert.ok((await stat(path.join(deep, 'uploads'))).isDirectory());
     }));
 
-  test('ping leaves no marker file behind', () =>
+  test("ping writes Quay's marker <storage_path>/_verify = 'testing 123' and leaves nothing else", () =>
     withLocal(async (store, root) => {
       await store.ping();
-      assert.deepEqual((await readdir(root)).sort(), ['sha256', 'uploads']);
+      assert.deepEqual((await readdir(root)).sort(), ['_verify', 'sha256', 'uploads']);
+      assert.equal(await readFile(path.join(root, '_verify'), 'utf8'), 'testing 123');
+      // Several instances checking at once never read a half-written marker.
+      await Promise.all(Array.from({ length: 8 }, () => store.ping()));
+      assert.deepEqual((await readdir(root)).sort(), ['_verify', 'sha256', 'uploads']);
+    }));
+
+  test('ping rewrites a damaged marker', () =>
+    withLocal(async (store, root) => {
+      await store.ping();
+      await writeFile(path.join(root, '_verify'), 'garbage');
+      await store.ping();
+      assert.equal(await readFile(path.join(root, '_verify'), 'utf8'), 'testing 123');
     }));
 
   test('ping fails when the root cannot be created', () =>
@@ -111,7 +124,7 @@ describe('LocalBlobStore specifics', () => {
     }));
 
   test('a second append to an upload while one is running fails with UploadOffsetError', () =>
-    withLocal(async (store) => {
+    withLocal(async (store, root) => {
       const id = await uploadOf(store, Buffer.from('head'));
       let release: () => void = () => undefined;
       const gate = new Promise<void>((resolve) => {
@@ -136,7 +149,7 @@ describe('LocalBlobStore specifics', () => {
       await assert.rejects(store.appendUpload(id, 4, Readable.from([Buffer.from('x')])), UploadOffsetError);
       release();
       assert.equal(await first, 6);
-      assert.equal((await collect(await store.readUpload(id))).toString(), 'headab');
+      assert.equal(await readFile(path.join(root, 'uploads', id), 'utf8'), 'headab');
     }));
 
   test('startUpload refuses an id already in use', () =>
@@ -176,11 +189,11 @@ describe('LocalBlobStore specifics', () => {
     }));
 });
 
-describe('createBlobStore', () => {
+describe('storage locations: the driver registry and its parameters', () => {
   test('LocalStorage builds a LocalBlobStore at storage_path', async () => {
     const dir = await tempDir();
     try {
-      const store = createBlobStore(['LocalStorage', { storage_path: path.join(dir, 'blobs') }]);
+      const store = createBlobStore('default', ['LocalStorage', { storage_path: path.join(dir, 'blobs') }]);
       assert.ok(store instanceof LocalBlobStore);
       assert.equal(store.kind, 'local');
       await store.ping();
@@ -190,24 +203,43 @@ describe('createBlobStore', () => {
     }
   });
 
-  test('LocalStorage without a usable storage_path is refused', () => {
-    for (const params of [{}, { storage_path: '' }, { storage_path: 42 }, { storage_path: ['/x'] }]) {
-      assert.throws(() => createBlobStore(['LocalStorage', params]), (e: unknown) =>
-        e instanceof StorageConfigError && /storage_path/.test(e.message));
+  test('bad LocalStorage parameters are one line naming the location, the driver, the key and the problem', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{}, 'DISTRIBUTED_STORAGE_CONFIG.default: LocalStorage: storage_path: required (expected a string)'],
+      [{ storage_path: '' }, 'DISTRIBUTED_STORAGE_CONFIG.default: LocalStorage: storage_path: must not be empty'],
+      [{ storage_path: '   ' }, 'DISTRIBUTED_STORAGE_CONFIG.default: LocalStorage: storage_path: must not be empty'],
+      [{ storage_path: 42 }, 'DISTRIBUTED_STORAGE_CONFIG.default: LocalStorage: storage_path: expected a string, got the number 42'],
+      [{ storage_path: ['/x'] }, 'DISTRIBUTED_STORAGE_CONFIG.default: LocalStorage: storage_path: expected a string, got a list'],
+      [{ storage_path: '/x', storage_paht: '/y' }, 'DISTRIBUTED_STORAGE_CONFIG.default: LocalStorage: storage_paht: unknown parameter (did you mean storage_path?)'],
+    ];
+    for (const [params, message] of cases) {
+      assert.throws(() => parseStorageLocation('default', ['LocalStorage', params]), (e: unknown) =>
+        e instanceof StorageConfigError && e.location === 'default' && e.message === message, JSON.stringify(params));
     }
   });
 
-  test('Quay drivers not implemented yet say so in one line', () => {
-    for (const driver of ['S3Storage', 'GoogleCloudStorage', 'RadosGWStorage', 'SwiftStorage', 'CloudFrontedS3Storage', 'AzureStorage', 'STSS3Storage']) {
-      assert.throws(() => createBlobStore([driver, { s3_bucket: 'b' }]), (e: unknown) =>
-        e instanceof StorageConfigError && e.message === `storage driver ${driver} is not available in this version of Quayside (available: LocalStorage)`);
+  test('Quay drivers this build does not have say so in one line', () => {
+    for (const driver of ['CloudFrontedS3Storage', 'AzureStorage', 'STSS3Storage', 'CloudFlareStorage', 'IBMCloudStorage']) {
+      assert.throws(() => parseStorageLocation('eu', [driver, { s3_bucket: 'b' }]), (e: unknown) =>
+        e instanceof StorageConfigError &&
+        e.message === `DISTRIBUTED_STORAGE_CONFIG.eu: storage driver ${driver} is not available in this version of Quayside (available: ${STORAGE_DRIVERS.map((d) => d.name).join(', ')})`);
     }
   });
 
   test('an unknown driver name is called unknown', () => {
     for (const driver of ['FancyStorage', 'localstorage', '']) {
-      assert.throws(() => createBlobStore([driver, {}]), (e: unknown) =>
-        e instanceof StorageConfigError && e.message.startsWith(`unknown storage driver ${JSON.stringify(driver)}`) && !e.message.includes('\n'));
+      assert.throws(() => parseStorageLocation('x', [driver, {}]), (e: unknown) =>
+        e instanceof StorageConfigError && e.message.startsWith(`DISTRIBUTED_STORAGE_CONFIG.x: unknown storage driver ${JSON.stringify(driver)} (available: `) && !e.message.includes('\n'));
+    }
+  });
+
+  test('every registered driver has a unique Quay name and a strict schema', () => {
+    const names = STORAGE_DRIVERS.map((driver) => driver.name);
+    assert.equal(new Set(names).size, names.length);
+    assert.ok(names.includes('LocalStorage'));
+    for (const driver of STORAGE_DRIVERS) {
+      assert.throws(() => parseStorageLocation('strict', [driver.name, { surely_not_a_parameter: 1 }]), (e: unknown) =>
+        e instanceof StorageConfigError && e.message.includes('surely_not_a_parameter: unknown parameter'), driver.name);
     }
   });
 });

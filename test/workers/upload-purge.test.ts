@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { Dialect } from '../../src/db/database.js';
 import type { RegistryDeps } from '../../src/registry/context.js';
-import { UploadHasher } from '../../src/registry/upload-hasher.js';
 import { ORPHAN_GRACE_MS, purgeStaleUploads, startUploadPurge } from '../../src/workers/upload-purge.js';
 import { openAccess } from '../helpers/open-access.js';
 import { startTestRegistry } from '../helpers/registry-server.js';
@@ -27,7 +26,7 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
       await deps.blobs.startUpload(id);
       if (bytes > 0) {
         await deps.blobs.appendUpload(id, 0, Readable.from([Buffer.alloc(bytes, 7)]));
-        assert.ok(await deps.metadata.uploads.advanceUpload(id, 0, bytes));
+        assert.ok(await deps.metadata.uploads.advanceUpload(id, 0, bytes, null));
       }
       return id;
     }
@@ -49,7 +48,6 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
       deps = {
         metadata: registry.metadata,
         blobs: registry.blobs,
-        uploadHashes: new UploadHasher(registry.blobs),
         options: { maxManifestBytes: 1 << 20, referrersApi: true, uploadExpiryMs: EXPIRY_MS },
         access: openAccess(registry.metadata),
         audit: registry.auth.audit,
@@ -64,7 +62,6 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
       const staleEmpty = await session('purge/a', 0);
       const orphan = randomUUID();
       await deps.blobs.startUpload(orphan);
-      deps.uploadHashes.store(stale, createHash('sha256'), 10);
 
       assert.equal(await purgeStaleUploads(deps, t0), 0, 'nothing is stale yet');
       assert.equal(await purgeStaleUploads(deps, Date.now() + ORPHAN_GRACE_MS + 1000), 1, 'the orphan goes promptly');
@@ -75,8 +72,6 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
       assert.equal(await purgeStaleUploads(deps, later), 2);
       assert.deepEqual(await exists(stale), { row: false, object: false });
       assert.deepEqual(await exists(staleEmpty), { row: false, object: false });
-      // Had the cached hash state survived, resume would return it instead of going to storage.
-      await assert.rejects(deps.uploadHashes.resume(stale, 10), { name: 'UploadNotFoundError' });
       const response = await fetch(new URL(`/v2/purge/a/blobs/uploads/${stale}`, registry.url));
       assert.equal(response.status, 404);
       assert.equal(await purgeStaleUploads(deps, later), 0, 'a second run finds nothing');
