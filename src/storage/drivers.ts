@@ -1,5 +1,6 @@
 import type { StorageDriver } from './driver.js';
 import { localStorageDriver } from './local-driver.js';
+import { s3FamilyDrivers } from './s3/drivers.js';
 
 /**
  * Every storage driver this build has, by Quay's driver name. Adding a driver is one line here: factory.ts
@@ -7,4 +8,5 @@ import { localStorageDriver } from './local-driver.js';
  */
 export const STORAGE_DRIVERS: readonly StorageDriver[] = [
   localStorageDriver,
+  ...s3FamilyDrivers,
 ];

@@ -158,7 +158,7 @@ async function alternatingUpload(instances: RegistryServer[], repository: string
     const response = await fetch(new URL(location, server.url), {
       method: 'PATCH',
       headers: { ...(await headersOf(server)), 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + chunk.length - 1}` },
-      body: chunk,
+      body: new Uint8Array(chunk),
     });
     const text = await response.text();
     assert.equal(response.status, 202, `chunk ${index} on instance ${index % instances.length}: ${response.status} ${text}`);
@@ -282,7 +282,7 @@ describe('a Swift outage mid-test', { timeout: 600_000 }, () => {
       fetch(`${instance.url}/v2/${repository}/blobs/uploads/?digest=${sha256(bytes)}`, {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/octet-stream' },
-        body: bytes,
+        body: new Uint8Array(bytes),
       });
     const before = await push(blob);
     assert.equal(before.status, 201, await before.text());
