@@ -58,9 +58,9 @@ export async function configFileOf(dir: string): Promise<string> {
   return file;
 }
 
-/** The TLS policy of config.yaml (SSL_PROTOCOLS, SSL_CIPHERS); HTTP/1.1 only is offered by ALPN. */
+/** The TLS policy of config.yaml (SSL_PROTOCOLS, SSL_CIPHERS); ALPN offers the policy's default, h2 then http/1.1. */
 export function tlsPolicyFrom(config: Config): TlsPolicy {
-  return { protocols: config.SSL_PROTOCOLS, ciphers: config.SSL_CIPHERS, alpnProtocols: ['http/1.1'] };
+  return { protocols: config.SSL_PROTOCOLS, ciphers: config.SSL_CIPHERS };
 }
 
 /**

@@ -1,8 +1,7 @@
-import type { Server as HttpServer } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { createHttpsServer, createProxyListener } from '../net/listeners.js';
+import { createHttpsServer, createProxyListener, type EdgeApplication } from '../net/listeners.js';
 import { ReloadingTlsContext, TlsPairError, TlsPolicyError } from '../net/tls-context.js';
 import type { EdgeOptions } from '../server/edge-hooks.js';
 import { CliError } from './cli-error.js';
@@ -82,17 +81,18 @@ export function edgeOptionsFrom(config: Config, plan: ListenerPlan, bound: Bound
 /** The running edge: the certificate (reload on SIGHUP) and the TLS/PROXY servers. */
 export interface RunningEdge {
   tls: ReloadingTlsContext | undefined;
-  /** The listeners stop accepting; their connections drain with the HTTP server. */
+  /** The listeners stop accepting; HTTP/2 sessions get GOAWAY; HTTP/1 connections drain with the HTTP server. */
   stopAccepting(): void;
   /** Stops watching the certificate files. */
   close(): void;
 }
 
 /** Hands each bound port to its server, all serving `app`. */
-export async function attachListeners(app: HttpServer, bound: BoundListeners, plan: ListenerPlan, logger: Logger): Promise<RunningEdge> {
+export async function attachListeners(app: EdgeApplication, bound: BoundListeners, plan: ListenerPlan, logger: Logger): Promise<RunningEdge> {
   let tls: ReloadingTlsContext | undefined;
   if (plan.tls !== undefined) {
     try {
+      // HTTP/2 where the client offers it (ALPN, the policy's default), HTTP/1.1 otherwise; SSL_PROTOCOLS/SSL_CIPHERS as configured.
       tls = await ReloadingTlsContext.open({ files: plan.tls.files, policy: plan.tls.policy, logger });
     } catch (error) {
       if (error instanceof TlsPairError || error instanceof TlsPolicyError) throw new CliError(error.message);
@@ -101,7 +101,7 @@ export async function attachListeners(app: HttpServer, bound: BoundListeners, pl
   }
   const servers: NetServer[] = [];
   const detach: Array<() => void> = [];
-  if (bound.http) await bound.http.attach(app);
+  if (bound.http) await bound.http.attach(app.http1);
   if (bound.https && tls) {
     const https = createHttpsServer(app, tls, logger);
     detach.push(https.detach);
@@ -114,12 +114,13 @@ export async function attachListeners(app: HttpServer, bound: BoundListeners, pl
     await bound.proxy.attach(proxy);
   }
   // A TLS handshake or a PROXY header in progress holds a socket too: the same bound as the HTTP server's.
-  for (const server of servers) server.maxConnections = app.maxConnections;
+  for (const server of servers) server.maxConnections = app.http1.maxConnections;
   return {
     tls,
     stopAccepting() {
       // close() calls back only when every socket it accepted is gone; those belong to `app` and drain with it.
       for (const server of servers) if (server.listening) server.close();
+      app.http2.drain();
     },
     close() {
       for (const undo of detach) undo();

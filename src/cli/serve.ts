@@ -8,6 +8,7 @@ import { authOptionsFrom } from '../auth/options.js';
 import type { RegistryOptions } from '../registry/context.js';
 import type { Config } from '../config/schema.js';
 import { connectionLimitsFrom, guardConnections } from '../net/connection-guard.js';
+import { createHttp2Sessions, type RequestHandler } from '../net/http2-sessions.js';
 import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan } from './serve-listeners.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
@@ -35,6 +36,7 @@ export function registryOptionsFrom(config: Config): RegistryOptions {
     manifestLimits: { maxLayers: config.MAXIMUM_MANIFEST_LAYERS, maxIndexManifests: config.MAXIMUM_INDEX_MANIFESTS },
     referrersApi: config.FEATURE_REFERRERS_API,
     uploadExpiryMs: config.BLOB_UPLOAD_EXPIRY_S * 1000,
+    proxyStorage: config.FEATURE_PROXY_STORAGE,
   };
 }
 
@@ -115,9 +117,12 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     logger,
     edge: edgeOptionsFrom(config, plan, listeners),
   });
-  const connections = guardConnections(app.server, connectionLimitsFrom(config), logger);
+  const limits = connectionLimitsFrom(config);
+  const connections = guardConnections(app.server, limits, logger);
   await app.ready();
-  const edge = await attachListeners(app.server, listeners, plan, logger);
+  // TLS connections that choose h2 by ALPN: sessions whose requests take the same route as HTTP/1's.
+  const http2 = createHttp2Sessions({ handler: app.routing.bind(app) as unknown as RequestHandler, guard: connections, limits, logger });
+  const edge = await attachListeners({ http1: app.server, http2 }, listeners, plan, logger);
   const shown = address.includes(':') ? `[${address}]` : address;
   if (listeners.http) say(`quayside listening on http://${shown}:${listeners.http.port}`);
   if (listeners.https) say(`quayside listening on https://${shown}:${listeners.https.port}`);
@@ -143,8 +148,11 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   process.off('SIGHUP', reload);
   // No listener accepts from here; in-flight requests may finish within the drain window, then the rest are cut.
   edge.stopAccepting();
-  const drainTimer = setTimeout(() => app.server.closeAllConnections(), DRAIN_TIMEOUT_MS);
-  await app.close();
+  const drainTimer = setTimeout(() => {
+    app.server.closeAllConnections();
+    http2.destroyAll();
+  }, DRAIN_TIMEOUT_MS);
+  await Promise.all([app.close(), http2.closed()]);
   clearTimeout(drainTimer);
   await closeListeners(listeners);
   edge.close();

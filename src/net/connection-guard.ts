@@ -51,10 +51,15 @@ export interface GuardOptions {
 /** How long a refused connection may take to send its first bytes and read the 503. */
 const REFUSAL_LINGER_MS = 2000;
 
-function refusalResponse(limit: number): string {
-  const body = JSON.stringify({
+/** The JSON body of the 503 a refused connection gets (HTTP/1.1 here, HTTP/2 in ./http2-sessions.ts). */
+export function refusalBody(limit: number): string {
+  return JSON.stringify({
     errors: [{ code: 'UNAVAILABLE', message: 'too many connections to this instance; retry later', detail: { limit } }],
   });
+}
+
+function refusalResponse(limit: number): string {
+  const body = refusalBody(limit);
   return [
     'HTTP/1.1 503 Service Unavailable',
     'Content-Type: application/json; charset=utf-8',
@@ -128,6 +133,12 @@ const FILES_RESERVED = 256;
 export interface ConnectionGuard {
   /** Connections accepted and still open. */
   openConnections(): number;
+  /**
+   * Counts a connection that reaches the application some other way than the HTTP server's 'connection'
+   * event (an HTTP/2 session): true when it is within HTTP_MAX_CONNECTIONS (it is counted until it closes),
+   * false when it must be refused (logged here; the caller answers it in its own protocol).
+   */
+  admit(socket: Socket): boolean;
   /** Writes the last pending log summaries and stops the log timers. */
   stop(): void;
 }
@@ -172,8 +183,18 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
     (count) => log.warn({ refused: count, limit: limits.maxConnections }, 'refused more connections at HTTP_MAX_CONNECTIONS'),
   );
   const response = refusalResponse(limits.maxConnections);
+  const admit = (socket: Socket): boolean => {
+    if (open >= limits.maxConnections) {
+      refused.record({ open, client: clientAddress(socket) });
+      return false;
+    }
+    open += 1;
+    socket.once('close', () => {
+      open -= 1;
+    });
+    return true;
+  };
   const refuse = (socket: Socket): void => {
-    refused.record({ open, client: clientAddress(socket) });
     socket.on('error', () => undefined);
     socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
     // Answer once the client has sent its request, so that it reads the 503 as the answer to it; what it sends
@@ -186,14 +207,10 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   const handlers = server.listeners('connection') as Array<(socket: Socket) => void>;
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
-    if (open >= limits.maxConnections) {
+    if (!admit(socket)) {
       refuse(socket);
       return;
     }
-    open += 1;
-    socket.once('close', () => {
-      open -= 1;
-    });
     for (const handler of handlers) handler.call(server, socket);
   });
   // A flood beyond the limit is answered until this many sockets exist in all; past that the kernel's
@@ -210,6 +227,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   }
   return {
     openConnections: () => open,
+    admit,
     stop() {
       refused.stop();
       stalled.stop();

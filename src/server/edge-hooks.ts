@@ -63,6 +63,9 @@ export function installEdgeHooks(app: FastifyInstance, options: EdgeOptions): vo
   const trusted = new NetworkList(options.trustedProxies);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const raw = request.raw;
+    // HTTP/2 names the host in :authority only; the token realm and service and the redirect read Host.
+    const authority = raw.headers[':authority'];
+    if (raw.headers.host === undefined && typeof authority === 'string') raw.headers.host = authority;
     const peer = clientAddress(raw.socket);
     const fromTrustedProxy = trusted.has(peer);
     let secure = (raw.socket as Partial<TLSSocket>).encrypted === true;

@@ -1,7 +1,9 @@
 // The README's "several registry instances behind the balancer" blocks run as written: the lb.yaml block, then
-// the fleet block (two `quayside serve` on one PostgreSQL database and one storage, `quayside lb run`, a user,
-// skopeo login at the password prompt and a push through the balancer). Only what must differ here is replaced,
-// each by the exact README text in the lists below, so a changed block fails until its list is updated.
+// the fleet block (a CA and a certificate made with openssl, two `quayside serve --config-dir` with PROXY ports
+// terminating TLS on one PostgreSQL database and one storage, `quayside lb run` forwarding TCP with PROXY v2,
+// curl's /v1/_ping check, a user, skopeo login at the password prompt and a push through the balancer, all
+// trusting the CA). Only what must differ here is replaced, each by the exact README text in the lists below,
+// so a changed block fails until its list is updated.
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,23 +40,26 @@ describe('README: several registry instances behind the balancer', () => {
 
   it('the lb.yaml block and the fleet block run as written and push through the balancer', async () => {
     const blocks = await readmeBlocks('sh');
-    const [lbPort, statsPort, instance1, instance2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    // Both instances listen on one port, each on its own loopback address, as the README has them.
+    const [lbPort, statsPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+    const registry = `localhost:${lbPort}`;
     const storage = join(work, 'storage');
     // Fixed ports become free ones, the README's database a fresh one, its storage path a temp dir.
     const lbYamlBlock = substitute(blockStarting(blocks, /^cat > lb\.yaml <<YAML\n/), [
-      ['http_ports: [8080]', `http_ports: [${lbPort}]`],
       ['stats: { port: 9000,', `stats: { port: ${statsPort},`],
-      ['port: 5001 }', `port: ${instance1} }`],
-      ['port: 5002 }', `port: ${instance2} }`],
+      ['external_port: 443 ', `external_port: ${lbPort} `],
+      ['port: 8443 }', `port: ${proxyPort} }`],
     ]);
-    const fleetBlock = substitute(blockStarting(blocks, /^cat > registry\.yaml <<'YAML'\n/), [
+    const fleetBlock = substitute(blockStarting(blocks, /^mkdir -p conf\n/), [
       ['postgresql://postgres@127.0.0.1:5432/quayside', database.uri],
       ['/var/lib/quayside/storage', storage],
-      ['--port 5001 &', `--port ${instance1} &`],
-      ['--port 5002 &', `--port ${instance2} &`],
+      ['SERVER_HOSTNAME: localhost', `SERVER_HOSTNAME: ${registry}`],
+      ['--proxy-port 8443 &', `--proxy-port ${proxyPort} &`],
       // Its status port defaults to the fixed 9101; 0 lets the kernel choose.
       ['quayside lb run --config lb.yaml &', 'quayside lb run --config lb.yaml --status-port 0 &'],
-      ['127.0.0.1:8080', `127.0.0.1:${lbPort}`],
+      ['https://localhost/', `https://${registry}/`],
+      ['-u team localhost', `-u team ${registry}`],
+      ['docker://localhost/', `docker://${registry}/`],
     ]);
 
     const lbYaml = await runAnsweringPrompts(lbYamlBlock, { cwd: work, env, username: '', password: '', timeoutMs: 30_000 });
@@ -68,9 +73,11 @@ describe('README: several registry instances behind the balancer', () => {
     assert.equal(fleet.code, 0, `the fleet block failed:\n${output}`);
     assert.match(output, /^password: \S+$/m);
     assert.match(output, /Login Succeeded!/);
+    // Seed 000's check answered through the balancer.
+    assert.match(output, /^true/m);
 
-    // What went through the balancer is there: the pushed manifest, by digest.
-    const raw = await skopeo(['inspect', '--raw', '--tls-verify=false', '--authfile', join(work, 'auth.json'), `docker://127.0.0.1:${lbPort}/team/app:latest`]).catch(
+    // What went through the balancer is there: the pushed manifest, by digest, over TLS verified by the CA.
+    const raw = await skopeo(['inspect', '--raw', '--cert-dir', join(work, 'certs.d'), '--authfile', join(work, 'auth.json'), `docker://${registry}/team/app:latest`]).catch(
       async (error: unknown) => assert.fail(`${String(error)}\n--- the block's output ---\n${await fleet.output()}`),
     );
     const inspected = JSON.parse(raw) as { layers?: unknown[] };

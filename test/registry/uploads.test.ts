@@ -676,6 +676,24 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as Dialect[]) {
       assert.equal(await a.blob(`alternate/${dialect}-wrong`, wrong), 404);
     });
 
+    it('recovers from a crash between append and compare-and-set: the other instance cuts the bytes off and continues', async () => {
+      const [a, b] = fleet.clients as [Client, Client];
+      const parts = [randomBytes(10_001), randomBytes(20_002)];
+      const data = Buffer.concat(parts);
+      const location = await a.start(`alternate/${dialect}-crash`);
+      const id = location.split('/').pop() as string;
+      assert.equal((await a.patch(location, parts[0] as Buffer)).status, 202);
+      const stateBefore = (await fleet.metadata.uploads.getUpload(id))?.hashState;
+      // What a kill after the append and before the compare-and-set leaves: bytes the row does not record.
+      await (fleet.stores[0] as BlobStore).appendUpload(id, 10_001, Readable.from([randomBytes(5000)]));
+      assert.deepEqual((await fleet.metadata.uploads.getUpload(id))?.hashState, stateBefore, 'the row kept its size and state');
+      const resumed = await b.patch(location, parts[1] as Buffer, { 'content-range': `10001-${data.length - 1}` });
+      assert.equal(resumed.status, 202, await resumed.text());
+      const put = await a.put(location, sha256(data));
+      assert.equal(put.status, 201, await put.text());
+      assert.deepEqual(await b.blob(`alternate/${dialect}-crash`, sha256(data)), data);
+    });
+
     it('finishes with a body on the other instance (PUT with the last chunk)', async () => {
       const [a, b] = fleet.clients as [Client, Client];
       const parts = [randomBytes(3333), randomBytes(4444), randomBytes(5555)];
