@@ -12,6 +12,7 @@ import { registryToken } from '../test/helpers/registry-auth.js';
 import { GeneratedBlob, RegistryClient } from './registry-client.js';
 import { renderTable, verdict, type Cell, type Row } from './registry-report.js';
 import { headLoad } from './registry-head-load.js';
+import { sampleMemory, timed } from './measure.js';
 import { runWrk, type WrkResult } from './registry-wrk.js';
 
 const MiB = 1024 * 1024;
@@ -101,35 +102,6 @@ async function forBoth(targets: Target[], measure: (target: Target) => Promise<n
     }
   }
   return { distribution: cells.distribution ?? { error: 'not run' }, quayside: cells.quayside ?? { error: 'not run' } };
-}
-
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await work();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-/** Samples a process's VmRSS every `everyMs`; stop() returns the largest sample and the kernel's VmHWM, in MB. */
-function sampleMemory(pid: number, everyMs = 50): { stop(): { peakRssMb: number; hwmMb: number } } {
-  const read = (field: 'VmRSS' | 'VmHWM'): number => {
-    try {
-      const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      return match ? (Number(match[1]) * 1024) / MB : 0;
-    } catch {
-      return 0;
-    }
-  };
-  let peak = read('VmRSS');
-  const timer = setInterval(() => {
-    peak = Math.max(peak, read('VmRSS'));
-  }, everyMs);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      peak = Math.max(peak, read('VmRSS'));
-      return { peakRssMb: peak, hwmMb: read('VmHWM') };
-    },
-  };
 }
 
 function command(cmd: string, args: string[]): string {

@@ -1,5 +1,7 @@
 import type { StorageDriver } from './driver.js';
 import { localStorageDriver } from './local-driver.js';
+import { s3FamilyDrivers } from './s3/drivers.js';
+import { swiftStorageDriver } from './swift/driver.js';
 
 /**
  * Every storage driver this build has, by Quay's driver name. Adding a driver is one line here: factory.ts
@@ -7,4 +9,6 @@ import { localStorageDriver } from './local-driver.js';
  */
 export const STORAGE_DRIVERS: readonly StorageDriver[] = [
   localStorageDriver,
+  ...s3FamilyDrivers,
+  swiftStorageDriver,
 ];

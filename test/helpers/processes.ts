@@ -357,6 +357,11 @@ export interface DistributionOptions {
   maxLines?: number;
   /** Log level of distribution itself (its access log is on regardless). */
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * The storage driver's YAML lines under `storage:`, indented by two spaces (e.g. `  s3:` and its settings);
+   * the filesystem driver in the temp dir when omitted.
+   */
+  storageDriver?: string[];
 }
 
 /** The version line of CNCF distribution's `docker-registry`, or a clear error when it is not installed. */
@@ -387,8 +392,7 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
         'storage:',
         '  cache:',
         '    blobdescriptor: inmemory',
-        '  filesystem:',
-        `    rootdirectory: ${join(root, 'data')}`,
+        ...(options.storageDriver ?? ['  filesystem:', `    rootdirectory: ${join(root, 'data')}`]),
         '  delete:',
         '    enabled: true',
         'http:',

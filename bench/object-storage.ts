@@ -1,0 +1,285 @@
+// The object-storage benchmark (issue 11): quayside on S3Storage (Swift's s3api) and on SwiftStorage (Keystone
+// v3), side by side in one run with CNCF distribution 2.8 on its own `s3` and `swift` drivers against the same
+// local Swift. Per driver: push of a big blob (monolithic, and in chunks), pull on 1 and 8 streams (through the
+// 307 to the storage for quayside; distribution as it is configured by default), a chunked push whose chunks
+// alternate between two quayside instances (against the same push on one instance), and peak RSS.
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest, Agent, type IncomingMessage } from 'node:http';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { startObjectStorage, type ObjectStorageDescription } from '../test/helpers/object-storage/server.js';
+import { keystoneToken } from '../test/helpers/object-storage/keystone.js';
+import { distributionVersion, startDistribution, startQuayside, type RegistryServer } from '../test/helpers/processes.js';
+import { freshDatabase, type FreshDatabase } from '../test/helpers/databases.js';
+import { registryToken } from '../test/helpers/registry-auth.js';
+import { sampleMemory, timed } from './measure.js';
+import { GeneratedBlob, RegistryClient } from './registry-client.js';
+import { renderTable, verdict, type Cell, type Row } from './registry-report.js';
+
+const MiB = 1024 * 1024;
+const MB = 1e6;
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write('usage: node dist/bench/object-storage.js [--quick] [--json FILE]\n  --quick: a 128 MiB blob and 16 MiB chunks instead of 1 GiB and 64 MiB\n');
+  process.exit(0);
+}
+const sizes = flags.quick ? { blob: 128 * MiB, chunk: 16 * MiB, streams: 8 } : { blob: 1024 * MiB, chunk: 64 * MiB, streams: 8 };
+
+type Driver = 'S3Storage' | 'SwiftStorage';
+
+/** The metadata databases made for the run, dropped at its end. */
+const databases: FreshDatabase[] = [];
+
+/** A blob GET that follows one redirect to the storage (without the registry's Authorization), as docker does. */
+async function pullFollowing(client: RegistryClient, storageAgent: Agent, repository: string, digest: string, hash?: ReturnType<typeof createHash>): Promise<number> {
+  const first = await client.send('GET', `/v2/${repository}/blobs/${digest}`, { discard: true, hash });
+  if (first.status === 200) return first.bytes;
+  if (first.status !== 307 && first.status !== 302) throw new Error(`blob GET answered ${first.status}: ${first.body.toString().slice(0, 200)}`);
+  const location = first.headers.location;
+  if (location === undefined) throw new Error('redirect without a Location');
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(new URL(location), { agent: storageAgent }, (res: IncomingMessage) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        hash?.update(chunk);
+      });
+      res.on('end', () => (res.statusCode === 200 ? resolve(bytes) : reject(new Error(`storage GET answered ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A chunked push whose PATCHes alternate between clients of different instances. */
+async function pushAlternating(clients: RegistryClient[], repository: string, blob: GeneratedBlob, chunkSize: number): Promise<void> {
+  let upload = await clients[0]!.startUpload(repository);
+  let index = 0;
+  for (let start = 0; start < blob.size; start += chunkSize, index += 1) {
+    const end = Math.min(blob.size, start + chunkSize);
+    const client = clients[index % clients.length]!;
+    const target = new URL(upload.pathname + upload.search, client.base);
+    const res = await client.expect(202, 'PATCH', target.toString(), {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - start), 'content-range': `${start}-${end - 1}` },
+      body: blob.chunks(start, end),
+    });
+    upload = new URL(res.headers.location as string, client.base);
+  }
+  const last = clients[index % clients.length]!;
+  const target = new URL(upload.pathname + upload.search, last.base);
+  target.searchParams.set('digest', blob.digest());
+  await last.expect(201, 'PUT', target.toString(), { headers: { 'content-length': '0' } });
+}
+
+function s3Client(storage: ObjectStorageDescription): S3Client {
+  return new S3Client({
+    endpoint: storage.s3.endpoint,
+    region: storage.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: storage.s3.accessKeyId, secretAccessKey: storage.s3.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+async function createContainer(storage: ObjectStorageDescription, name: string): Promise<void> {
+  const { keystone } = storage;
+  const { token } = await keystoneToken(keystone.authUrl, { name: keystone.username, password: keystone.password, projectName: keystone.projectName });
+  const response = await fetch(`${keystone.storageUrl}/${name}`, { method: 'PUT', headers: { 'x-auth-token': token } });
+  await response.arrayBuffer();
+  if (response.status !== 201 && response.status !== 202) throw new Error(`container PUT ${name} answered ${response.status}`);
+}
+
+/** quayside's DISTRIBUTED_STORAGE_CONFIG entry for the driver, in a fresh bucket or container. */
+async function quaysideLocation(storage: ObjectStorageDescription, driver: Driver): Promise<string> {
+  const name = `bench-quayside-${driver.toLowerCase()}-${Date.now()}`;
+  if (driver === 'S3Storage') {
+    await s3Client(storage).send(new CreateBucketCommand({ Bucket: name }));
+    return `[S3Storage, ${JSON.stringify({ s3_bucket: name, storage_path: '/registry', s3_access_key: storage.s3.accessKeyId, s3_secret_key: storage.s3.secretAccessKey, s3_region: storage.s3.region, endpoint_url: storage.s3.endpoint })}]`;
+  }
+  await createContainer(storage, name);
+  const { keystone } = storage;
+  return `[SwiftStorage, ${JSON.stringify({
+    auth_url: keystone.authUrl,
+    auth_version: 3,
+    swift_user: keystone.username,
+    swift_password: keystone.password,
+    swift_container: name,
+    storage_path: '/registry',
+    temp_url_key: storage.tempUrlKey,
+    os_options: { project_name: keystone.projectName, user_domain_name: keystone.userDomainName, project_domain_name: keystone.projectDomainName, region_name: keystone.regionName },
+  })}]`;
+}
+
+/** distribution's `storage:` driver lines for the same backend, in a bucket or container of its own. */
+async function distributionStorage(storage: ObjectStorageDescription, driver: Driver): Promise<string[]> {
+  const name = `bench-distribution-${driver.toLowerCase()}-${Date.now()}`;
+  if (driver === 'S3Storage') {
+    await s3Client(storage).send(new CreateBucketCommand({ Bucket: name }));
+    return [
+      '  s3:',
+      `    accesskey: ${storage.s3.accessKeyId}`,
+      `    secretkey: ${storage.s3.secretAccessKey}`,
+      `    region: ${storage.s3.region}`,
+      `    regionendpoint: ${storage.s3.endpoint}`,
+      `    bucket: ${name}`,
+      '    secure: false',
+      '    v4auth: true',
+      '    rootdirectory: /registry',
+    ];
+  }
+  await createContainer(storage, name);
+  const { keystone } = storage;
+  return [
+    '  swift:',
+    `    authurl: ${keystone.authUrl}`,
+    `    username: ${keystone.username}`,
+    `    password: ${keystone.password}`,
+    `    container: ${name}`,
+    `    tenant: ${keystone.projectName}`,
+    `    domain: ${keystone.userDomainName}`,
+    `    region: ${keystone.regionName}`,
+    '    authversion: 3',
+    '    rootdirectory: /registry',
+  ];
+}
+
+interface Side {
+  server: RegistryServer;
+  client: RegistryClient;
+  /** A second instance on the same database and storage (quayside only). */
+  second?: { server: RegistryServer; client: RegistryClient };
+}
+
+async function startSides(storage: ObjectStorageDescription, driver: Driver, work: string): Promise<{ distribution: Side; quayside: Side }> {
+  const distributionServer = await startDistribution({ storageDriver: await distributionStorage(storage, driver), outputFile: join(work, `distribution-${driver}.log`), maxLines: 50 });
+  const config = join(work, `quayside-${driver}.yaml`);
+  // Two instances share the metadata as a fleet does: a database of their own on the local PostgreSQL.
+  const database = await freshDatabase('postgres');
+  databases.push(database);
+  await writeFile(config, [`DB_URI: ${database.uri}`, 'DISTRIBUTED_STORAGE_CONFIG:', `  objects: ${await quaysideLocation(storage, driver)}`, 'DISTRIBUTED_STORAGE_PREFERENCE: [objects]', ''].join('\n'));
+  const first = await startQuayside({ config, dataDir: await mkdtemp(join(work, 'q1-')), outputFile: join(work, `quayside-${driver}-1.log`), maxLines: 50 });
+  const second = await startQuayside({ config, dataDir: await mkdtemp(join(work, 'q2-')), outputFile: join(work, `quayside-${driver}-2.log`), maxLines: 50, user: false });
+  const token = await registryToken(first.url, ['repository:bench/big:pull,push', 'repository:bench/alternate:pull,push'], first.credentials!);
+  const clientOf = (server: RegistryServer) => {
+    const client = new RegistryClient(server.url);
+    client.defaultHeaders = { authorization: `Bearer ${token}` };
+    return client;
+  };
+  return {
+    distribution: { server: distributionServer, client: new RegistryClient(distributionServer.url) },
+    quayside: { server: first, client: clientOf(first), second: { server: second, client: clientOf(second) } },
+  };
+}
+
+function cellOf(work: () => Promise<number>): Promise<Cell> {
+  return work().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error: error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error) }),
+  );
+}
+
+async function benchDriver(storage: ObjectStorageDescription, driver: Driver, work: string): Promise<Row[]> {
+  const sides = await startSides(storage, driver, work);
+  const storageAgent = new Agent({ keepAlive: true, maxSockets: 32 });
+  const blob = new GeneratedBlob(sizes.blob);
+  const sizeMb = sizes.blob / MB;
+  const rows: Row[] = [];
+  try {
+    const both = async (measure: (side: Side, name: 'distribution' | 'quayside') => Promise<number>) => ({
+      distribution: await cellOf(() => measure(sides.distribution, 'distribution')),
+      quayside: await cellOf(() => measure(sides.quayside, 'quayside')),
+    });
+    const memory = new Map<string, ReturnType<typeof sampleMemory>>();
+    for (const [name, side] of Object.entries(sides)) memory.set(name, sampleMemory(side.server.process.pid));
+    const mono = await both(async (side) => sizeMb / (await timed(() => side.client.pushMonolithic('bench/big', blob))));
+    rows.push({ label: `${driver}: push ${sizes.blob / MiB} MiB, monolithic`, unit: 'MB/s', better: 'higher', ...mono, target: { minRatio: 1.0 } });
+    const chunked = await both(async (side) => sizeMb / (await timed(() => side.client.pushChunked('bench/big', blob, sizes.chunk))));
+    rows.push({ label: `${driver}: push ${sizes.blob / MiB} MiB, ${sizes.chunk / MiB} MiB chunks`, unit: 'MB/s', better: 'higher', ...chunked, target: { minRatio: 1.0 } });
+    const peaks = Object.fromEntries([...memory].map(([name, sampler]) => [name, sampler.stop()]));
+
+    const pullOne = await both(async (side) => {
+      const hash = createHash('sha256');
+      const received = await pullFollowing(side.client, storageAgent, 'bench/big', blob.digest(), hash);
+      if (received !== blob.size || `sha256:${hash.digest('hex')}` !== blob.digest()) throw new Error('pulled bytes differ from the pushed blob');
+      return sizeMb / (await timed(() => pullFollowing(side.client, storageAgent, 'bench/big', blob.digest())));
+    });
+    rows.push({ label: `${driver}: pull, 1 stream`, unit: 'MB/s', better: 'higher', ...pullOne, target: { minRatio: 1.0 } });
+    const pullMany = await both(async (side) => {
+      const seconds = await timed(() => Promise.all(Array.from({ length: sizes.streams }, () => pullFollowing(side.client, storageAgent, 'bench/big', blob.digest()))));
+      return (sizeMb * sizes.streams) / seconds;
+    });
+    rows.push({ label: `${driver}: pull, ${sizes.streams} streams (aggregate)`, unit: 'MB/s', better: 'higher', ...pullMany, target: { minRatio: 1.0 } });
+    rows.push({
+      label: `${driver}: peak RSS during the pushes`,
+      unit: 'MB',
+      better: 'lower',
+      distribution: { value: peaks.distribution!.peakRssMb },
+      quayside: { value: peaks.quayside!.peakRssMb },
+      target: { maxQuayside: 150 },
+    });
+
+    // Chunked across two instances vs the same push on one: the ratio is quayside against itself.
+    const second = sides.quayside.second!;
+    const alternate = new GeneratedBlob(sizes.blob);
+    const oneInstance = await cellOf(async () => sizeMb / (await timed(() => sides.quayside.client.pushChunked('bench/alternate', new GeneratedBlob(sizes.blob), sizes.chunk))));
+    const twoInstances = await cellOf(async () => sizeMb / (await timed(() => pushAlternating([sides.quayside.client, second.client], 'bench/alternate', alternate, sizes.chunk))));
+    rows.push({
+      label: `${driver}: quayside chunked push, one instance (left) vs alternating two (right)`,
+      unit: 'MB/s',
+      better: 'higher',
+      distribution: oneInstance,
+      quayside: twoInstances,
+      target: { minRatio: 0.9 },
+      note: 'both columns are quayside: the left one is the single-instance push',
+    });
+  } finally {
+    storageAgent.destroy();
+    sides.distribution.client.close();
+    sides.quayside.client.close();
+    sides.quayside.second?.client.close();
+    await sides.distribution.server.stop();
+    await sides.quayside.server.stop();
+    await sides.quayside.second?.server.stop();
+  }
+  return rows;
+}
+
+async function main(): Promise<number> {
+  const load = loadavg()[0] ?? 0;
+  console.log(`object-storage benchmark: ${distributionVersion()}, node ${process.version}, blob ${sizes.blob / MiB} MiB, chunks ${sizes.chunk / MiB} MiB`);
+  console.log(`load average at start: ${load.toFixed(2)}${load > availableParallelism() / 2 ? ' (WARNING: the machine is busy; figures will be noisy)' : ''}`);
+  const work = await mkdtemp(join(tmpdir(), 'quayside-bench-objects-'));
+  console.log('starting Swift (tempauth, Keystone v3, s3api) ...');
+  const storage = await startObjectStorage();
+  const rows: Row[] = [];
+  try {
+    for (const driver of ['S3Storage', 'SwiftStorage'] as const) {
+      console.log(`${driver} ...`);
+      rows.push(...(await benchDriver(storage.description, driver, work)));
+    }
+  } finally {
+    await storage.stop();
+    for (const database of databases) await database.drop();
+  }
+  console.log(renderTable(rows));
+  if (flags.json) await writeFile(flags.json, JSON.stringify(rows, null, 2));
+  const failed = rows.some((row) => 'error' in row.distribution || 'error' in row.quayside);
+  if (!failed) await rm(work, { recursive: true, force: true });
+  else console.log(`logs kept in ${work}`);
+  console.log(rows.map((row) => `${verdict(row)}  ${row.label}`).join('\n'));
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();
