@@ -139,13 +139,13 @@ describe('quayside serve refuses to start', () => {
     const config = await configFile('s3.yaml', [
       'DISTRIBUTED_STORAGE_CONFIG:',
       '  us-east:',
-      '    - S3Storage',
-      '    - {s3_bucket: quay, storage_path: /registry, s3_access_key: AK, s3_secret_key: SK}',
+      '    - AzureStorage',
+      '    - {azure_container: quay, storage_path: /registry, azure_account_name: quay}',
       'DISTRIBUTED_STORAGE_PREFERENCE: [us-east]',
     ]);
     const dataDir = freshDataDir();
     const result = await serve('--config', config, '--data-dir', dataDir);
-    assertOneLineFailure(result, 'non-zero', /S3Storage/, /us-east/);
+    assertOneLineFailure(result, 'non-zero', /AzureStorage is not available/, /us-east/);
     // A configuration that cannot start must not leave a migrated database behind.
     assert.doesNotMatch(result.stdout, /applied migration/);
     assert.ok(!existsSync(join(dataDir, 'quayside.db')), 'no database created for a refused configuration');

@@ -189,8 +189,9 @@ describe('quayside config validate', () => {
   });
 
   for (const [name, yaml, pattern] of [
-    ['S3Storage', 'DISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {s3_bucket: b}]\nDISTRIBUTED_STORAGE_PREFERENCE: [s3]\n', /DISTRIBUTED_STORAGE_CONFIG\.s3: storage driver S3Storage is not available in this version of Quayside \(available: LocalStorage\)$/],
-    ['SwiftStorage (not preferred)', 'DISTRIBUTED_STORAGE_CONFIG:\n  local: [LocalStorage, {storage_path: /srv/x}]\n  swift: [SwiftStorage, {}]\nDISTRIBUTED_STORAGE_PREFERENCE: [local]\n', /DISTRIBUTED_STORAGE_CONFIG\.swift: storage driver SwiftStorage is not available/],
+    ['S3Storage without storage_path', 'DISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {s3_bucket: b}]\nDISTRIBUTED_STORAGE_PREFERENCE: [s3]\n', /DISTRIBUTED_STORAGE_CONFIG\.s3: S3Storage: storage_path: required \(expected a string\)$/],
+    ['SwiftStorage without its keys (not preferred)', 'DISTRIBUTED_STORAGE_CONFIG:\n  local: [LocalStorage, {storage_path: /srv/x}]\n  swift: [SwiftStorage, {}]\nDISTRIBUTED_STORAGE_PREFERENCE: [local]\n', /DISTRIBUTED_STORAGE_CONFIG\.swift: SwiftStorage: auth_url: required/],
+    ['AzureStorage (not in this build)', 'DISTRIBUTED_STORAGE_CONFIG:\n  az: [AzureStorage, {azure_container: c}]\nDISTRIBUTED_STORAGE_PREFERENCE: [az]\n', /DISTRIBUTED_STORAGE_CONFIG\.az: storage driver AzureStorage is not available in this version of Quayside \(available: LocalStorage, S3Storage, GoogleCloudStorage, RadosGWStorage, SwiftStorage\)$/],
     ['an unknown driver', 'DISTRIBUTED_STORAGE_CONFIG:\n  x: [FloppyStorage, {}]\nDISTRIBUTED_STORAGE_PREFERENCE: [x]\n', /DISTRIBUTED_STORAGE_CONFIG\.x: unknown storage driver "FloppyStorage"/],
     ['a mongodb DB_URI', 'DB_URI: mongodb://db.example.com/quay\n', /DB_URI scheme "mongodb" is not supported/],
     ['a DB_CONNECTION_ARGS key of another dialect', 'DB_URI: postgresql://quay@db.example.com/quay\nDB_CONNECTION_ARGS: {ssl: {ca: x}}\n', /DB_CONNECTION_ARGS: "ssl" is not supported for postgres/],

@@ -62,7 +62,7 @@ for (const dialect of ALL_DIALECTS) {
 
     it('stores the hash state with the size, byte for byte, and only when the compare-and-set succeeds', async () => {
       await metadata.uploads.createUpload('state', repositoryId);
-      // Every byte value, and more than a hash-wasm state (116 bytes), so no encoding or length limit hides.
+      // Every byte value, and more than a saved hash state (at most 112 bytes), so no encoding or length limit hides.
       const state = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) % 256);
       assert.equal(await metadata.uploads.advanceUpload('state', 0, 1000, state), true);
       const row = await metadata.uploads.getUpload('state');

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../database.js';
 
 /**
- * Gives each upload its resumable SHA-256 state (hash-wasm's save(), about 120 bytes): the state after exactly
+ * Gives each upload its resumable SHA-256 state (src/registry/resumable-sha256.ts, a portable format of 49 to 112 bytes): the state after exactly
  * `size` bytes, written by the same compare-and-set that advances the size, so the instance that takes the
  * next chunk continues the digest from the row instead of re-reading the upload from storage. NULL means the
  * upload is empty (a fresh hash) or was written by a version that kept no state (see upload-hasher.ts).

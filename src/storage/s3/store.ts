@@ -208,16 +208,6 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
-  /**
-   * Not supported: the parts of an unfinished multipart upload cannot be read back. The digest state lives
-   * with the upload's row instead, and readUpload is leaving the BlobStore interface; an absent upload is
-   * still told apart.
-   */
-  async readUpload(uploadId: string): Promise<Readable> {
-    await this.uploadSize(uploadId);
-    throw new Error(`the ${this.kind} driver cannot read back upload ${uploadId} before its commit`);
-  }
-
   commitUpload(uploadId: string, digest: string): Promise<void> {
     return this.faults.run(async () => {
       checkUploadId(uploadId);

@@ -229,24 +229,6 @@ export class SwiftBlobStore implements BlobStore {
     return sizeOf(await this.segmentsOf(uploadId));
   }
 
-  async readUpload(uploadId: string, signal?: AbortSignal): Promise<Readable> {
-    const segments = await this.segmentsOf(uploadId);
-    const client = this.client;
-    return Readable.from(
-      (async function* () {
-        for (const segment of segments) {
-          const response = await client.call({ method: 'GET', object: segment.name, idempotent: true, signal });
-          if (response.status !== 200) {
-            await drain(response.body);
-            throw new UploadNotFoundError(uploadId);
-          }
-          yield* response.body;
-        }
-      })(),
-      { objectMode: false },
-    );
-  }
-
   async commitUpload(uploadId: string, digest: string): Promise<void> {
     const blob = this.blobName(digest);
     const [segments, existing] = await Promise.all([this.segmentsOf(uploadId), this.stat(digest)]);
