@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Builds quayside, then runs the registry benchmark, the load-balancer benchmark and the TLS benchmark (each when
-# it is built). `bench/run.sh tls [--quick]` (or registry, lb) runs that one only. Other arguments (e.g. --quick)
+# Builds quayside, then runs the registry, load-balancer, TLS and object-storage benchmarks (each when it is
+# built). `bench/run.sh tls [--quick]` (or registry, lb, objects) runs that one only. Other arguments (e.g. --quick)
 # are passed to each. Exits non-zero if any benchmark failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 only=""
 case "${1:-}" in
-  registry|lb|tls) only="$1"; shift ;;
+  registry|lb|tls|objects) only="$1"; shift ;;
 esac
 wanted() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
-# tsc emits even when some file has type errors; the benchmarks only need their own output to exist.
-if ! npx tsc -p tsconfig.json; then
-  echo "bench/run.sh: tsc reported type errors (output emitted anyway)" >&2
+# The build is the native SHA-256 addon then tsc; tsc emits even when some file has type errors, and the
+# benchmarks only need their own output to exist.
+if ! npm run build --silent; then
+  echo "bench/run.sh: the build reported errors (tsc output emitted anyway)" >&2
 fi
 for tool in docker-registry wrk; do
   command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is not installed (apt-get install $([ "$tool" = docker-registry ] && echo docker-registry || echo wrk))" >&2; exit 1; }
@@ -49,6 +50,17 @@ if wanted tls; then
     fi
   else
     echo "(dist/bench/tls.js not built: TLS benchmark skipped)"
+  fi
+fi
+if wanted objects; then
+  # The same Swift (with Keystone and s3api) that the tests start; scripts/test.sh installs it when missing.
+  if command -v swift-proxy-server >/dev/null && command -v keystone-manage >/dev/null; then
+    echo
+    echo "== object-storage benchmark =="
+    node dist/bench/object-storage.js "$@" || status=1
+  else
+    echo "bench/run.sh: Swift or Keystone is not installed (run npm test once, or apt-get install swift swift-proxy swift-object swift-container swift-account memcached keystone): object-storage benchmark skipped" >&2
+    status=1
   fi
 fi
 exit "$status"

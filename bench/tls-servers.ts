@@ -4,7 +4,7 @@
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, quaysideCli, requireCommand, runOk, startProcess, type Credentials, type ManagedProcess } from '../test/helpers/processes.js';
+import { quaysideCli, runOk, startDistribution, startProcess, type Credentials, type ManagedProcess, type RegistryServer } from '../test/helpers/processes.js';
 import type { BenchCertificates } from './tls-certs.js';
 
 export interface QuaysideEdge {
@@ -59,62 +59,10 @@ export async function startQuaysideEdge(certificates: BenchCertificates, user: C
   }
 }
 
-export interface DistributionTls {
-  process: ManagedProcess;
-  port: number;
-  stop(): Promise<void>;
-}
-
 /**
  * Debian's docker-registry (distribution 2.8) with the configuration the registry benchmark uses (Debian's
  * shipped one minus htpasswd auth) plus http.tls with the same certificate pair, so it terminates TLS itself.
  */
-export async function startDistributionTls(certificates: BenchCertificates, outputFile: string): Promise<DistributionTls> {
-  const bin = requireCommand('docker-registry', 'apt-get install docker-registry');
-  const root = await mkdtemp(join(tmpdir(), 'tls-bench-distribution-'));
-  let lastError: unknown;
-  // The port is picked free then handed over, so another process may take it in between: retry a few times.
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    const port = await freePort();
-    const config = join(root, 'config.yml');
-    await writeFile(
-      config,
-      [
-        'version: 0.1',
-        'log:',
-        '  level: info',
-        'storage:',
-        '  cache:',
-        '    blobdescriptor: inmemory',
-        '  filesystem:',
-        `    rootdirectory: ${join(root, 'data')}`,
-        '  delete:',
-        '    enabled: true',
-        'http:',
-        `  addr: ${HOST}:${port}`,
-        `  secret: quayside-tls-bench-${port}`,
-        '  headers:',
-        '    X-Content-Type-Options: [nosniff]',
-        '  tls:',
-        `    certificate: ${certificates.certFile}`,
-        `    key: ${certificates.keyFile}`,
-        '',
-      ].join('\n'),
-    );
-    try {
-      const proc = await startProcess({ command: bin, args: ['serve', config], ready: /listening on 127\.0\.0\.1:\d+/, outputFile, maxLines: 100 });
-      return {
-        process: proc,
-        port,
-        stop: async () => {
-          await proc.stop();
-          await rm(root, { recursive: true, force: true });
-        },
-      };
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  await rm(root, { recursive: true, force: true });
-  throw lastError;
+export function startDistributionTls(certificates: BenchCertificates, outputFile: string): Promise<RegistryServer> {
+  return startDistribution({ tls: { certificate: certificates.certFile, key: certificates.keyFile }, outputFile, maxLines: 100 });
 }

@@ -296,9 +296,6 @@ async function main(): Promise<number> {
   } finally {
     for (const c of clients) c.close();
     for (const stop of stops.reverse()) await stop();
-    // processes.ts reads a stopped server's output file 100 ms after it exits (to describe an early exit):
-    // removing the file before that would turn into an unhandled rejection.
-    await new Promise((elapsed) => setTimeout(elapsed, 300));
     // The servers' logs are the first place to look when a figure is an error: keep them then.
     if (failed) console.log(`logs kept in ${work}`);
     else await rm(work, { recursive: true, force: true });

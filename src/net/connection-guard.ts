@@ -147,6 +147,17 @@ export interface ConnectionGuard {
  * Applies `limits` to an HTTP server. Call it before the server listens: Node reads how often it checks
  * header deadlines when listening starts.
  */
+/**
+ * Whether a connection on which nothing moved is waiting for its client: a request body of which nothing is
+ * buffered (the server would read more if the client sent it), or a response whose bytes sit unsent in the
+ * socket (the client does not read). Otherwise the server is busy with the request, e.g. it stopped reading
+ * an upload's body while its storage takes a part, or it waits for the first bytes of a blob from storage.
+ */
+function waitsOnTheClient(request: IncomingMessage, reply: ServerResponse, socket: Socket): boolean {
+  if (!request.complete) return request.readableLength === 0 && !reply.headersSent;
+  return reply.headersSent && socket.writableLength > 0;
+}
+
 export function guardConnections(server: Server, limits: ConnectionLimits, log: GuardLog, options: GuardOptions = {}): ConnectionGuard {
   const windowMs = options.reportWindowMs ?? 10_000;
   server.headersTimeout = limits.headersTimeoutMs;
@@ -164,15 +175,22 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   );
   // Node's keep-alive timer fires the same socket 'timeout' as inactivity does; only a connection with a
   // request in flight was stalled, an idle one simply ran out its keep-alive time.
-  const inFlight = new WeakSet<Socket>();
+  const inFlight = new WeakMap<Socket, { request: IncomingMessage; reply: ServerResponse }>();
   server.on('request', (request: IncomingMessage, reply: ServerResponse) => {
     const socket = request.socket;
-    inFlight.add(socket);
+    inFlight.set(socket, { request, reply });
     reply.once('close', () => inFlight.delete(socket));
   });
   // With a 'timeout' listener Node leaves the socket to us; an in-flight upload sees the close and rolls back.
   server.setTimeout(limits.bodyIdleTimeoutMs, (socket: Socket) => {
-    if (inFlight.has(socket)) stalled.record({ client: clientAddress(socket) });
+    const current = inFlight.get(socket);
+    if (current !== undefined && !waitsOnTheClient(current.request, current.reply, socket)) {
+      // The server itself is the slow side (a storage call, which has deadlines of its own): the client did
+      // nothing wrong, so the connection stays and the idle timer starts again.
+      socket.setTimeout(limits.bodyIdleTimeoutMs);
+      return;
+    }
+    if (current !== undefined) stalled.record({ client: clientAddress(socket) });
     socket.destroy();
   });
 

@@ -7,7 +7,7 @@
  * cancelled, and the drain sends GOAWAY: streams in flight finish, no new ones start.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { constants, createServer, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { constants, createServer, type ServerHttp2Stream, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { clientAddress } from './client-address.js';
@@ -113,7 +113,13 @@ export function createHttp2Sessions(options: Http2SessionsOptions): Http2Session
       openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
       stream.once('close', () => openStreams.set(session, (openStreams.get(session) ?? 1) - 1));
     }
-    stream.setTimeout(limits.bodyIdleTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
+    // As for HTTP/1.1 (connection-guard.ts): only a stream that waits on its client is cut; one that waits on
+    // the server (its storage) starts its idle timer again (a stream's timeout callback is called once).
+    const onIdle = () => {
+      if (streamWaitsOnTheClient(stream)) stream.close(constants.NGHTTP2_CANCEL);
+      else stream.setTimeout(limits.bodyIdleTimeoutMs, onIdle);
+    };
+    stream.setTimeout(limits.bodyIdleTimeoutMs, onIdle);
     stream.on('error', () => undefined);
   });
 
@@ -136,4 +142,14 @@ export function createHttp2Sessions(options: Http2SessionsOptions): Http2Session
       for (const session of sessions) session.destroy();
     },
   };
+}
+
+/**
+ * Whether a stream on which nothing moved waits on its client: a response whose bytes sit unsent (the client
+ * does not read), or a request body of which nothing is buffered and whose end has not come.
+ */
+function streamWaitsOnTheClient(stream: ServerHttp2Stream): boolean {
+  if (stream.headersSent) return stream.writableLength > 0;
+  if (stream.endAfterHeaders) return false;
+  return stream.readableLength === 0 && !stream.readableEnded;
 }

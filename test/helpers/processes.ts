@@ -147,8 +147,16 @@ export async function startProcess(options: StartOptions): Promise<ManagedProces
   attach(child.stderr, err);
 
   // In file mode the lines are whatever the file holds now (read on demand; only used at startup and on failure).
-  const fileLines = async (): Promise<string[]> =>
-    options.outputFile === undefined ? [] : (await readFile(options.outputFile, 'utf8')).split('\n');
+  // A file already removed by the caller's cleanup (after the process exited) holds no lines.
+  const fileLines = async (): Promise<string[]> => {
+    if (options.outputFile === undefined) return [];
+    try {
+      return (await readFile(options.outputFile, 'utf8')).split('\n');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  };
 
   const describe = async () => {
     const head = `${options.command} ${options.args.join(' ')}`;
@@ -362,6 +370,8 @@ export interface DistributionOptions {
    * the filesystem driver in the temp dir when omitted.
    */
   storageDriver?: string[];
+  /** Certificate and key files: distribution then terminates TLS itself (`http.tls`) and its url is https://. */
+  tls?: { certificate: string; key: string };
 }
 
 /** The version line of CNCF distribution's `docker-registry`, or a clear error when it is not installed. */
@@ -401,6 +411,7 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
         '    X-Content-Type-Options: [nosniff]',
         // A fixed secret silences the warning and makes upload state tokens stable across restarts.
         `  secret: quayside-bench-${port}`,
+        ...(options.tls === undefined ? [] : ['  tls:', `    certificate: ${options.tls.certificate}`, `    key: ${options.tls.key}`]),
         '',
       ].join('\n'),
     );
@@ -414,7 +425,7 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
       });
       return {
         kind: 'distribution',
-        url: `http://127.0.0.1:${port}`,
+        url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
         hostPort: `127.0.0.1:${port}`,
         port,
         process: proc,

@@ -225,6 +225,67 @@ describe('header and keep-alive deadlines', () => {
   });
 });
 
+describe('a server slower than the idle deadline', () => {
+  let server: http.Server;
+  let guard: ConnectionGuard;
+  const lines: LogLine[] = [];
+  /** Resolves after the connection's idle timer fired `times` times (the guard saw it idle that often). */
+  const idleTimeouts = (socket: net.Socket, times: number) =>
+    new Promise<void>((resolve) => {
+      let seen = 0;
+      const onTimeout = () => {
+        seen += 1;
+        if (seen < times) return;
+        socket.off('timeout', onTimeout);
+        resolve();
+      };
+      socket.on('timeout', onTimeout);
+    });
+  before(async () => {
+    // What a slow storage backend does to a request: the body is not read, or the answer does not start, for
+    // longer than HTTP_BODY_IDLE_TIMEOUT_S, while the client has sent everything and waits.
+    server = http.createServer((request, response) => {
+      void (async () => {
+        await idleTimeouts(request.socket, 2);
+        let bytes = 0;
+        for await (const chunk of request) bytes += (chunk as Buffer).length;
+        response.end(String(bytes));
+      })();
+    });
+    guard = guardConnections(server, limits({ bodyIdleTimeoutMs: 200 }), capturingLog(lines));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    guard?.stop();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const post = (body: Buffer) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const port = (server.address() as net.AddressInfo).port;
+      const request = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+
+  it('keeps a connection whose body the server has not read yet', { timeout: 30_000 }, async () => {
+    const answer = await post(randomBytes(1024 * 1024));
+    assert.deepEqual(answer, { status: 200, text: String(1024 * 1024) });
+  });
+
+  it('keeps a connection whose answer the server has not started yet', { timeout: 30_000 }, async () => {
+    const answer = await post(Buffer.alloc(0));
+    assert.deepEqual(answer, { status: 200, text: '0' });
+    assert.deepEqual(lines.filter((l) => /nothing moved/.test(l.message)), []);
+  });
+});
+
 describe('openFilesLimit', () => {
   it('reads the soft limit from /proc/self/limits text', () => {
     const text = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                524288               files\n';

@@ -128,7 +128,7 @@ export function runBlobStoreConformance(name: string, makeStore: () => Promise<S
     }
   }
 
-  describe(`BlobStore conformance: ${name}`, { timeout: 120_000 }, () => {
+  describe(`BlobStore conformance: ${name}`, { timeout: 600_000 }, () => {
     test('stat of an absent blob is undefined', () =>
       withStore(async (store) => {
         assert.equal(await store.stat(sha256(Buffer.from('absent'))), undefined);
