@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startObjectStorage, type ObjectStorageDescription } from '../test/helpers/object-storage/server.js';
 import { keystoneToken } from '../test/helpers/object-storage/keystone.js';
+import { startTempauthS3Proxy, type TempauthS3Proxy } from '../test/storage/s3-tempauth-proxy.js';
 import { distributionVersion, startDistribution, startQuayside, type RegistryServer } from '../test/helpers/processes.js';
 import { freshDatabase, type FreshDatabase } from '../test/helpers/databases.js';
 import { registryToken } from '../test/helpers/registry-auth.js';
@@ -36,6 +37,9 @@ if (flags.help) {
 const sizes = flags.quick ? { blob: 128 * MiB, chunk: 16 * MiB, streams: 8 } : { blob: 1024 * MiB, chunk: 64 * MiB, streams: 8 };
 
 type Driver = 'S3Storage' | 'SwiftStorage';
+
+/** The user who owns the `bench` namespace on quayside (distribution is anonymous). */
+const BENCH_USER = { username: 'bench', password: 'bench-password-0123456789' };
 
 /** The metadata databases made for the run, dropped at its end. */
 const databases: FreshDatabase[] = [];
@@ -82,12 +86,23 @@ async function pushAlternating(clients: RegistryClient[], repository: string, bl
   await last.expect(201, 'PUT', target.toString(), { headers: { 'content-length': '0' } });
 }
 
+/**
+ * The S3 endpoint both registries use: s3api on a proxy of its own with tempauth's S3 keys. The shared proxy's
+ * s3token asks Keystone about every S3 request (0.25-4 s each here), which would measure Keystone.
+ */
+let s3Endpoint: TempauthS3Proxy | undefined;
+
+function s3Credentials(): { endpoint: string; accessKeyId: string; secretAccessKey: string } {
+  if (s3Endpoint === undefined) throw new Error('the tempauth S3 proxy is not started');
+  return s3Endpoint;
+}
+
 function s3Client(storage: ObjectStorageDescription): S3Client {
   return new S3Client({
-    endpoint: storage.s3.endpoint,
+    endpoint: s3Credentials().endpoint,
     region: storage.s3.region,
     forcePathStyle: true,
-    credentials: { accessKeyId: storage.s3.accessKeyId, secretAccessKey: storage.s3.secretAccessKey },
+    credentials: { accessKeyId: s3Credentials().accessKeyId, secretAccessKey: s3Credentials().secretAccessKey },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
@@ -106,7 +121,8 @@ async function quaysideLocation(storage: ObjectStorageDescription, driver: Drive
   const name = `bench-quayside-${driver.toLowerCase()}-${Date.now()}`;
   if (driver === 'S3Storage') {
     await s3Client(storage).send(new CreateBucketCommand({ Bucket: name }));
-    return `[S3Storage, ${JSON.stringify({ s3_bucket: name, storage_path: '/registry', s3_access_key: storage.s3.accessKeyId, s3_secret_key: storage.s3.secretAccessKey, s3_region: storage.s3.region, endpoint_url: storage.s3.endpoint })}]`;
+    const { endpoint, accessKeyId, secretAccessKey } = s3Credentials();
+    return `[S3Storage, ${JSON.stringify({ s3_bucket: name, storage_path: '/registry', s3_access_key: accessKeyId, s3_secret_key: secretAccessKey, s3_region: storage.s3.region, endpoint_url: endpoint })}]`;
   }
   await createContainer(storage, name);
   const { keystone } = storage;
@@ -129,10 +145,10 @@ async function distributionStorage(storage: ObjectStorageDescription, driver: Dr
     await s3Client(storage).send(new CreateBucketCommand({ Bucket: name }));
     return [
       '  s3:',
-      `    accesskey: ${storage.s3.accessKeyId}`,
-      `    secretkey: ${storage.s3.secretAccessKey}`,
+      `    accesskey: ${s3Credentials().accessKeyId}`,
+      `    secretkey: ${s3Credentials().secretAccessKey}`,
       `    region: ${storage.s3.region}`,
-      `    regionendpoint: ${storage.s3.endpoint}`,
+      `    regionendpoint: ${s3Credentials().endpoint}`,
       `    bucket: ${name}`,
       '    secure: false',
       '    v4auth: true',
@@ -152,6 +168,9 @@ async function distributionStorage(storage: ObjectStorageDescription, driver: Dr
     `    region: ${keystone.regionName}`,
     '    authversion: 3',
     '    rootdirectory: /registry',
+    // distribution 2.8's swift temp URLs are refused by this Swift (401), so it streams blobs itself here.
+    '  redirect:',
+    '    disable: true',
   ];
 }
 
@@ -163,23 +182,27 @@ interface Side {
 }
 
 async function startSides(storage: ObjectStorageDescription, driver: Driver, work: string): Promise<{ distribution: Side; quayside: Side }> {
-  const distributionServer = await startDistribution({ storageDriver: await distributionStorage(storage, driver), outputFile: join(work, `distribution-${driver}.log`), maxLines: 50 });
+  // distribution's s3 driver (aws-sdk-go v1) cannot start with AWS_CA_BUNDLE set ("unsupported transport"); the
+  // storage here is plain http, so it goes without.
+  const { AWS_CA_BUNDLE: _unused, ...env } = process.env;
+  const distributionServer = await startDistribution({ storageDriver: await distributionStorage(storage, driver), env, outputFile: join(work, `distribution-${driver}.log`), maxLines: 50 });
   const config = join(work, `quayside-${driver}.yaml`);
   // Two instances share the metadata as a fleet does: a database of their own on the local PostgreSQL.
   const database = await freshDatabase('postgres');
   databases.push(database);
   await writeFile(config, [`DB_URI: ${database.uri}`, 'DISTRIBUTED_STORAGE_CONFIG:', `  objects: ${await quaysideLocation(storage, driver)}`, 'DISTRIBUTED_STORAGE_PREFERENCE: [objects]', ''].join('\n'));
-  const first = await startQuayside({ config, dataDir: await mkdtemp(join(work, 'q1-')), outputFile: join(work, `quayside-${driver}-1.log`), maxLines: 50 });
+  const first = await startQuayside({ config, dataDir: await mkdtemp(join(work, 'q1-')), outputFile: join(work, `quayside-${driver}-1.log`), maxLines: 50, user: BENCH_USER });
   const second = await startQuayside({ config, dataDir: await mkdtemp(join(work, 'q2-')), outputFile: join(work, `quayside-${driver}-2.log`), maxLines: 50, user: false });
-  const token = await registryToken(first.url, ['repository:bench/big:pull,push', 'repository:bench/alternate:pull,push'], first.credentials!);
-  const clientOf = (server: RegistryServer) => {
+  // A token names the instance it was issued for (its service), so each instance's client holds its own.
+  const clientOf = async (server: RegistryServer) => {
+    const token = await registryToken(server.url, ['repository:bench/big:pull,push', 'repository:bench/alternate:pull,push'], BENCH_USER);
     const client = new RegistryClient(server.url);
     client.defaultHeaders = { authorization: `Bearer ${token}` };
     return client;
   };
   return {
     distribution: { server: distributionServer, client: new RegistryClient(distributionServer.url) },
-    quayside: { server: first, client: clientOf(first), second: { server: second, client: clientOf(second) } },
+    quayside: { server: first, client: await clientOf(first), second: { server: second, client: await clientOf(second) } },
   };
 }
 
@@ -265,11 +288,13 @@ async function main(): Promise<number> {
   const storage = await startObjectStorage();
   const rows: Row[] = [];
   try {
+    s3Endpoint = await startTempauthS3Proxy(storage.description);
     for (const driver of ['S3Storage', 'SwiftStorage'] as const) {
       console.log(`${driver} ...`);
       rows.push(...(await benchDriver(storage.description, driver, work)));
     }
   } finally {
+    await s3Endpoint?.stop();
     await storage.stop();
     for (const database of databases) await database.drop();
   }

@@ -372,6 +372,8 @@ export interface DistributionOptions {
   storageDriver?: string[];
   /** Certificate and key files: distribution then terminates TLS itself (`http.tls`) and its url is https://. */
   tls?: { certificate: string; key: string };
+  /** The process environment (default: this one's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The version line of CNCF distribution's `docker-registry`, or a clear error when it is not installed. */
@@ -420,6 +422,7 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
         command: bin,
         args: ['serve', config],
         ready: /listening on 127\.0\.0\.1:\d+/,
+        env: options.env,
         outputFile: options.outputFile,
         maxLines: options.maxLines,
       });
