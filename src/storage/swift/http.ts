@@ -47,7 +47,8 @@ export interface TransportOptions {
   ca?: () => string[] | undefined;
 }
 
-function abortError(signal: AbortSignal): Error {
+/** The error an aborted operation rejects with: the signal's own AbortError, or one carrying its reason. */
+export function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error && reason.name === 'AbortError') return reason;
   const error = new Error('the operation was aborted', { cause: reason });

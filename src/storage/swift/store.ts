@@ -4,7 +4,7 @@ import { BlobNotFoundError, UploadNotFoundError, UploadOffsetError, type BlobSto
 import { VERIFY_MARKER_CONTENT, VERIFY_MARKER_NAME } from '../driver.js';
 import { blobRelativePath, checkUploadId } from '../local.js';
 import type { SwiftClient, SwiftCall } from './client.js';
-import { drain, header, readText, type HttpResponse } from './http.js';
+import { abortError, drain, header, readText, type HttpResponse } from './http.js';
 import { SegmentSource } from './segments.js';
 import { signTempUrl } from './temp-url.js';
 
@@ -407,10 +407,3 @@ function sizeOf(segments: SegmentEntry[]): number {
   return size;
 }
 
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error && reason.name === 'AbortError') return reason;
-  const error = new Error('the operation was aborted', { cause: reason });
-  error.name = 'AbortError';
-  return error;
-}
