@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { createApp } from '../server/create-app.js';
+import { healthCheckerFrom } from '../health/rds-health.js';
 import { createMetadata } from '../db/kysely-metadata.js';
 import { createAccountMetadata } from '../db/kysely-accounts.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -116,6 +117,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     auth,
     logger,
     edge: edgeOptionsFrom(config, plan, listeners),
+    healthPolicy: healthCheckerFrom(config),
   });
   const limits = connectionLimitsFrom(config);
   const connections = guardConnections(app.server, limits, logger);

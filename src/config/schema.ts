@@ -59,6 +59,31 @@ const cidrSchema = z.string().refine((value) => parseNetwork(value) !== undefine
 /** One DISTRIBUTED_STORAGE_CONFIG entry: [driverName, params], e.g. ['LocalStorage', { storage_path: '/data' }]. */
 const storageLocationSchema = z.tuple([z.string().min(1), z.record(z.string(), z.unknown())]);
 
+/**
+ * HEALTH_CHECKER: [name, params] as in Quay. RDSAwareHealthCheck (and its Quay alias ProductionHealthCheck) takes
+ * Quay's access_key, secret_key, region, db_instance (Quay's defaults), plus endpoint (Quayside key: the RDS API
+ * URL, for VPC endpoints and tests). Without keys the SDK's default credential chain applies.
+ */
+const healthCheckerSchema = z.union(
+  [
+    z.tuple([z.literal('LocalHealthCheck'), z.object({}).strict().nullable().transform(() => ({}))]),
+    z.tuple([
+      z.enum(['RDSAwareHealthCheck', 'ProductionHealthCheck']),
+      z
+        .object({
+          access_key: z.string().min(1).optional(),
+          secret_key: z.string().min(1).optional(),
+          region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: 'expected an AWS region such as us-east-1' }).default('us-east-1'),
+          db_instance: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, { message: 'expected an RDS DB instance identifier' }).default('quay'),
+          endpoint: z.url({ protocol: /^https?$/ }).optional(),
+        })
+        .strict()
+        .refine((p) => (p.access_key === undefined) === (p.secret_key === undefined), { message: 'access_key and secret_key go together' }),
+    ]),
+  ],
+  { error: 'expected [LocalHealthCheck, {}] or [RDSAwareHealthCheck, {access_key, secret_key, region, db_instance}]' },
+);
+
 export type StorageLocationConfig = [string, Record<string, unknown>];
 
 const objectSchema = z.object({
@@ -107,6 +132,7 @@ const objectSchema = z.object({
   SSL_CIPHERS: z.union([z.array(z.string().min(1)), z.string().min(1)]).optional(),
   // Peers whose X-Forwarded-For/-Proto/-Host are believed (Quayside key); nobody else's are.
   TRUSTED_PROXY_NETWORKS: z.array(cidrSchema).default([]),
+  HEALTH_CHECKER: healthCheckerSchema.default(['LocalHealthCheck', {}]),
 });
 
 /** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */

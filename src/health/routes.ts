@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { DEFAULT_CHECK_TIMEOUT_MS, runHealthChecks, type HealthCheck } from './checks.js';
+import { DEFAULT_CHECK_TIMEOUT_MS, runHealthChecks, type HealthCheck, type HealthReport } from './checks.js';
+import type { InstanceHealthPolicy } from './rds-health.js';
 
 /**
  * Quay's health endpoints and the Docker v1 ping that old clients and load balancers probe (/v1/_ping).
@@ -16,6 +17,8 @@ export interface HealthRouteOptions {
   /** Every probe, by Quay's service name (database, storage, ...). */
   checks: Record<string, HealthCheck>;
   timeoutMs?: number;
+  /** How /health/instance turns its report into a verdict (HEALTH_CHECKER); default: every probe must pass. */
+  instancePolicy?: InstanceHealthPolicy;
 }
 
 /** The body Quay answers health probes with. */
@@ -28,8 +31,9 @@ export interface HealthBody {
 export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const instanceChecks = Object.fromEntries(Object.entries(options.checks).filter(([name]) => !INSTANCE_SKIPPED_SERVICES.includes(name)));
-  const respond = (checks: Record<string, HealthCheck>) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const report = await runHealthChecks(checks, timeoutMs);
+  const asReported = async (report: HealthReport) => report;
+  const respond = (checks: Record<string, HealthCheck>, decide: InstanceHealthPolicy = asReported) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const report = await decide(await runHealthChecks(checks, timeoutMs));
     if (!report.healthy) request.log.warn({ failures: report.failures }, 'health check failed');
     const status = report.healthy ? 200 : 503;
     const body: HealthBody = { data: { services: report.services }, status_code: status };
@@ -37,7 +41,7 @@ export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
   };
 
   return async function health(instance: FastifyInstance): Promise<void> {
-    instance.get('/health/instance', respond(instanceChecks));
+    instance.get('/health/instance', respond(instanceChecks, options.instancePolicy));
     instance.get('/health/endtoend', respond(options.checks));
     instance.get('/v1/_ping', async (_request, reply) => {
       await reply

@@ -9,6 +9,7 @@ import type { RegistryAccess } from '../registry/access.js';
 import { TokenAccess } from '../registry/token-access.js';
 import { registryChecks } from '../health/checks.js';
 import { healthRoutes } from '../health/routes.js';
+import type { InstanceHealthPolicy } from '../health/rds-health.js';
 import { clientAddress } from '../net/client-address.js';
 import { installEdgeHooks, type EdgeOptions } from './edge-hooks.js';
 import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   logger: FastifyBaseLogger | LoggerOptions | boolean;
   /** Bound on each health probe (default 3 s). */
   healthTimeoutMs?: number;
+  /** HEALTH_CHECKER's verdict on /health/instance (src/health/rds-health.ts); default: every probe must pass. */
+  healthPolicy?: InstanceHealthPolicy;
   /** Trusted proxies and the https redirect (src/server/edge-hooks.ts); none: socket addresses, no redirect. */
   edge?: EdgeOptions;
 }
@@ -227,7 +230,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     workers = [];
   });
 
-  await app.register(healthRoutes({ checks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs }));
+  await app.register(healthRoutes({ checks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs, instancePolicy: deps.healthPolicy }));
   await app.register(tokenEndpoint(deps.auth));
   await app.register(apiPlugin(deps.auth), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));

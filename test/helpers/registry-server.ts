@@ -42,6 +42,8 @@ export interface TestRegistryOptions {
   logger?: AppDeps['logger'];
   /** Health probe timeout. */
   healthTimeoutMs?: number;
+  /** HEALTH_CHECKER's /health/instance policy (src/health/rds-health.ts). */
+  healthPolicy?: AppDeps['healthPolicy'];
   /** Replace the blob store (e.g. to make its health probe fail); default LocalBlobStore in a temp dir. */
   blobs?: BlobStore;
   /** Wrap the metadata before the app sees it (e.g. to make ping hang). */
@@ -101,6 +103,7 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
     access: options.access === 'tokens' ? undefined : openAccess(metadata),
     logger: options.logger ?? false,
     healthTimeoutMs: options.healthTimeoutMs,
+    healthPolicy: options.healthPolicy,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
