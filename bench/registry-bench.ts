@@ -14,6 +14,8 @@ import { renderTable, verdict, type Cell, type Row } from './registry-report.js'
 import { headLoad } from './registry-head-load.js';
 import { sampleMemory, timed } from './measure.js';
 import { runWrk, type WrkResult } from './registry-wrk.js';
+import { redisConfigLines, supportsRedis, supportsWorkers } from './registry-variants.js';
+import { loginLoad, startHtpasswdDistribution } from './registry-token-load.js';
 
 const MiB = 1024 * 1024;
 const MB = 1_000_000;
@@ -45,12 +47,16 @@ const FULL: Sizes = {
 // --quick keeps every workload but shrinks it; 16 MiB chunks so the chunked push still sends several PATCHes.
 const QUICK: Sizes = { ...FULL, blobBytes: 64 * MiB, chunkBytes: 16 * MiB, wrkSeconds: 3, smallBlobs: 100 };
 
-const USAGE = `usage: node dist/bench/registry-bench.js [--quick] [--json FILE] [--config FILE]
+const USAGE = `usage: node dist/bench/registry-bench.js [--quick] [--json FILE] [--config FILE] [--workers N|auto] [--no-redis]
                                           [--quayside-url URL [--quayside-pid PID] --credentials USER:PASSWORD]
 
   --quick          64 MiB blob, 3 s wrk runs, 100 small blobs (a smoke run)
   --json FILE      also write the figures as JSON
   --config FILE    start quayside with this config.yaml (e.g. PostgreSQL metadata) instead of the embedded default
+  --workers N|auto worker processes of the quayside it starts (WORKER_COUNT_REGISTRY; default auto = serve's
+                   default); reported as "one process" when this build has no worker processes
+  --no-redis       only the run without Redis (default: both, the second with DATA_MODEL_CACHE_CONFIG and
+                   BUILDLOGS_REDIS at 127.0.0.1:6379, when this build supports Redis)
   --quayside-url   benchmark an already running quayside instead of starting one (memory is sampled only
                    when --quayside-pid is given); --credentials names a user who may push to the bench namespace
 `;
@@ -84,16 +90,17 @@ function external(url: string, pid: number): RegistryServer {
 }
 
 interface Target {
-  name: 'distribution' | 'quayside';
+  /** distribution, or a quayside variant: 'quayside' (no Redis) or 'quayside+redis'. */
+  name: string;
   server: RegistryServer;
   client: RegistryClient;
 }
 
-type Both = { distribution: Cell; quayside: Cell };
+type Cells = Record<string, Cell>;
 
 /** Runs `measure` against each registry in turn (distribution first); a failure becomes that cell's error. */
-async function forBoth(targets: Target[], measure: (target: Target) => Promise<number>): Promise<Both> {
-  const cells: Partial<Both> = {};
+async function forBoth(targets: Target[], measure: (target: Target) => Promise<number>): Promise<Cells> {
+  const cells: Cells = {};
   for (const target of targets) {
     try {
       cells[target.name] = { value: await measure(target) };
@@ -101,7 +108,21 @@ async function forBoth(targets: Target[], measure: (target: Target) => Promise<n
       cells[target.name] = { error: error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error) };
     }
   }
-  return { distribution: cells.distribution ?? { error: 'not run' }, quayside: cells.quayside ?? { error: 'not run' } };
+  return cells;
+}
+
+const VARIANT_LABELS: Record<string, string> = { quayside: 'no Redis', 'quayside+redis': 'Redis' };
+
+/** One table row per quayside variant, each against the same distribution figure. */
+function rowsFor(targets: Target[], base: Omit<Row, 'distribution' | 'quayside'>, cells: Cells): Row[] {
+  return targets
+    .filter((target) => target.name !== 'distribution')
+    .map((target) => ({
+      ...base,
+      label: `${base.label} [${VARIANT_LABELS[target.name] ?? target.name}]`,
+      distribution: cells.distribution ?? { error: 'not run' },
+      quayside: cells[target.name] ?? { error: 'not run' },
+    }));
 }
 
 function command(cmd: string, args: string[]): string {
@@ -164,6 +185,8 @@ async function main(): Promise<number> {
       'quayside-url': { type: 'string' },
       'quayside-pid': { type: 'string' },
       credentials: { type: 'string' },
+      workers: { type: 'string', default: 'auto' },
+      'no-redis': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -181,23 +204,53 @@ async function main(): Promise<number> {
       `wrk -t${sizes.wrkThreads} -c${sizes.wrkConnections} -d${sizes.wrkSeconds}s, ${sizes.smallBlobs} x ${sizes.smallBlobBytes / 1024} KiB blobs)`,
   );
 
+  const workers = values.workers ?? 'auto';
+  if (workers !== 'auto' && !/^[1-9]\d{0,2}$/.test(workers)) throw new Error(`--workers: expected a number of processes or auto, got ${JSON.stringify(workers)}`);
+  const workerBuild = await supportsWorkers();
+  const workerLine = workerBuild
+    ? `quayside workers: ${workers === 'auto' ? `auto (${availableParallelism()} CPUs)` : workers}`
+    : `quayside workers: one process (this build has no worker processes: WORKER_COUNT_REGISTRY is not a config key${workers === 'auto' ? '' : `; --workers ${workers} ignored`})`;
+  const redisBuild = await supportsRedis();
+  const redisLine = values['no-redis']
+    ? 'with Redis: not run (--no-redis)'
+    : redisBuild
+      ? 'with Redis: DATA_MODEL_CACHE_CONFIG engine redis, BUILDLOGS_REDIS, USER_EVENTS_REDIS at 127.0.0.1:6379'
+      : 'with Redis: not measured: Redis is not supported by this build (DATA_MODEL_CACHE_CONFIG is not a config key)';
+  header.push(workerLine, redisLine);
+  console.log(workerLine);
+  console.log(redisLine);
+
   const logs = await mkdtemp(join(tmpdir(), 'registry-bench-logs-'));
   const targets: Target[] = [];
   let failed = true;
   try {
     const distribution = await startDistribution({ outputFile: join(logs, 'distribution.log'), maxLines: 100 });
     targets.push({ name: 'distribution', server: distribution, client: new RegistryClient(distribution.url) });
-    const quayside = values['quayside-url']
-      ? external(values['quayside-url'], Number(values['quayside-pid'] ?? 0))
-      : await startQuayside({ outputFile: join(logs, 'quayside.log'), maxLines: 100, config: values.config, user: BENCH_USER });
-    const quaysideClient = new RegistryClient(quayside.url);
-    // Quayside has token auth (distribution runs without): one token for every repository the run uses, as a
-    // docker client would hold; each request then pays for the token check, as in production.
-    const credentials = quayside.credentials ?? parseCredentials(values.credentials);
-    const token = await registryToken(quayside.url, BENCH_REPOSITORIES.map((name) => `repository:${name}:pull,push`), credentials);
-    quaysideClient.defaultHeaders = { authorization: `Bearer ${token}` };
-    targets.push({ name: 'quayside', server: quayside, client: quaysideClient });
-    console.log(`distribution at ${distribution.url} (pid ${distribution.process.pid}), quayside at ${quayside.url} (pid ${quayside.process.pid}); logs in ${logs}`);
+    // Each quayside variant gets its own config.yaml: the given one (or none: the embedded default) plus the
+    // worker count and, for the second, Quay's Redis keys.
+    const baseConfig = values.config ? readFileSync(values.config, 'utf8').split('\n') : [];
+    const variants: { name: string; lines: string[] }[] = [{ name: 'quayside', lines: [] }];
+    if (redisBuild && !values['no-redis'] && !values['quayside-url']) variants.push({ name: 'quayside+redis', lines: redisConfigLines() });
+    for (const variant of variants) {
+      let quayside: RegistryServer;
+      if (values['quayside-url']) {
+        quayside = external(values['quayside-url'], Number(values['quayside-pid'] ?? 0));
+      } else {
+        const config = join(logs, `${variant.name}.config.yaml`);
+        const workerLines = workerBuild && workers !== 'auto' ? [`WORKER_COUNT_REGISTRY: ${workers}`] : [];
+        await writeFile(config, [...baseConfig, ...workerLines, ...variant.lines, ''].join('\n'));
+        quayside = await startQuayside({ outputFile: join(logs, `${variant.name}.log`), maxLines: 100, config, user: BENCH_USER });
+      }
+      const quaysideClient = new RegistryClient(quayside.url);
+      // Quayside has token auth (distribution runs without): one token for every repository the run uses, as a
+      // docker client would hold; each request then pays for the token check, as in production.
+      const credentials = quayside.credentials ?? parseCredentials(values.credentials);
+      const token = await registryToken(quayside.url, BENCH_REPOSITORIES.map((name) => `repository:${name}:pull,push`), credentials);
+      quaysideClient.defaultHeaders = { authorization: `Bearer ${token}` };
+      targets.push({ name: variant.name, server: quayside, client: quaysideClient });
+      console.log(`${variant.name} at ${quayside.url} (pid ${quayside.process.pid})`);
+    }
+    console.log(`distribution at ${distribution.url} (pid ${distribution.process.pid}); logs in ${logs}`);
 
     const rows: Row[] = [];
     const sizeMb = sizes.blobBytes / MB;
@@ -230,14 +283,10 @@ async function main(): Promise<number> {
         memory.set(target.name, samplers.get(target.name)?.stop() ?? { peakRssMb: 0, hwmMb: 0 });
       }
     });
-    rows.push({ label: `push ${sizes.blobBytes / MiB} MiB blob, monolithic`, unit: 'MB/s', better: 'higher', ...mono, target: { minRatio: 1.5 } });
-    rows.push({
-      label: `push ${sizes.blobBytes / MiB} MiB blob, ${sizes.chunkBytes / MiB} MiB chunks`,
-      unit: 'MB/s',
-      better: 'higher',
-      ...chunked,
-      target: { minRatio: 1.5 },
-    });
+    rows.push(...rowsFor(targets, { label: `push ${sizes.blobBytes / MiB} MiB blob, monolithic`, unit: 'MB/s', better: 'higher', target: { minRatio: 1.5 } }, mono));
+    rows.push(
+      ...rowsFor(targets, { label: `push ${sizes.blobBytes / MiB} MiB blob, ${sizes.chunkBytes / MiB} MiB chunks`, unit: 'MB/s', better: 'higher', target: { minRatio: 1.5 } }, chunked),
+    );
 
     // 2. Pulls of the monolithic blob: one stream, then N at once; one untimed pull checks the bytes.
     console.log('2/5 pulling ...');
@@ -256,11 +305,11 @@ async function main(): Promise<number> {
       });
       return (sizeMb * sizes.pullStreams) / seconds;
     });
-    rows.push({ label: 'pull blob, 1 stream', unit: 'MB/s', better: 'higher', ...pullOne, target: { minRatio: 1.0 } });
-    rows.push({ label: `pull blob, ${sizes.pullStreams} streams (aggregate)`, unit: 'MB/s', better: 'higher', ...pullMany, target: { minRatio: 1.0 } });
+    rows.push(...rowsFor(targets, { label: 'pull blob, 1 stream', unit: 'MB/s', better: 'higher', target: { minRatio: 1.0 } }, pullOne));
+    rows.push(...rowsFor(targets, { label: `pull blob, ${sizes.pullStreams} streams (aggregate)`, unit: 'MB/s', better: 'higher', target: { minRatio: 1.0 } }, pullMany));
 
     // 3. Request rates with wrk on small metadata requests.
-    console.log('3/5 wrk ...');
+    console.log('3/5 wrk (manifest GET, blob HEAD, tags/list, token requests) ...');
     const seeded = new Map<string, string>();
     for (const target of targets) seeded.set(target.name, (await seedSmallImage(target.client, 'bench/small')).layerDigest);
     const endpoints: { label: string; method: 'GET' | 'HEAD'; path: (target: Target) => string; headers?: Record<string, string> }[] = [
@@ -274,7 +323,7 @@ async function main(): Promise<number> {
       { label: 'GET tags/list', method: 'GET', path: () => '/v2/bench/small/tags/list' },
     ];
     for (const endpoint of endpoints) {
-      const p99 = new Map<string, Cell>();
+      const p99: Cells = {};
       const rps = await forBoth(targets, async (target) => {
         const url = `${target.server.url}${endpoint.path(target)}`;
         const load = { headers: { ...target.client.defaultHeaders, ...endpoint.headers }, threads: sizes.wrkThreads, connections: sizes.wrkConnections, seconds: sizes.wrkSeconds };
@@ -285,12 +334,37 @@ async function main(): Promise<number> {
         if (result.non2xx > 0 || result.socketErrors > 0) {
           throw new Error(`${result.non2xx} non-2xx responses and ${result.socketErrors} socket errors out of ${result.requests}`);
         }
-        p99.set(target.name, { value: result.p99Ms });
+        p99[target.name] = { value: result.p99Ms };
         return result.requestsPerSecond;
       });
-      const latency = (name: string): Cell => p99.get(name) ?? { error: 'no wrk result' };
-      rows.push({ label: endpoint.method === 'HEAD' ? endpoint.label : `${endpoint.label} (wrk)`, unit: 'req/s', better: 'higher', ...rps, target: { minRatio: 5 } });
-      rows.push({ label: `${endpoint.label} p99 latency`, unit: 'ms', better: 'lower', distribution: latency('distribution'), quayside: latency('quayside') });
+      rows.push(...rowsFor(targets, { label: endpoint.method === 'HEAD' ? endpoint.label : `${endpoint.label} (wrk)`, unit: 'req/s', better: 'higher', target: { minRatio: 5 } }, rps));
+      rows.push(...rowsFor(targets, { label: `${endpoint.label} p99 latency`, unit: 'ms', better: 'lower' }, p99));
+    }
+
+    // Docker-style logins: quayside's /v2/auth with Basic credentials (a bcrypt check and a signed token per
+    // request) against distribution with htpasswd auth (a bcrypt check per request; its token auth would need an
+    // external token server). See bench/README.md.
+    const htpasswd = await startHtpasswdDistribution(join(logs, 'distribution-htpasswd.log'));
+    try {
+      const loginP99: Cells = {};
+      const logins = await forBoth(targets, async (target) => {
+        const load = { threads: sizes.wrkThreads, connections: sizes.wrkConnections, seconds: sizes.wrkSeconds };
+        const result =
+          target.name === 'distribution'
+            ? await loginLoad(`${htpasswd.url}/v2/`, htpasswd.credentials, load)
+            : await loginLoad(
+                `${target.server.url}/v2/auth?service=${encodeURIComponent(target.server.hostPort)}&scope=repository:bench/small:pull`,
+                target.server.credentials ?? parseCredentials(values.credentials),
+                load,
+              );
+        loginP99[target.name] = { value: result.p99Ms };
+        return result.requestsPerSecond;
+      });
+      const note = 'distribution: htpasswd auth, GET /v2/ with Basic; quayside: GET /v2/auth?service=&scope= with Basic (token issued)';
+      rows.push(...rowsFor(targets, { label: 'token request, Basic credentials (wrk)', unit: 'req/s', better: 'higher', target: { minRatio: 1.0 }, note }, logins));
+      rows.push(...rowsFor(targets, { label: 'token request p99 latency', unit: 'ms', better: 'lower' }, loginP99));
+    } finally {
+      await htpasswd.stop();
     }
 
     // 4. Many small blobs, one by one and 16 at a time, each registry with its quickest monolithic upload.
@@ -303,8 +377,8 @@ async function main(): Promise<number> {
     const parallel = await forBoth(targets, (target) =>
       pushSmallBlobs(target.client, 'bench/small-blobs', fresh(), sizes.smallConcurrency, modes.get(target.name) ?? false),
     );
-    rows.push({ label: `push ${sizes.smallBlobs} x 4 KiB blobs, one by one`, unit: 'blobs/s', better: 'higher', ...sequential, target: { minRatio: 1.5 }, note: modeNote });
-    rows.push({ label: `push ${sizes.smallBlobs} x 4 KiB blobs, ${sizes.smallConcurrency} at a time`, unit: 'blobs/s', better: 'higher', ...parallel, target: { minRatio: 1.5 } });
+    rows.push(...rowsFor(targets, { label: `push ${sizes.smallBlobs} x 4 KiB blobs, one by one`, unit: 'blobs/s', better: 'higher', target: { minRatio: 1.5 }, note: modeNote }, sequential));
+    rows.push(...rowsFor(targets, { label: `push ${sizes.smallBlobs} x 4 KiB blobs, ${sizes.smallConcurrency} at a time`, unit: 'blobs/s', better: 'higher', target: { minRatio: 1.5 } }, parallel));
 
     // 5. Memory during the big pushes.
     console.log('5/5 memory');
@@ -316,9 +390,10 @@ async function main(): Promise<number> {
       const value = restingRss.get(name);
       return value ? { value } : { error: 'not sampled' };
     };
-    rows.push({ label: 'RSS at rest before the pushes', unit: 'MB', better: 'lower', distribution: resting('distribution'), quayside: resting('quayside') });
-    rows.push({ label: 'peak RSS during big pushes (50 ms samples)', unit: 'MB', better: 'lower', distribution: mem('distribution', 'peakRssMb'), quayside: mem('quayside', 'peakRssMb'), target: { maxQuayside: 150 } });
-    rows.push({ label: 'VmHWM after big pushes (lifetime peak)', unit: 'MB', better: 'lower', distribution: mem('distribution', 'hwmMb'), quayside: mem('quayside', 'hwmMb'), target: { maxQuayside: 150 } });
+    const byName = (cell: (name: string) => Cell): Cells => Object.fromEntries(targets.map((target) => [target.name, cell(target.name)]));
+    rows.push(...rowsFor(targets, { label: 'RSS at rest before the pushes', unit: 'MB', better: 'lower' }, byName(resting)));
+    rows.push(...rowsFor(targets, { label: 'peak RSS during big pushes (50 ms samples)', unit: 'MB', better: 'lower', target: { maxQuayside: 150 } }, byName((name) => mem(name, 'peakRssMb'))));
+    rows.push(...rowsFor(targets, { label: 'VmHWM after big pushes (lifetime peak)', unit: 'MB', better: 'lower', target: { maxQuayside: 150 } }, byName((name) => mem(name, 'hwmMb'))));
 
     console.log('');
     console.log(renderTable(rows));
