@@ -236,9 +236,14 @@ async function main(): Promise<number> {
       if (values['quayside-url']) {
         quayside = external(values['quayside-url'], Number(values['quayside-pid'] ?? 0));
       } else {
-        const config = join(logs, `${variant.name}.config.yaml`);
         const workerLines = workerBuild && workers !== 'auto' ? [`WORKER_COUNT_REGISTRY: ${workers}`] : [];
-        await writeFile(config, [...baseConfig, ...workerLines, ...variant.lines, ''].join('\n'));
+        const lines = [...baseConfig, ...workerLines, ...variant.lines];
+        // No line at all: the embedded default, as `quayside serve` runs without --config (an empty file is refused).
+        let config: string | undefined;
+        if (lines.some((line) => line.trim() !== '')) {
+          config = join(logs, `${variant.name}.config.yaml`);
+          await writeFile(config, [...lines, ''].join('\n'));
+        }
         quayside = await startQuayside({ outputFile: join(logs, `${variant.name}.log`), maxLines: 100, config, user: BENCH_USER });
       }
       const quaysideClient = new RegistryClient(quayside.url);

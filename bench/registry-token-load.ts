@@ -28,7 +28,8 @@ export async function startHtpasswdDistribution(outputFile?: string): Promise<Ht
     config,
     [
       'version: 0.1',
-      'log: {level: error}',
+      // info: the "listening on" line that says it is ready is an info message.
+      'log: {level: info}',
       'storage:',
       '  filesystem:',
       `    rootdirectory: ${join(root, 'data')}`,
