@@ -63,6 +63,9 @@ describe('npm install -g . (README: Several registry instances)', () => {
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^usage: quayside <command> \[options\]$/m);
     assert.match(help.stdout, /^ {2}serve /m);
+    // prepare also built the web UI, so the installed command serves it (docs/web-ui.md).
+    const ui = await runClean('node', ['-e', "process.exit(require('fs').existsSync(process.argv[1]) ? 0 : 1)", join(checkout, 'dist', 'web', 'index.html')], work);
+    assert.equal(ui.code, 0, `npm install -g . built the web UI into dist/web: ${installed.stdout}`);
     const serveHelp = await runClean(join(prefix, 'bin', 'quayside'), ['serve', '--help'], work);
     assert.equal(serveHelp.code, 0, serveHelp.stderr);
     assert.match(serveHelp.stdout, /^usage: quayside serve/);
