@@ -3,14 +3,17 @@
 // tag and restores it from history, creates a repository, signs out; bad input gets readable errors.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildMultiArchIndex, buildUmociImage } from '../helpers/oci-images.js';
-import { E2E_USER, requireCommand, skopeo, startQuayside, type RegistryServer } from '../helpers/processes.js';
+import { E2E_USER, REPO_ROOT, requireCommand, skopeo, startQuayside, type RegistryServer } from '../helpers/processes.js';
 import { skopeoLogin } from '../helpers/registry-auth.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
+
+// Screenshots of the main pages for a person to look at (.tmp/ is ignored by git, never committed).
+const SCREENSHOTS = join(REPO_ROOT, '.tmp', 'web-screenshots');
 
 describe('the web UI in Chromium', () => {
   let server: RegistryServer;
@@ -35,7 +38,10 @@ describe('the web UI in Chromium', () => {
     context = chromium.context;
     page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    await mkdir(SCREENSHOTS, { recursive: true });
   });
+
+  const shoot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
   after(async () => {
     await chromium?.close();
@@ -52,6 +58,7 @@ describe('the web UI in Chromium', () => {
     const alert = page.getByRole('alert');
     await alert.waitFor();
     assert.match(await alert.innerText(), /invalid username or password/i);
+    await shoot('signin-error');
     const cookies = await context.cookies();
     assert.equal(cookies.find((cookie) => cookie.name === 'quayside_session'), undefined, 'no session after a refused sign-in');
   });
@@ -75,6 +82,7 @@ describe('the web UI in Chromium', () => {
     const table = page.getByRole('table', { name: 'Repositories' });
     await table.getByRole('link', { name: 'e2e/multi' }).waitFor();
     await table.getByRole('link', { name: 'e2e/app' }).waitFor();
+    await shoot('repositories');
     const appRow = table.getByRole('row').filter({ has: page.getByRole('link', { name: 'e2e/app' }) });
     assert.match(await appRow.innerText(), /private/);
     assert.match(await appRow.innerText(), /\d{4}-\d\d-\d\d \d\d:\d\d/, 'last modified is shown');
@@ -96,6 +104,10 @@ describe('the web UI in Chromium', () => {
     assert.match(text, /\d+(\.\d)? KiB/, 'a size in KiB');
     const pull = row.getByLabel('pull command for v1', { exact: true });
     assert.equal(await pull.inputValue(), `docker pull ${server.hostPort}/e2e/multi:v1`);
+    await shoot('tags-multi-arch');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shoot('tags-phone-width');
+    await page.setViewportSize({ width: 1280, height: 720 });
   });
 
   test('deleting a tag removes it; restoring it from the history brings it back', async () => {
@@ -111,6 +123,7 @@ describe('the web UI in Chromium', () => {
     await page.getByRole('link', { name: 'Tag history' }).click();
     await page.waitForURL(/tab=history/);
     const restore = page.getByRole('button', { name: /^Restore v1 to sha256:/ });
+    await shoot('tag-history');
     await restore.click();
     await page.getByText(/Restored v1 to sha256:/).waitFor();
 
@@ -127,6 +140,7 @@ describe('the web UI in Chromium', () => {
     const alert = page.getByRole('alert');
     await alert.waitFor();
     assert.match(await alert.innerText(), /invalid repository name|repository name/i);
+    await shoot('create-repository-error');
     await page.getByLabel('Repository name').fill('made-in-the-browser');
     await page.getByRole('radio', { name: /Public: anyone can pull/ }).check();
     await page.getByRole('button', { name: 'Create repository' }).click();
