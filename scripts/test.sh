@@ -10,6 +10,8 @@ declare -A DEBIAN_TOOLS=(
   [skopeo]=skopeo [umoci]=umoci [haproxy]=haproxy [etcd]=etcd-server [etcdctl]=etcd-client
   [openssl]=openssl [podman]=podman [dockerd]=docker.io [curl]=curl [jq]=jq
   [mariadb-install-db]=mariadb-server [python3]=python3
+  # The web UI's browser tests (test/web/) drive Debian's Chromium through playwright-core.
+  [chromium]=chromium
   # The object-storage server (test/helpers/object-storage): Swift, Keystone under uwsgi, memcached.
   [swift-ring-builder]=swift [swift-proxy-server]=swift-proxy [swift-object-server]=swift-object
   [swift-container-server]=swift-container [swift-account-server]=swift-account [memcached]=memcached

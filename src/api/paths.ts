@@ -15,6 +15,7 @@ export type RepositoryResource =
   | { kind: 'tags' }
   | { kind: 'tag'; tag: string }
   | { kind: 'restore'; tag: string }
+  | { kind: 'manifest'; digest: string }
   | { kind: 'permissions'; delegate: DelegateKind }
   | { kind: 'permission'; delegate: DelegateKind; name: string };
 
@@ -56,6 +57,11 @@ export function parseRepositoryPath(path: string): RepositoryPath {
       const repository = prefix(n - 2);
       const delegate = at(1);
       return repository && at(2) === 'permissions' && isDelegateKind(delegate) ? { repository, resource: { kind: 'permissions', delegate } } : undefined;
+    },
+    () => {
+      const repository = prefix(n - 2);
+      const digest = at(1);
+      return repository && at(2) === 'manifest' && digest ? { repository, resource: { kind: 'manifest', digest } } : undefined;
     },
     () => {
       const repository = prefix(n - 2);

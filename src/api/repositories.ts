@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { namespaceNameProblem } from '../auth/names.js';
 import type { AuthServices } from '../auth/services.js';
+import type { RepositoryRecord } from '../db/metadata.js';
 import { repositoryNameProblem } from '../oci/names.js';
 import { roleAtLeast } from './access.js';
 import { auditRepository, created, noContent, ok } from './context.js';
@@ -41,6 +42,17 @@ const VisibilityBody = z.object({ visibility });
 const DescriptionBody = z.object({ description: repositoryDescription.nullable() });
 
 const LIST_PAGE = 100;
+
+/** Quay's last_modified of a listed repository: the latest tag change (push, move, delete) in epoch seconds. */
+async function lastModified(services: AuthServices, repository: RepositoryRecord): Promise<number | null> {
+  let latest: number | null = null;
+  for (const tag of await services.metadata.tags.tagHistory(repository.id)) {
+    for (const when of [tag.lifetimeStart, tag.lifetimeEnd]) {
+      if (when !== null && (latest === null || epochSeconds(when) > latest)) latest = epochSeconds(when);
+    }
+  }
+  return latest;
+}
 
 /** Registers GET/POST /repository. */
 export function repositoryListRoutes(app: FastifyInstance, services: AuthServices): void {
@@ -90,10 +102,19 @@ export function repositoryListRoutes(app: FastifyInstance, services: AuthService
       });
       const page = names.slice(0, LIST_PAGE);
       const records = await Promise.all(page.map((name) => services.metadata.repositories.getRepository(name)));
-      const repositories = records.flatMap((record) => {
-        if (record === undefined || !record.name.includes('/')) return [];
+      const present = records.filter((record): record is RepositoryRecord => record !== undefined && record.name.includes('/'));
+      const modified = query.last_modified === true ? await Promise.all(present.map((record) => lastModified(services, record))) : undefined;
+      const repositories = present.map((record, i) => {
         const split = splitRepositoryName(record.name);
-        return [{ namespace: split.namespace, name: split.name, description: record.description, is_public: record.visibility === 'public', kind: 'image', state: 'NORMAL' }];
+        return {
+          namespace: split.namespace,
+          name: split.name,
+          description: record.description,
+          is_public: record.visibility === 'public',
+          kind: 'image',
+          state: 'NORMAL',
+          ...(modified === undefined ? {} : { last_modified: modified[i] ?? null }),
+        };
       });
       return ok({ repositories, ...(names.length > LIST_PAGE ? { next_page: page[page.length - 1] } : {}) });
     },

@@ -5,6 +5,7 @@ import { enforceRepositoryAccess, type ContextByAccess, type RepositoryAccess } 
 import { sendResult, type ApiResult } from './context.js';
 import { ApiError, badRequest } from './errors.js';
 import { repositoryLogRoutes } from './logs.js';
+import { manifestRoutes } from './manifests.js';
 import { parseRepositoryPath, type RepositoryPath, type RepositoryResource } from './paths.js';
 import { permissionRoutes } from './permissions.js';
 import { repositoryResourceRoutes } from './repositories.js';
@@ -34,6 +35,7 @@ export const REPOSITORY_ROUTES: RepositoryRouteTable = {
   ...permissionRoutes,
   ...tagRoutes,
   ...repositoryLogRoutes,
+  ...manifestRoutes,
 };
 
 /** The repository name of a parsed path, checked: "namespace/name" in the registry's grammar. */

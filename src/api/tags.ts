@@ -6,6 +6,7 @@ import type { ContextByAccess } from './access.js';
 import { auditRepository, noContent, ok } from './context.js';
 import { badRequest, notFound } from './errors.js';
 import { epochSeconds, quayDate } from './format.js';
+import { manifestDownloadSize, manifestShape } from './manifest-view.js';
 import type { RepositoryPath } from './paths.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
 import { parseBody, parseQuery, queryBoolean, queryInteger } from './validation.js';
@@ -27,15 +28,29 @@ const TagBody = z.object({ manifest_digest: digest });
 
 const DEFAULT_LIMIT = 50;
 
-function tagView(tag: TagRecord) {
+/** Quay's tag view; `size` and `is_manifest_list` come from the manifest (manifest-view.ts), null when it is gone. */
+function tagView(tag: TagRecord, manifest: { size: number | null; isIndex: boolean } | undefined) {
   return {
     name: tag.name,
     reversion: false,
     start_ts: epochSeconds(tag.lifetimeStart),
     ...(tag.lifetimeEnd === null ? {} : { end_ts: epochSeconds(tag.lifetimeEnd), expiration: quayDate(tag.lifetimeEnd) }),
     manifest_digest: tag.manifestDigest,
+    is_manifest_list: manifest?.isIndex ?? false,
+    size: manifest?.size ?? null,
     last_modified: quayDate(tag.lifetimeStart),
   };
+}
+
+/** Size and kind of each distinct manifest of a page of tags, looked up once per digest. */
+async function manifestFacts(ctx: ContextByAccess['repository:read'], tags: readonly TagRecord[]) {
+  const facts = new Map<string, { size: number | null; isIndex: boolean }>();
+  for (const digest of new Set(tags.map((tag) => tag.manifestDigest))) {
+    const manifest = await ctx.services.metadata.manifests.getManifest(ctx.repository.id, digest);
+    if (manifest === undefined) continue;
+    facts.set(digest, { size: await manifestDownloadSize(ctx.services.metadata.manifests, manifest), isIndex: manifestShape(manifest.bytes).kind === 'index' });
+  }
+  return facts;
 }
 
 function tagOf(path: RepositoryPath): string {
@@ -73,7 +88,9 @@ export const tagRoutes: RepositoryRouteTable = {
       let history = await ctx.services.metadata.tags.tagHistory(repository.id, query.specificTag);
       if (query.onlyActiveTags === true) history = history.filter((tag) => tag.lifetimeEnd === null);
       const start = (page - 1) * limit;
-      return ok({ tags: history.slice(start, start + limit).map(tagView), page, has_additional: history.length > start + limit });
+      const tags = history.slice(start, start + limit);
+      const facts = await manifestFacts(ctx, tags);
+      return ok({ tags: tags.map((tag) => tagView(tag, facts.get(tag.manifestDigest))), page, has_additional: history.length > start + limit });
     },
   },
   'PUT tag': {

@@ -21,6 +21,7 @@ import { pathOf } from '../http/url.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { startUploadPurge } from '../workers/upload-purge.js';
 import { startAccountCleanup } from '../workers/account-cleanup.js';
+import { webUiPlugin, type WebUiOptions } from '../web/ui-routes.js';
 
 /** What the application is built from; tests build their own. */
 export interface AppDeps {
@@ -42,6 +43,8 @@ export interface AppDeps {
   healthPolicy?: InstanceHealthPolicy;
   /** Trusted proxies and the https redirect (src/server/edge-hooks.ts); none: socket addresses, no redirect. */
   edge?: EdgeOptions;
+  /** The web UI at / (src/web/): its build directory (default dist/web); false leaves it out. */
+  webUi?: WebUiOptions | false;
 }
 
 function isLoggerInstance(logger: AppDeps['logger']): logger is FastifyBaseLogger {
@@ -234,5 +237,6 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(tokenEndpoint(deps.auth));
   await app.register(apiPlugin(deps.auth), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));
+  if (deps.webUi !== false) await app.register(webUiPlugin(deps.webUi ?? {}));
   return app;
 }

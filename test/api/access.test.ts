@@ -34,6 +34,7 @@ const RESOURCE_PATHS: Record<string, string> = {
   tags: '/tag/',
   tag: '/tag/v1',
   restore: '/tag/v1/restore',
+  manifest: `/manifest/sha256:${'0'.repeat(64)}`,
   permissions: '/permissions/user/',
   permission: '/permissions/user/member',
 };
@@ -153,7 +154,11 @@ describe('/api/v1 access declarations', () => {
       refused(await api.call(method, path, { body: {} }), 401, where);
       refused(await api.call(method, path, { bearer: outsider, body: {} }), 403, where);
       const asReader = await api.call(method, path, { bearer: member, body: {} });
-      if (entry!.access === 'repository:read') {
+      if (entry!.access === 'repository:read' && kind === 'manifest') {
+        // The repository has no manifests: the handler's own 404 shows that the guard let the reader through.
+        assert.equal(asReader.status, 404, where);
+        assert.match(asReader.json.error_message as string, /not found in this repository/, where);
+      } else if (entry!.access === 'repository:read') {
         assert.equal(asReader.status, 200, `${where}: ${JSON.stringify(asReader.body)}`);
       } else {
         refused(asReader, 403, where);

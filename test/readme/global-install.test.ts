@@ -2,6 +2,7 @@
 // checkout, then `npm install -g .`; and what a fresh clone without `npm ci` gets instead (one clear line).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -63,6 +64,8 @@ describe('npm install -g . (README: Several registry instances)', () => {
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^usage: quayside <command> \[options\]$/m);
     assert.match(help.stdout, /^ {2}serve /m);
+    // prepare also built the web UI, so the installed command serves it (docs/web-ui.md).
+    assert.ok(existsSync(join(checkout, 'dist', 'web', 'index.html')), `npm install -g . built the web UI into dist/web: ${installed.stdout}`);
     const serveHelp = await runClean(join(prefix, 'bin', 'quayside'), ['serve', '--help'], work);
     assert.equal(serveHelp.code, 0, serveHelp.stderr);
     assert.match(serveHelp.stdout, /^usage: quayside serve/);

@@ -1,0 +1,87 @@
+import { useState } from 'preact/hooks';
+import { api, errorText, repositoryPath } from '../api.js';
+import { ErrorNote } from '../components/ErrorNote.js';
+import { useLoad } from '../components/useLoad.js';
+import { formatBytes, formatEpoch, shortDigest } from '../format.js';
+import type { RepositoryDetail, Tag, TagPage } from '../types.js';
+import { Pager } from './TagList.js';
+
+const PAGE_SIZE = 50;
+
+/**
+ * Every lifetime of every tag, newest first. A lifetime that ended (the tag moved or was deleted) can be
+ * restored: POST .../tag/<tag>/restore points the tag at that manifest again.
+ */
+export function TagHistory({ repo }: { repo: RepositoryDetail }) {
+  const [page, setPage] = useState(1);
+  const [status, setStatus] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const base = repositoryPath(repo.namespace, repo.name);
+  const history = useLoad(() => api<TagPage>('GET', `${base}/tag/?limit=${PAGE_SIZE}&page=${page}`), [base, page]);
+  const current = new Map((history.value?.tags ?? []).filter((tag) => tag.end_ts === undefined).map((tag) => [tag.name, tag.manifest_digest]));
+
+  const restore = async (tag: Tag) => {
+    setError(null);
+    try {
+      await api('POST', `${base}/tag/${encodeURIComponent(tag.name)}/restore`, { manifest_digest: tag.manifest_digest });
+      setStatus(`Restored ${tag.name} to ${shortDigest(tag.manifest_digest)}.`);
+      await history.reload();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+
+  const list = history.value?.tags ?? [];
+  return (
+    <div>
+      <ErrorNote error={history.error ?? error} />
+      <p class="status" aria-live="polite">
+        {status}
+      </p>
+      {history.value !== undefined && list.length === 0 ? <p>No tag has ever been pushed here.</p> : null}
+      {list.length > 0 ? (
+        <div class="scroll">
+          <table class="list">
+            <caption class="visually-hidden">Tag history of {repo.namespace}/{repo.name}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Tag</th>
+                <th scope="col">Digest</th>
+                <th scope="col">Size</th>
+                <th scope="col">From</th>
+                <th scope="col">Until</th>
+                {repo.can_write ? <th scope="col">Actions</th> : null}
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((tag) => {
+                const restorable = tag.end_ts !== undefined && current.get(tag.name) !== tag.manifest_digest;
+                return (
+                  <tr key={`${tag.name}@${tag.start_ts}@${tag.manifest_digest}`}>
+                    <th scope="row">{tag.name}</th>
+                    <td>
+                      <code title={tag.manifest_digest}>{shortDigest(tag.manifest_digest)}</code>
+                    </td>
+                    <td>{formatBytes(tag.size)}</td>
+                    <td>{formatEpoch(tag.start_ts)}</td>
+                    <td>{tag.end_ts === undefined ? 'now' : formatEpoch(tag.end_ts)}</td>
+                    {repo.can_write ? (
+                      <td>
+                        {restorable ? (
+                          <button type="button" onClick={() => restore(tag)} aria-label={`Restore ${tag.name} to ${shortDigest(tag.manifest_digest)}`}>
+                            Restore
+                          </button>
+                        ) : null}
+                      </td>
+                    ) : null}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <Pager page={page} hasMore={history.value?.has_additional === true} onPage={setPage} />
+    </div>
+  );
+}
