@@ -10,6 +10,7 @@ import type { RegistryOptions } from '../registry/context.js';
 import type { Config } from '../config/schema.js';
 import { connectionLimitsFrom, guardConnections } from '../net/connection-guard.js';
 import { createHttp2Sessions, type RequestHandler } from '../net/http2-sessions.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
 import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan } from './serve-listeners.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
@@ -107,6 +108,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const metadata = createMetadata(database);
   const accounts = createAccountMetadata(database);
   const audit = new AuditLog(accounts.audit, logger);
+  const metrics = createMetricsRegistry();
   const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger });
   // The first signing key is published before the first request can ask for a token.
   await auth.start();
@@ -118,6 +120,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     logger,
     edge: edgeOptionsFrom(config, plan, listeners),
     healthPolicy: healthCheckerFrom(config),
+    metrics,
   });
   const limits = connectionLimitsFrom(config);
   const connections = guardConnections(app.server, limits, logger);

@@ -22,6 +22,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { startUploadPurge } from '../workers/upload-purge.js';
 import { startAccountCleanup } from '../workers/account-cleanup.js';
 import { webUiPlugin, type WebUiOptions } from '../web/ui-routes.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
 
 /** What the application is built from; tests build their own. */
 export interface AppDeps {
@@ -45,6 +46,8 @@ export interface AppDeps {
   edge?: EdgeOptions;
   /** The web UI at / (src/web/): its build directory (default dist/web); false leaves it out. */
   webUi?: WebUiOptions | false;
+  /** Where the app's Prometheus metrics are registered (src/metrics/); none: nothing is counted. */
+  metrics?: MetricsRegistry;
 }
 
 function isLoggerInstance(logger: AppDeps['logger']): logger is FastifyBaseLogger {
