@@ -2,7 +2,7 @@
 // Keystone v3, two instances on one PostgreSQL database each. skopeo pushes and pulls a three-layer image byte
 // for byte (blob GETs answer 307 to a presigned S3 URL or a Swift temp URL, which skopeo follows); a chunked
 // upload alternates its chunks between the two instances; `quayside storage validate` writes Quay's _verify
-// marker, read back raw; and a Swift proxy stopped mid-test gives clients 503s with an OCI body until it is back,
+// marker, read back raw; podman and docker pull the same image through the redirect; and a Swift proxy stopped mid-test gives clients 503s with an OCI body until it is back,
 // with no restart of quayside.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,6 +14,8 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client }
 import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
 import { objectStorage, randomName, type ObjectStorageServers, type PrivateProxy } from '../helpers/object-storage/index.js';
 import { blobPath, buildUmociImage, hashLayoutBlobs, readLayoutImage, type LayoutImage } from '../helpers/oci-images.js';
+import { startPrivateDockerd, type PrivateDockerd } from '../helpers/dockerd.js';
+import { privatePodman } from '../helpers/podman.js';
 import { E2E_USER, quaysideCli, requireCommand, run, skopeo, startQuayside, type RegistryServer } from '../helpers/processes.js';
 import { authHeaders, pushScope, skopeoLogin } from '../helpers/registry-auth.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -172,6 +174,16 @@ async function alternatingUpload(instances: RegistryServer[], repository: string
   return digest;
 }
 
+// One Docker daemon for both drivers' describes: it takes seconds to start, and each pull names its own registry.
+let dockerd: Promise<PrivateDockerd> | undefined;
+function sharedDockerd(): Promise<PrivateDockerd> {
+  dockerd ??= startPrivateDockerd();
+  return dockerd;
+}
+after(async () => {
+  if (dockerd !== undefined) await (await dockerd).stop();
+});
+
 for (const driver of ['S3Storage', 'SwiftStorage'] as const) {
   describe(`quayside serve on ${driver}`, { timeout: 600_000 }, () => {
     let servers: ObjectStorageServers;
@@ -231,6 +243,29 @@ for (const driver of ['S3Storage', 'SwiftStorage'] as const) {
       await response.arrayBuffer();
       assert.equal(response.status, 307);
       assert.equal(new URL(response.headers.get('location')!).host, backend.redirectHost);
+    });
+
+    test('podman and docker pull the image through the redirect: the image they verified is the one pushed', async () => {
+      const second = instances[1]!;
+      const ref = `${second.hostPort}/${E2E_USER.username}/layers:v1`;
+      // Both clients check every blob against its digest and the layers against the config's diff_ids, so
+      // the image ID they report (the config's digest) proves every byte that came through the redirect.
+      const configDigest = (JSON.parse(image.manifestBytes.toString()) as { config: { digest: string } }).config.digest;
+      const podman = privatePodman(join(work, 'podman'));
+      await podman.login(second.hostPort, E2E_USER);
+      await podman.podman('pull', ...podman.registryFlags, ref);
+      assert.equal(`sha256:${(await podman.podman('image', 'inspect', '--format', '{{.Id}}', ref)).trim()}`, configDigest);
+
+      const daemon = await sharedDockerd();
+      const login = await daemon.docker(['login', '--username', E2E_USER.username, '--password-stdin', second.hostPort], { input: `${E2E_USER.password}\n` });
+      assert.equal(login.code, 0, login.stderr);
+      const pulled = await daemon.docker(['pull', ref]);
+      assert.equal(pulled.code, 0, `docker pull exited ${pulled.code}:\n${pulled.stderr}`);
+      const inspected = await daemon.docker(['image', 'inspect', '--format', '{{.Id}} {{json .RepoDigests}}', ref]);
+      assert.equal(inspected.code, 0, inspected.stderr);
+      const [id, repoDigests] = inspected.stdout.trim().split(' ', 2) as [string, string];
+      assert.equal(id, configDigest);
+      assert.deepEqual(JSON.parse(repoDigests), [`${second.hostPort}/${E2E_USER.username}/layers@${image.manifest.digest}`]);
     });
 
     test('a chunked upload whose chunks alternate between two instances completes with the right digest', async () => {
