@@ -8,6 +8,7 @@ import { constantTimeEqual, hashSecret } from './secrets.js';
 import type { Authenticator, LoginResult } from './services.js';
 import { accountKey, addressKey, type LoginThrottle } from './throttle.js';
 import { isSuperuser } from './options.js';
+import { VerifiedSecrets } from './verified-secrets.js';
 
 /** Where the authenticator reports throttled logins. */
 export interface AuthenticatorLog {
@@ -21,6 +22,15 @@ export interface AuthenticatorOptions {
   appSpecificTokens: boolean;
   now?: () => number;
 }
+
+/** An attempt's answer, and the outcome to audit when it succeeded (every request that shares it audits it). */
+interface Verdict {
+  result: LoginResult;
+  success?: Extract<Outcome, { ok: true }>;
+}
+
+/** How a check may verify a password: with bcrypt, or only from the secrets already verified (no bcrypt). */
+type PasswordCheck = 'bcrypt' | 'known-only';
 
 /** The user name with which Basic credentials carry an app-specific token alone. */
 export const APP_TOKEN_USERNAME = '$app';
@@ -44,6 +54,9 @@ type Outcome =
  */
 export class AuthenticatorService implements Authenticator {
   private readonly now: () => number;
+  private readonly verified: VerifiedSecrets;
+  /** Attempts in progress, by flightKey(): identical ones arriving meanwhile share the first one's verdict. */
+  private readonly inFlight = new Map<string, Promise<Verdict>>();
 
   constructor(
     private readonly accounts: AccountMetadata,
@@ -53,40 +66,72 @@ export class AuthenticatorService implements Authenticator {
     private readonly options: AuthenticatorOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.verified = new VerifiedSecrets(undefined, undefined, this.now);
   }
 
   async login(username: string, secret: string, clientAddress: string): Promise<LoginResult> {
     // $app logins are throttled per address only: one shared "account" key would let anyone lock out everyone.
     const account = username === APP_TOKEN_USERNAME ? undefined : accountKey(username);
-    return this.attempt(username, clientAddress, account, () => this.check(username, secret));
+    return this.attempt(username, clientAddress, account, secret, (mode) => this.check(username, secret, mode));
   }
 
   async loginWithAppToken(token: string, clientAddress: string): Promise<LoginResult> {
-    return this.attempt(APP_TOKEN_USERNAME, clientAddress, undefined, () => this.checkAppToken(token, undefined));
+    return this.attempt(APP_TOKEN_USERNAME, clientAddress, undefined, token, () => this.checkAppToken(token, undefined));
   }
 
   private async attempt(
     username: string,
     clientAddress: string,
     account: string | undefined,
-    check: () => Promise<Outcome>,
+    secret: string,
+    check: (mode: PasswordCheck) => Promise<Outcome | undefined>,
   ): Promise<LoginResult> {
-    const keys = account === undefined ? [addressKey(clientAddress)] : [account, addressKey(clientAddress)];
     const loggedName = username.slice(0, MAX_LOGGED_NAME);
+    // A burst of the same credentials from one client (docker pulling many layers, a CI fleet starting at
+    // once) is checked once: each copy would otherwise take a throttle reservation and a bcrypt check, and
+    // more copies than the throttle's free attempts would be refused although none is a guess.
+    const key = this.verified.flightKey(username, secret, clientAddress);
+    let flight = this.inFlight.get(key);
+    if (flight === undefined) {
+      flight = this.decide(username, clientAddress, account, loggedName, check).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, flight);
+    }
+    const verdict = await flight;
+    if (verdict.success !== undefined) this.recordSuccess(verdict.success, clientAddress, loggedName);
+    return verdict.result;
+  }
+
+  private async decide(
+    username: string,
+    clientAddress: string,
+    account: string | undefined,
+    loggedName: string,
+    check: (mode: PasswordCheck) => Promise<Outcome | undefined>,
+  ): Promise<Verdict> {
+    // A secret that is right without a bcrypt check (a robot or app token, a password this process has seen
+    // verify) is no guess: it takes no throttle reservation, so neither the database writes of one nor the
+    // limit on parallel attempts (a CI fleet logging in as one robot at once is not an attack). Anything
+    // else, including a cheap secret that turns out wrong, goes through the throttle below.
+    const known = await check('known-only');
+    if (known?.ok === true) return { result: { ok: true, identity: known.identity }, success: known };
+    const keys = account === undefined ? [addressKey(clientAddress)] : [account, addressKey(clientAddress)];
     const gate = await this.throttle.reserve(keys);
     if (!gate.allowed) {
       this.log.warn({ username: loggedName, clientAddress, retryAfterS: gate.retryAfterS }, 'login throttled after repeated failures');
       this.recordFailure(loggedName, 'throttled', null, clientAddress);
       return {
-        ok: false,
-        reason: 'throttled',
-        message: `too many failed login attempts; retry in ${gate.retryAfterS} seconds`,
-        retryAfterS: gate.retryAfterS,
+        result: {
+          ok: false,
+          reason: 'throttled',
+          message: `too many failed login attempts; retry in ${gate.retryAfterS} seconds`,
+          retryAfterS: gate.retryAfterS,
+        },
       };
     }
     let outcome: Outcome;
     try {
-      outcome = await check();
+      // The bcrypt mode always decides.
+      outcome = (await check('bcrypt')) as Outcome;
     } catch (error) {
       // A failure of ours (the database) is no guess by the client.
       await this.throttle.release(gate.reservation).catch(() => undefined);
@@ -97,9 +142,13 @@ export class AuthenticatorService implements Authenticator {
       // secret is not guessing: its attempt is given back.
       if (outcome.reason !== 'invalid') await this.throttle.release(gate.reservation);
       this.recordFailure(loggedName, outcome.reason, outcome.namespace, clientAddress);
-      return { ok: false, reason: outcome.reason, message: outcome.reason === 'disabled' ? DISABLED_MESSAGE : INVALID_MESSAGE };
+      return { result: { ok: false, reason: outcome.reason, message: outcome.reason === 'disabled' ? DISABLED_MESSAGE : INVALID_MESSAGE } };
     }
     await this.throttle.succeed(gate.reservation, account);
+    return { result: { ok: true, identity: outcome.identity }, success: outcome };
+  }
+
+  private recordSuccess(outcome: Extract<Outcome, { ok: true }>, clientAddress: string, loggedName: string): void {
     this.audit.record({
       kind: 'login_success',
       performer: performerOf(outcome.identity),
@@ -108,7 +157,6 @@ export class AuthenticatorService implements Authenticator {
       clientAddress,
       metadata: { type: outcome.type, username: loggedName, ...outcome.extra },
     });
-    return { ok: true, identity: outcome.identity };
   }
 
   private recordFailure(username: string, reason: string, namespace: string | null, clientAddress: string): void {
@@ -122,7 +170,8 @@ export class AuthenticatorService implements Authenticator {
     });
   }
 
-  private async check(username: string, secret: string): Promise<Outcome> {
+  /** The credentials' outcome; undefined when `mode` is known-only and only a bcrypt check could tell. */
+  private async check(username: string, secret: string, mode: PasswordCheck): Promise<Outcome | undefined> {
     const invalid: Outcome = { ok: false, reason: 'invalid', namespace: null };
     if (typeof secret !== 'string' || secret.length === 0 || secret.length > MAX_PASSWORD_LENGTH) return invalid;
     if (username === APP_TOKEN_USERNAME) return this.checkAppToken(secret, undefined);
@@ -131,6 +180,7 @@ export class AuthenticatorService implements Authenticator {
 
     const user = await this.accounts.accounts.getAccount(username);
     if (user === undefined || user.kind !== 'user') {
+      if (mode === 'known-only') return undefined;
       // Organizations (and unknown names) cannot log in; spend a password check's time all the same.
       await verifyNothing(secret);
       return { ok: false, reason: 'invalid', namespace: user?.name ?? null };
@@ -142,7 +192,9 @@ export class AuthenticatorService implements Authenticator {
     }
     const secrets = await this.accounts.accounts.getSecrets(user.id);
     const hash = secrets?.passwordHash ?? null;
-    const matches = hash === null ? await verifyNothing(secret) : await verifyPassword(secret, hash);
+    if (mode === 'known-only' && (hash === null || !this.verified.has(hash, secret))) return undefined;
+    const matches = hash === null ? await verifyNothing(secret) : this.verified.has(hash, secret) || (await verifyPassword(secret, hash));
+    if (matches && hash !== null) this.verified.remember(hash, secret);
     if (!matches) return { ok: false, reason: 'invalid', namespace: user.name };
     if (!user.enabled) return { ok: false, reason: 'disabled', namespace: user.name };
     return { ok: true, identity: this.userIdentity(user), type: 'password', namespace: user.name };

@@ -189,8 +189,43 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal((await accounts.throttle.get(`address:${address}`))?.failures, 3, 'the address keeps its count');
       // One more failure from the address brings it back under the delay (4 failures: 2 s).
       failed(await strict.login('carol', 'wrong again', address), 'invalid');
-      const again = failed(await strict.login('carol', PASSWORD, address), 'throttled');
+      // A right password this instance has not seen verify is still held back (its own salt: a hash of its own).
+      await createUser(accounts, 'gina', await hashPassword(PASSWORD));
+      const again = failed(await strict.login('gina', PASSWORD, address), 'throttled');
       assert.equal(again.retryAfterS, 2);
+      // carol's password verified on this instance a moment ago: presenting it again is no guess, and no
+      // one's failures from the address lock her out.
+      succeeded(await strict.login('carol', PASSWORD, address));
+    });
+
+    it('checks a burst of the same credentials once: none refused by the throttle, each audited', async () => {
+      const strict = build({ freeAttempts: 3 });
+      const address = '198.51.100.7';
+      const before = (await auditRows(audit, ['login_success'])).filter((r) => r.clientAddress === address).length;
+      const results = await Promise.all(Array.from({ length: 40 }, () => strict.login('bob', PASSWORD, address)));
+      for (const result of results) succeeded(result);
+      const rows = await waitUntil('40 login_success rows', async () => {
+        const found = (await auditRows(audit, ['login_success'])).filter((r) => r.clientAddress === address);
+        return found.length - before === 40 ? found : undefined;
+      });
+      assert.equal(rows.length - before, 40);
+      const state = await accounts.throttle.get(`address:${address}`);
+      assert.ok(state === undefined || state.failures === 0, `no attempt was left counted: ${JSON.stringify(state)}`);
+    });
+
+    it('remembers verified passwords by their hash: a changed password misses at once', async () => {
+      const cached = build({ freeAttempts: 3 });
+      const address = '198.51.100.8';
+      const erin = await createUser(accounts, 'erin', await hashPassword(PASSWORD));
+      succeeded(await cached.login('erin', PASSWORD, address));
+      // Another instance (or the CLI) changes the password: this instance's memory of the old one is void.
+      await accounts.accounts.setPasswordHash(erin.id, await hashPassword('a brand new password'));
+      failed(await cached.login('erin', PASSWORD, address), 'invalid');
+      succeeded(await cached.login('erin', 'a brand new password', address));
+      // A parallel burst of wrong passwords is still evaluated under the throttle, the memory notwithstanding.
+      const wrong = await Promise.all(Array.from({ length: 10 }, (_, i) => cached.login('erin', `wrong ${i}`, address)));
+      assert.ok(wrong.some((result) => !result.ok && result.reason === 'throttled'), 'some parallel wrong passwords are throttled');
+      assert.ok(wrong.every((result) => !result.ok));
     });
   });
 }
