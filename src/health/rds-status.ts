@@ -1,4 +1,4 @@
-import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import type { RDSClient } from '@aws-sdk/client-rds';
 
 /**
  * DBInstanceStatus values (AWS RDS User Guide, "DB instance status") during which RDS itself makes the database
@@ -42,15 +42,24 @@ export function rdsStatusLookup(options: RdsStatusOptions): () => Promise<RdsAns
     options.accessKey !== undefined && options.secretKey !== undefined
       ? { accessKeyId: options.accessKey, secretAccessKey: options.secretKey }
       : undefined;
-  // One attempt: a retry would outlast the health probe's own deadline.
-  const client = new RDSClient({ region: options.region, endpoint: options.endpoint, credentials, maxAttempts: 1 });
+  // The SDK is loaded on the first question only: an instance whose database never fails does not pay its memory.
+  let client: Promise<{ rds: RDSClient; describe: typeof import('@aws-sdk/client-rds').DescribeDBInstancesCommand }> | undefined;
+  const connect = () => {
+    client ??= import('@aws-sdk/client-rds').then(({ RDSClient: Client, DescribeDBInstancesCommand }) => ({
+      // One attempt: a retry would outlast the health probe's own deadline.
+      rds: new Client({ region: options.region, endpoint: options.endpoint, credentials, maxAttempts: 1 }),
+      describe: DescribeDBInstancesCommand,
+    }));
+    return client;
+  };
   const timeoutMs = options.timeoutMs ?? 2000;
   const cacheMs = options.cacheMs ?? 10_000;
   let cached: { answer: Promise<RdsAnswer>; at: number } | undefined;
 
   const ask = async (): Promise<RdsAnswer> => {
     try {
-      const out = await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: options.dbInstance }), {
+      const { rds, describe } = await connect();
+      const out = await rds.send(new describe({ DBInstanceIdentifier: options.dbInstance }), {
         abortSignal: AbortSignal.timeout(timeoutMs),
       });
       const match = (out.DBInstances ?? []).find((db) => db.DBInstanceIdentifier === options.dbInstance);
