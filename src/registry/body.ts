@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { finished, Transform, type TransformCallback } from 'node:stream';
+import { noteStreamedBytes } from '../http/buffer-churn.js';
 import { RegistryError } from './errors.js';
 import type { StreamingHash } from './upload-hasher.js';
 
@@ -42,6 +43,7 @@ class MeteringTransform extends Transform {
       return;
     }
     this.hash.update(chunk);
+    noteStreamedBytes(chunk.length);
     callback(null, chunk);
   }
 
