@@ -69,5 +69,9 @@ else
   cat "$object_storage_dir/server.log"
 fi
 
+# Every `quayside serve` a test starts runs in one process unless the test asks for workers (test/cluster/ does,
+# and checks the multi-process default): ~100 servers start during a run, three files at a time, on 2 cores.
+export QUAYSIDE_WORKERS="${QUAYSIDE_WORKERS:-1}"
+
 files=$(find dist/test -name '*.test.js' | sort)
 node --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" $files

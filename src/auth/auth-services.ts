@@ -6,7 +6,7 @@ import { KeyRing } from './keys.js';
 import type { AuthOptions } from './options.js';
 import { PolicyService } from './policy.js';
 import { RepositoryCreatorService } from './repository-creator.js';
-import type { AuthServices } from './services.js';
+import type { AuthServices, LoginResult } from './services.js';
 import { LoginThrottle } from './throttle.js';
 import { TokenService } from './tokens.js';
 
@@ -25,6 +25,8 @@ export interface AuthServicesDeps {
   log: AuthLog;
   /** Milliseconds since the epoch; tests inject a clock. */
   now?: () => number;
+  /** Told every login's result (src/metrics/login-metrics.ts). */
+  observeLogin?: (result: LoginResult) => void;
 }
 
 /** AuthServices with the key ring's lifecycle: start() before the first token is issued, stop() on shutdown. */
@@ -52,6 +54,7 @@ export function buildAuthServices(deps: AuthServicesDeps): RunningAuthServices {
       superUsersEnabled: options.superUsersEnabled,
       appSpecificTokens: options.appSpecificTokens,
       now,
+      observe: deps.observeLogin,
     }),
     policy,
     creator: new RepositoryCreatorService(accounts, metadata, policy, audit, options),

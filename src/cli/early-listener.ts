@@ -11,9 +11,14 @@ export class EarlyListener {
   private readonly waiting = new Set<net.Socket>();
   private readonly handedOver = new Set<net.Socket>();
   private attached = false;
+  private dispatcher: ((socket: net.Socket) => void) | undefined;
 
   private constructor(private readonly server: net.Server) {
     server.on('connection', (socket) => {
+      if (this.dispatcher !== undefined) {
+        this.dispatcher(socket);
+        return;
+      }
       this.waiting.add(socket);
       socket.once('close', () => this.waiting.delete(socket));
     });
@@ -68,11 +73,23 @@ export class EarlyListener {
   }
 
   /**
+   * With worker processes: this process keeps accepting, and every connection (the waiting ones first) goes,
+   * still paused, to `dispatcher`, which sends it to a worker (src/cluster/worker-pool.ts).
+   */
+  dispatch(dispatcher: (socket: net.Socket) => void): void {
+    this.dispatcher = dispatcher;
+    for (const socket of this.waiting) {
+      this.waiting.delete(socket);
+      dispatcher(socket);
+    }
+  }
+
+  /**
    * Before attach: stops listening. After: the attached server owns the socket and closes it; this only cuts the
    * few connections that arrived before it took over (its own tracking does not know them).
    */
   async close(): Promise<void> {
     for (const socket of [...this.waiting, ...this.handedOver]) socket.destroy();
-    if (!this.attached) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (!this.attached && this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

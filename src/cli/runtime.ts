@@ -3,7 +3,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { loadConfigFile, defaultConfig, ConfigError, type LoadedConfig } from '../config/load.js';
 import type { Config, StorageLocationConfig } from '../config/schema.js';
-import { DatabaseConfigError, openDatabase, parseDatabaseConfig, type Database, type DatabaseConfig } from '../db/database.js';
+import { DatabaseConfigError, openDatabase, parseDatabaseConfig, type Database, type DatabaseConfig, type QueryObserver } from '../db/database.js';
 import { migrateToLatest, pendingMigrations } from '../db/migrate.js';
 import type { ConnectionLog } from '../db/pool-bounds.js';
 import { buildStorageLocation, describeStorageFailure, parseStorageLocation, StorageConfigError, type ParsedStorageLocation } from '../storage/factory.js';
@@ -150,7 +150,7 @@ export function isFreshEmbeddedDatabase(database: DatabaseConfig): boolean {
  * Opens the configured database and makes one round trip, so that an unreachable server, a refused login or a
  * missing database is reported as such (one line naming the database), before any migration runs.
  */
-export async function connectDatabase(checked: Pick<CheckedConfig, 'config' | 'database'> & Partial<Pick<CheckedConfig, 'edge'>>, log?: ConnectionLog): Promise<Database> {
+export async function connectDatabase(checked: Pick<CheckedConfig, 'config' | 'database'> & Partial<Pick<CheckedConfig, 'edge'>>, log?: ConnectionLog, onQuery?: QueryObserver): Promise<Database> {
   const where = describeDatabase(checked.database);
   const extraCa = checked.edge?.extraCa.certificates ?? [];
   let database: Database;
@@ -159,6 +159,7 @@ export async function connectDatabase(checked: Pick<CheckedConfig, 'config' | 'd
       uri: checked.config.DB_URI!,
       connectionArgs: checked.config.DB_CONNECTION_ARGS,
       log,
+      onQuery,
       defaultCa: extraCa.length > 0 ? caListWith(extraCa) : undefined,
     });
   } catch (error) {

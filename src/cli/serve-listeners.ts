@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { createHttpsServer, createProxyListener, type EdgeApplication } from '../net/listeners.js';
 import { ReloadingTlsContext, TlsPairError, TlsPolicyError } from '../net/tls-context.js';
+import type { ProxyProtocolMetrics } from '../net/proxy-protocol-metrics.js';
 import type { EdgeOptions } from '../server/edge-hooks.js';
 import { CliError } from './cli-error.js';
 import { EarlyListener } from './early-listener.js';
@@ -42,7 +43,25 @@ export function planListeners(checked: CheckedConfig, ports: RequestedPorts): Li
   return { ports, tls, proxyTls };
 }
 
-export interface BoundListeners {
+/**
+ * A port the application's servers take their connections from: bound here (EarlyListener), or held by the
+ * primary process, which sends each connection to a worker (src/cluster/dispatched-listener.ts).
+ */
+export interface ServeListener {
+  readonly port: number;
+  attach(target: NetServer): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The listeners of one serving process. */
+export interface ServeListeners {
+  http?: ServeListener;
+  https?: ServeListener;
+  proxy?: ServeListener;
+}
+
+/** The ports this process bound itself. */
+export interface BoundListeners extends ServeListeners {
   http?: EarlyListener;
   https?: EarlyListener;
   proxy?: EarlyListener;
@@ -63,12 +82,12 @@ export async function bindListeners(address: string, plan: ListenerPlan): Promis
   return bound;
 }
 
-export async function closeListeners(bound: BoundListeners): Promise<void> {
-  await Promise.all(Object.values(bound).map((listener: EarlyListener) => listener.close()));
+export async function closeListeners(bound: ServeListeners): Promise<void> {
+  await Promise.all(Object.values(bound).map((listener: ServeListener) => listener.close()));
 }
 
 /** What the application's edge hooks need (createApp's `edge`). */
-export function edgeOptionsFrom(config: Config, plan: ListenerPlan, bound: BoundListeners): EdgeOptions {
+export function edgeOptionsFrom(config: Config, plan: ListenerPlan, bound: ServeListeners): EdgeOptions {
   const terminatesTls = plan.tls !== undefined;
   return {
     trustedProxies: config.TRUSTED_PROXY_NETWORKS,
@@ -88,7 +107,7 @@ export interface RunningEdge {
 }
 
 /** Hands each bound port to its server, all serving `app`. */
-export async function attachListeners(app: EdgeApplication, bound: BoundListeners, plan: ListenerPlan, logger: Logger): Promise<RunningEdge> {
+export async function attachListeners(app: EdgeApplication, bound: ServeListeners, plan: ListenerPlan, logger: Logger, metrics?: ProxyProtocolMetrics): Promise<RunningEdge> {
   let tls: ReloadingTlsContext | undefined;
   if (plan.tls !== undefined) {
     try {
@@ -109,7 +128,7 @@ export async function attachListeners(app: EdgeApplication, bound: BoundListener
     await bound.https.attach(https.server);
   }
   if (bound.proxy) {
-    const proxy = createProxyListener({ app, tls: plan.proxyTls ? tls : undefined, logger });
+    const proxy = createProxyListener({ app, tls: plan.proxyTls ? tls : undefined, logger, metrics });
     servers.push(proxy);
     await bound.proxy.attach(proxy);
   }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import { createApp } from '../server/create-app.js';
 import { healthCheckerFrom } from '../health/rds-health.js';
@@ -10,9 +11,20 @@ import type { RegistryOptions } from '../registry/context.js';
 import type { Config } from '../config/schema.js';
 import { connectionLimitsFrom, guardConnections } from '../net/connection-guard.js';
 import { createHttp2Sessions, type RequestHandler } from '../net/http2-sessions.js';
-import { createMetricsRegistry } from '../metrics/registry.js';
+import { AggregatorRegistry, collectDefaultMetrics } from 'prom-client';
+import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
+import { DatabaseMetrics } from '../metrics/database-metrics.js';
+import { LoginMetrics } from '../metrics/login-metrics.js';
+import { serveMetrics } from '../metrics/metrics-server.js';
+import { ProxyProtocolMetrics } from '../net/proxy-protocol-metrics.js';
+import { DispatchedListener, receiveConnections } from '../cluster/dispatched-listener.js';
+import { WORKER_PORTS_ENV, type ListenerKind, type ReadyMessage } from '../cluster/messages.js';
+import { resolveWorkerCount, WorkerCountError } from '../cluster/worker-count.js';
+import { WorkerPool, WorkerStartError } from '../cluster/worker-pool.js';
+import { CliError } from './cli-error.js';
+import { EarlyListener } from './early-listener.js';
 import { parseCommandArgs, optionalPort } from './args.js';
-import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan } from './serve-listeners.js';
+import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan, type ServeListeners } from './serve-listeners.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
 
 const HELP = `usage: quayside serve [options]
@@ -25,7 +37,10 @@ const HELP = `usage: quayside serve [options]
   --https-port PORT   HTTPS port, with ssl.cert/ssl.key of --config-dir (env QUAYSIDE_HTTPS_PORT; default none)
   --proxy-port PORT   PROXY protocol port (env QUAYSIDE_PROXY_PORT; default none; the container uses 8443): a PROXY
                       v1/v2 header, then TLS (ssl.cert/ssl.key) or plain HTTP (EXTERNAL_TLS_TERMINATION: true)
-  --no-migrate      do not apply database migrations on start (refuse to start if some are pending)`;
+  --workers N|auto    worker processes serving the ports (env QUAYSIDE_WORKERS, config WORKER_COUNT_REGISTRY; default
+                      auto: one per CPU); 1 serves from this process alone
+  --metrics-port PORT Prometheus /metrics, summed over the workers (env QUAYSIDE_METRICS_PORT; default none)
+  --no-migrate        do not apply database migrations on start (refuse to start if some are pending)`;
 
 const MANIFEST_LIMIT_BYTES = 4 * 1024 * 1024;
 const DRAIN_TIMEOUT_MS = 30_000;
@@ -52,6 +67,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     port: { type: 'string' },
     'https-port': { type: 'string' },
     'proxy-port': { type: 'string' },
+    workers: { type: 'string' },
+    'metrics-port': { type: 'string' },
     'no-migrate': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -65,51 +82,210 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     https: optionalPort(values['https-port'] ?? process.env.QUAYSIDE_HTTPS_PORT, 'https-port'),
     proxy: optionalPort(values['proxy-port'] ?? process.env.QUAYSIDE_PROXY_PORT, 'proxy-port'),
   };
+  const metricsPort = optionalPort(values['metrics-port'] ?? process.env.QUAYSIDE_METRICS_PORT, 'metrics-port');
   const dataDir = resolveDataDir(values['data-dir']);
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const location = { file: values.config, dir: values['config-dir'] };
+  if (cluster.isWorker) return runWorker(location, dataDir, ports);
 
   // Every check that can fail comes before the first side effect on shared state: the configuration (the
   // same checks as `config validate`), the port, the storage directory, the database connection. Only then
   // are migrations applied and a signing key published.
-  const checked = await resolveConfig({ file: values.config, dir: values['config-dir'] }, dataDir);
+  const checked = await resolveConfig(location, dataDir);
+  let workers: number;
+  try {
+    workers = resolveWorkerCount(values.workers, process.env.QUAYSIDE_WORKERS, checked.config.WORKER_COUNT_REGISTRY);
+  } catch (error) {
+    if (error instanceof WorkerCountError) throw new CliError(`serve: ${error.message}`, 2);
+    throw error;
+  }
   const plan = planListeners(checked, ports);
   const listeners = await bindListeners(address, plan);
+  let metricsListener: EarlyListener | undefined;
   let started = false;
   try {
+    if (metricsPort !== undefined) metricsListener = await EarlyListener.bind(address, metricsPort);
     const store = await openPreferredStorage(checked);
     // The logger exists before the database, so a connection lost at any moment is logged, never unhandled.
     const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
-    const database = await connectDatabase(checked, logger);
+    const metrics = processMetrics();
+    const database = await connectDatabase(checked, logger, workers === 1 ? metrics.database.onQuery : undefined);
     try {
       await ensureSchema(database, !values['no-migrate'], say);
       started = true;
-      await serveUntilSignal(checked, { listeners, plan, address, store, database, say, logger });
+      const running = { listeners, plan, address, store, database, say, logger, metricsListener, metrics };
+      if (workers === 1) {
+        await serveUntilSignal(checked, { ...running, role: 'single' });
+      } else {
+        await sayStartup(checked, running);
+        // The workers open their own stores; this process only deals out connections.
+        await store.close?.();
+        await superviseWorkers(checked, { ...running, workers });
+      }
     } finally {
       await database.close();
     }
   } finally {
-    if (!started) await closeListeners(listeners);
+    if (!started) {
+      await closeListeners(listeners);
+      await metricsListener?.close();
+    }
+  }
+  return 0;
+}
+
+/**
+ * A worker process of a multi-process `serve` (node:cluster runs the same command line): the primary checked
+ * the configuration, bound the ports and migrated; this builds the application and serves the connections the
+ * primary sends (src/cluster/dispatched-listener.ts). Nothing it holds in memory is needed by another worker.
+ */
+async function runWorker(location: { file?: string; dir?: string }, dataDir: string, requested: { http?: number; https?: number; proxy?: number }): Promise<number> {
+  const ports = JSON.parse(process.env[WORKER_PORTS_ENV] ?? '{}') as Partial<Record<ListenerKind, number>>;
+  const listeners: Partial<Record<ListenerKind, DispatchedListener>> = {};
+  for (const kind of ['http', 'https', 'proxy'] as const) {
+    const port = ports[kind];
+    if (port !== undefined) listeners[kind] = new DispatchedListener(port);
+  }
+  // Connections may come as soon as the primary sees this process; they wait in the listeners until attach.
+  const stopReceiving = receiveConnections(listeners);
+  // The terminal's Ctrl-C reaches the whole process group; the primary answers it with SIGTERM to each worker.
+  process.on('SIGINT', () => undefined);
+  try {
+    const checked = await resolveConfig(location, dataDir);
+    const plan = planListeners(checked, { http: requested.http, https: requested.https, proxy: requested.proxy });
+    const store = await openPreferredStorage(checked);
+    const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
+    const metrics = processMetrics();
+    const database = await connectDatabase(checked, logger, metrics.database.onQuery);
+    try {
+      // The primary applied the migrations; a worker only refuses a schema it does not know.
+      await ensureSchema(database, false, () => undefined);
+      await serveUntilSignal(checked, { listeners, plan, address: '', store, database, say: (line) => process.stdout.write(`${line}\n`), logger, metrics, role: 'worker' });
+    } finally {
+      await database.close();
+    }
+  } finally {
+    stopReceiving();
+    // The IPC channel to the primary would keep this process alive after its work is done (or failed).
+    if (process.connected) process.disconnect();
   }
   return 0;
 }
 
 interface Running {
-  listeners: BoundListeners;
+  listeners: ServeListeners;
   plan: ListenerPlan;
   address: string;
   store: Awaited<ReturnType<typeof openPreferredStorage>>;
   database: Awaited<ReturnType<typeof connectDatabase>>;
   say: (line: string) => void;
   logger: Logger;
+  /** /metrics, where this process serves it (a single process, or the primary). */
+  metricsListener?: EarlyListener;
+  metrics: ServingMetrics;
 }
 
-async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, store, database, say, logger }: Running): Promise<void> {
+/** The registry of a serving process and the parts registered in it before the app exists. */
+interface ServingMetrics {
+  registry: MetricsRegistry;
+  database: DatabaseMetrics;
+}
+
+function processMetrics(): ServingMetrics {
+  const registry = createMetricsRegistry();
+  // Memory, CPU, event-loop lag and GC of the process (summed or averaged over the workers by the primary).
+  collectDefaultMetrics({ register: registry, prefix: 'quayside_' });
+  return { registry, database: new DatabaseMetrics(registry) };
+}
+
+/** single: the only process, bound its own ports. worker: one of several, fed by the primary. */
+type Role = 'single' | 'worker';
+
+/** Resolves with the signal's name on the first SIGTERM (and SIGINT, unless a worker); later ones are ignored. */
+function stopRequested(role: Role): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGTERM', onTerm);
+      if (role === 'single') process.off('SIGINT', onInt);
+      // Keep ignoring repeats: a second signal during the drain must not kill the process mid-request.
+      process.on('SIGTERM', () => undefined);
+      if (role === 'single') process.on('SIGINT', () => undefined);
+      resolve(signal);
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    if (role === 'single') process.on('SIGINT', onInt);
+  });
+}
+
+function listeningLines(address: string, plan: ListenerPlan, listeners: ServeListeners, metricsListener: EarlyListener | undefined): string[] {
+  const shown = address.includes(':') ? `[${address}]` : address;
+  const lines: string[] = [];
+  if (listeners.http) lines.push(`quayside listening on http://${shown}:${listeners.http.port}`);
+  if (listeners.https) lines.push(`quayside listening on https://${shown}:${listeners.https.port}`);
+  if (listeners.proxy) lines.push(`quayside listening for PROXY protocol then ${plan.proxyTls ? 'TLS' : 'plain HTTP'} on ${shown}:${listeners.proxy.port}`);
+  if (metricsListener) lines.push(`quayside metrics on http://${shown}:${metricsListener.port}/metrics`);
+  return lines;
+}
+
+/** The lines about what serves: the database, the storage, and the first user to create when there is none. */
+async function sayStartup(checked: CheckedConfig, { store, database, say }: Pick<Running, 'store' | 'database' | 'say'>): Promise<void> {
+  say(`metadata: ${describeDatabase(checked.database)}; blobs: ${store.kind} storage location "${checked.storage.location}"`);
+  if ((await createAccountMetadata(database).accounts.listAccounts({ limit: 1 }, 'user')).length === 0) {
+    say('no users yet: create the first one with `quayside user create NAME --superuser` (same --data-dir or --config as serve)');
+  }
+}
+
+/** The primary of a multi-process `serve`: deals the ports' connections out to the workers until a signal. */
+async function superviseWorkers(checked: CheckedConfig, { listeners, plan, address, say, logger, metricsListener, workers }: Running & { workers: number }): Promise<void> {
+  const ports: Partial<Record<ListenerKind, number>> = {};
+  const bound = listeners as BoundListeners;
+  for (const kind of ['http', 'https', 'proxy'] as const) if (bound[kind]) ports[kind] = bound[kind].port;
+  const pool = new WorkerPool({ count: workers, env: { [WORKER_PORTS_ENV]: JSON.stringify(ports) }, say, stopTimeoutMs: DRAIN_TIMEOUT_MS + 5_000 });
+  for (const kind of ['http', 'https', 'proxy'] as const) bound[kind]?.dispatch((socket) => pool.dispatch(kind, socket));
+  const aggregator = new AggregatorRegistry();
+  const metrics = metricsListener === undefined ? undefined : await serveMetrics(metricsListener, async () => aggregator.clusterMetrics(), aggregator.contentType, logger);
+  const stopping = stopRequested('single');
+  try {
+    await pool.start();
+  } catch (error) {
+    await closeListeners(listeners);
+    await metrics?.close();
+    if (error instanceof WorkerStartError) throw new CliError(error.message);
+    throw error;
+  }
+  // The worker line first: whoever waits for a listening line may then read the pids.
+  say(`quayside: ${workers} worker processes (${pool.pids().join(', ')})`);
+  for (const line of listeningLines(address, plan, listeners, metricsListener)) say(line);
+  // SIGHUP re-reads ssl.cert/ssl.key in every worker. Without a certificate SIGHUP keeps its default meaning.
+  const reload = () => pool.signal('SIGHUP');
+  if (plan.tls) process.on('SIGHUP', reload);
+  const signal = await stopping;
+  process.off('SIGHUP', reload);
+  say(`quayside: ${signal} received, draining`);
+  // No port accepts from here; each worker drains its own connections within the drain window. (The ports'
+  // close completes only once the workers have closed the connections they were sent.)
+  const closed = closeListeners(listeners);
+  await pool.stop();
+  await closed;
+  await metrics?.close();
+}
+
+async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, store, database, say, logger, metricsListener, metrics: serving, role }: Running & { role: Role }): Promise<void> {
   const config = checked.config;
   const metadata = createMetadata(database);
   const accounts = createAccountMetadata(database);
   const audit = new AuditLog(accounts.audit, logger);
-  const metrics = createMetricsRegistry();
-  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger });
+  const metrics = serving.registry;
+  if (database.poolStats) serving.database.watchPool(database.poolStats);
+  // A worker's metrics are collected by the primary's /metrics (prom-client's cluster aggregation).
+  // (Constructing an AggregatorRegistry is what makes prom-client answer the primary's requests in a worker.)
+  if (role === 'worker') {
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([metrics]);
+  }
+  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger, observeLogin: new LoginMetrics(metrics).observe });
   // The first signing key is published before the first request can ask for a token.
   await auth.start();
   const app = await createApp({
@@ -127,14 +303,13 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   await app.ready();
   // TLS connections that choose h2 by ALPN: sessions whose requests take the same route as HTTP/1's.
   const http2 = createHttp2Sessions({ handler: app.routing.bind(app) as unknown as RequestHandler, guard: connections, limits, logger });
-  const edge = await attachListeners({ http1: app.server, http2 }, listeners, plan, logger);
-  const shown = address.includes(':') ? `[${address}]` : address;
-  if (listeners.http) say(`quayside listening on http://${shown}:${listeners.http.port}`);
-  if (listeners.https) say(`quayside listening on https://${shown}:${listeners.https.port}`);
-  if (listeners.proxy) say(`quayside listening for PROXY protocol then ${plan.proxyTls ? 'TLS' : 'plain HTTP'} on ${shown}:${listeners.proxy.port}`);
-  say(`metadata: ${describeDatabase(checked.database)}; blobs: ${store.kind} storage location "${checked.storage.location}"`);
-  if ((await accounts.accounts.listAccounts({ limit: 1 }, 'user')).length === 0) {
-    say('no users yet: create the first one with `quayside user create NAME --superuser` (same --data-dir or --config as serve)');
+  const edge = await attachListeners({ http1: app.server, http2 }, listeners, plan, logger, new ProxyProtocolMetrics(metrics));
+  const metricsServer = metricsListener === undefined ? undefined : await serveMetrics(metricsListener, () => metrics.metrics(), metrics.contentType, logger);
+  if (role === 'single') {
+    for (const line of listeningLines(address, plan, listeners, metricsListener)) say(line);
+    await sayStartup(checked, { store, database, say });
+  } else {
+    process.send?.({ type: 'quayside:ready' } satisfies ReadyMessage);
   }
 
   // SIGHUP re-reads ssl.cert/ssl.key (a broken pair is refused with one line; the current one stays).
@@ -142,14 +317,8 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const tls = edge.tls;
   const reload = () => void tls?.reload();
   if (tls) process.on('SIGHUP', reload);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      say(`quayside: ${signal} received, draining`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  const signal = await stopRequested(role);
+  if (role === 'single') say(`quayside: ${signal} received, draining`);
   process.off('SIGHUP', reload);
   // No listener accepts from here; in-flight requests may finish within the drain window, then the rest are cut.
   edge.stopAccepting();
@@ -158,11 +327,13 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     http2.destroyAll();
   }, DRAIN_TIMEOUT_MS);
   await Promise.all([app.close(), http2.closed()]);
-  clearTimeout(drainTimer);
+  // A worker's listeners resolve only when the connections they handed over are gone (see DispatchedListener).
   await closeListeners(listeners);
+  clearTimeout(drainTimer);
   edge.close();
   connections.stop();
   await auth.stop();
   await audit.close();
   await store.close?.();
+  await metricsServer?.close();
 }

@@ -109,6 +109,8 @@ const objectSchema = z.object({
   // Quay's instance key settings, in minutes: a key is made every REFRESH and accepted for EXPIRATION.
   INSTANCE_SERVICE_KEY_EXPIRATION: z.number().int().min(2).max(60 * 24 * 30).default(120),
   INSTANCE_SERVICE_KEY_REFRESH: z.number().int().min(1).max(60 * 24 * 30).default(55),
+  // Quay's gunicorn worker count of the registry; Quayside's worker processes (src/cluster/). None: one per CPU.
+  WORKER_COUNT_REGISTRY: z.number().int().min(1).max(256).optional(),
   // Quayside's own keys (Quay hard-codes these values).
   REGISTRY_TOKEN_LIFETIME_S: z.number().int().min(10).max(24 * 3600).default(3600),
   REGISTRY_TOKEN_CLOCK_SKEW_S: z.number().int().min(0).max(600).default(60),

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type KyselyConfig, type LogEvent } from 'kysely';
 import type { PoolOptions as MysqlPoolOptions } from 'mysql2';
 import { boundedMysqlPool } from './mysql-pool.js';
 import type { ConnectionLog } from './pool-bounds.js';
@@ -16,6 +16,8 @@ export interface DatabaseOptions {
   connectionArgs?: Record<string, unknown>;
   /** Where lost connections are reported (default: one line on stderr each). */
   log?: ConnectionLog;
+  /** Told each query's duration. */
+  onQuery?: QueryObserver;
   /**
    * The CA list TLS to the database trusts when DB_CONNECTION_ARGS names none (sslrootcert, ssl.ca): the
    * system roots plus the config directory's extra_ca_certs/.
@@ -27,7 +29,21 @@ export interface Database {
   db: Kysely<Schema>;
   dialect: Dialect;
   close(): Promise<void>;
+  /** The connection pool right now (PostgreSQL and MariaDB; SQLite has none). */
+  poolStats?(): PoolStats;
 }
+
+export interface PoolStats {
+  /** Connections open. */
+  total: number;
+  /** Open and unused. */
+  idle: number;
+  /** Requests waiting for a connection. */
+  waiting: number;
+}
+
+/** Hears every query's duration (for metrics); it must not throw. */
+export type QueryObserver = (durationMs: number, failed: boolean) => void;
 
 /** A DB_URI or DB_CONNECTION_ARGS problem; the message never contains the password. */
 export class DatabaseConfigError extends Error {
@@ -245,18 +261,27 @@ function oneOf(key: string, value: unknown, allowed: string[]): string {
 /** Opens a pool for a Quay DB_URI (see parseDatabaseConfig); throws DatabaseConfigError on bad configuration. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const config = parseDatabaseConfig(options);
-  if (config.dialect === 'sqlite') return openSqlite(config.filename, config.busyTimeoutMs);
+  const kyselyLog = queryLog(options.onQuery);
+  if (config.dialect === 'sqlite') return openSqlite(config.filename, config.busyTimeoutMs, kyselyLog);
   if (config.tls !== false && config.tls.ca === undefined && options.defaultCa !== undefined) {
     config.tls = { ...config.tls, ca: options.defaultCa };
   }
   const log = options.log ?? STDERR_LOG;
-  const db = config.dialect === 'postgres' ? await postgresKysely(config, log) : await mysqlKysely(config, log);
-  return { db, dialect: config.dialect, close: () => db.destroy() };
+  const { db, poolStats } = config.dialect === 'postgres' ? await postgresKysely(config, log, kyselyLog) : await mysqlKysely(config, log, kyselyLog);
+  return { db, dialect: config.dialect, close: () => db.destroy(), poolStats };
+}
+
+type KyselyLog = KyselyConfig['log'];
+
+/** Kysely's log hook, reduced to what a QueryObserver needs. */
+function queryLog(observer: QueryObserver | undefined): KyselyLog {
+  if (observer === undefined) return undefined;
+  return (event: LogEvent) => observer(event.queryDurationMillis, event.level === 'error');
 }
 
 // Each dialect's driver is loaded only when that dialect is used: an embedded instance does not pay the
 // memory of the pg and mysql2 modules, nor a server instance that of better-sqlite3.
-async function openSqlite(filename: string, busyTimeoutMs: number): Promise<Database> {
+async function openSqlite(filename: string, busyTimeoutMs: number, log: KyselyLog): Promise<Database> {
   if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
   const { default: SqliteDatabase } = await import('better-sqlite3');
   const sqlite = new SqliteDatabase(filename);
@@ -265,7 +290,7 @@ async function openSqlite(filename: string, busyTimeoutMs: number): Promise<Data
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma(`busy_timeout = ${Math.round(busyTimeoutMs)}`);
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
@@ -281,7 +306,7 @@ const STDERR_LOG: ConnectionLog = {
 // TCP keepalive finds a server that vanished without closing its connections (a host failover) on idle ones.
 const KEEPALIVE_DELAY_MS = 10_000;
 
-async function postgresKysely(config: ServerConfig, log: ConnectionLog): Promise<Kysely<Schema>> {
+async function postgresKysely(config: ServerConfig, log: ConnectionLog, queries: KyselyLog): Promise<{ db: Kysely<Schema>; poolStats: () => PoolStats }> {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     host: config.host,
@@ -307,12 +332,15 @@ async function postgresKysely(config: ServerConfig, log: ConnectionLog): Promise
     },
   });
   const limits = { acquireTimeoutMs: config.poolTimeoutMs, queryTimeoutMs: config.queryTimeoutMs };
-  return new Kysely<Schema>({ dialect: new PostgresDialect({ pool: boundedPostgresPool(pool, limits, log) }) });
+  return {
+    db: new Kysely<Schema>({ dialect: new PostgresDialect({ pool: boundedPostgresPool(pool, limits, log) }), log: queries }),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+  };
 }
 
 const MYSQL_SQL_MODE = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
 
-async function mysqlKysely(config: ServerConfig, log: ConnectionLog): Promise<Kysely<Schema>> {
+async function mysqlKysely(config: ServerConfig, log: ConnectionLog, queries: KyselyLog): Promise<{ db: Kysely<Schema>; poolStats: () => PoolStats }> {
   const { createPool: createMysqlPool } = await import('mysql2');
   const options: MysqlPoolOptions = {
     host: config.host,
@@ -336,8 +364,10 @@ async function mysqlKysely(config: ServerConfig, log: ConnectionLog): Promise<Ky
     },
   };
   const limits = { acquireTimeoutMs: config.poolTimeoutMs, queryTimeoutMs: config.queryTimeoutMs };
-  const pool = boundedMysqlPool(createMysqlPool(options), limits, log);
-  return new Kysely<Schema>({
+  const raw = createMysqlPool(options);
+  const pool = boundedMysqlPool(raw, limits, log);
+  const db = new Kysely<Schema>({
+    log: queries,
     dialect: new MysqlDialect({
       pool,
       // Strict mode turns over-long values into errors instead of silent truncation; READ COMMITTED makes
@@ -348,4 +378,18 @@ async function mysqlKysely(config: ServerConfig, log: ConnectionLog): Promise<Ky
       },
     }),
   });
+  return { db, poolStats: () => mysqlPoolStats(raw) };
+}
+
+/**
+ * mysql2 has no public pool counters; its pool keeps them in these fields (stable since mysql2 1.x). A missing
+ * field reads as 0 rather than failing a metrics scrape.
+ */
+function mysqlPoolStats(pool: unknown): PoolStats {
+  const internals = pool as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
+  return {
+    total: internals._allConnections?.length ?? 0,
+    idle: internals._freeConnections?.length ?? 0,
+    waiting: internals._connectionQueue?.length ?? 0,
+  };
 }

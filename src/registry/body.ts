@@ -83,9 +83,32 @@ export interface MeteredBody {
   release(): void;
 }
 
+/** The meter of each request whose body was streamed into storage (for the request's metrics). */
+const metersByRequest = new WeakMap<IncomingMessage, MeteringTransform>();
+let streaming = 0;
+
+/** Blob bytes of `request`'s body that passed into storage (0 when it had none). */
+export function streamedBodyBytes(request: IncomingMessage): number {
+  return metersByRequest.get(request)?.bytes ?? 0;
+}
+
+/** Request bodies being streamed into storage in this process right now. */
+export function bodiesInProgress(): number {
+  return streaming;
+}
+
 /** Streams `source` through a meter that hashes into `hash` and enforces `limits`. */
 export function meterRequestBody(source: IncomingMessage, hash: StreamingHash, limits: BodyLimits): MeteredBody {
   const meter = new MeteringTransform(hash, limits);
+  metersByRequest.set(source, meter);
+  streaming += 1;
+  let counted = true;
+  const done = () => {
+    if (counted) streaming -= 1;
+    counted = false;
+  };
+  finished(meter, done);
+  meter.once('close', done);
   const controller = new AbortController();
   let clientGone = false;
   const stopWatching = finished(source, (error) => {

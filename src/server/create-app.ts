@@ -15,7 +15,7 @@ import { installEdgeHooks, type EdgeOptions } from './edge-hooks.js';
 import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
 import { failureOf, recordFailure } from '../http/failures.js';
 import { refusalOf, registryPlugin, sendOciError } from '../registry/plugin.js';
-import { matchRoute } from '../registry/routes.js';
+import { matchRoute, parseV2Path } from '../registry/routes.js';
 import { RegistryError } from '../registry/errors.js';
 import { pathOf } from '../http/url.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -23,6 +23,8 @@ import { startUploadPurge } from '../workers/upload-purge.js';
 import { startAccountCleanup } from '../workers/account-cleanup.js';
 import { webUiPlugin, type WebUiOptions } from '../web/ui-routes.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
+import { HttpMetrics } from '../metrics/http-metrics.js';
+import { bodiesInProgress, streamedBodyBytes } from '../registry/body.js';
 
 /** What the application is built from; tests build their own. */
 export interface AppDeps {
@@ -94,10 +96,28 @@ function startTiming(request: FastifyRequest, reply: FastifyReply): void {
   }
 }
 
-/** Writes the one JSON line of a finished request. */
-function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+/** The route template of a request, for metrics labels: never the raw URL (its cardinality is unbounded). */
+function routeTemplate(request: FastifyRequest): string {
+  const path = pathOf(request.url);
+  const v2 = path === '/v2' || path.startsWith('/v2/') ? parseV2Path(path) : undefined;
+  return v2?.pattern ?? request.routeOptions.url ?? '(no route)';
+}
+
+/** Writes the one JSON line of a finished request, and counts it in the metrics. */
+function logRequest(request: FastifyRequest, reply: FastifyReply, metrics?: HttpMetrics): void {
   const timing = timings.get(request);
   const durationMs = timing === undefined ? 0 : Number(process.hrtime.bigint() - timing.startedAt) / 1e6;
+  if (metrics !== undefined) {
+    const route = routeTemplate(request);
+    metrics.observe({
+      method: request.method,
+      route,
+      status: reply.statusCode,
+      durationS: durationMs / 1000,
+      bytesIn: streamedBodyBytes(request.raw),
+      bytesOut: request.method === 'GET' && route === BLOB_ROUTE ? (timing?.bytes() ?? 0) : 0,
+    });
+  }
   const line: Record<string, unknown> = {
     method: request.method,
     url: request.url,
@@ -117,10 +137,12 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
 }
 
 /** One JSON line per request, written when the response is done; replaces Fastify's two request lines. */
-function installRequestLog(app: FastifyInstance): void {
+function installRequestLog(app: FastifyInstance, metrics?: HttpMetrics): void {
   app.addHook('onRequest', async (request, reply) => startTiming(request, reply));
-  app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
+  app.addHook('onResponse', async (request, reply) => logRequest(request, reply, metrics));
 }
+
+const BLOB_ROUTE = '/v2/<name>/blobs/<digest>';
 
 /** Errors outside /v2 (health, later /api/v1): plain JSON, internals never shown. */
 async function rootErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -146,10 +168,11 @@ async function frameworkErrorHandler(
   error: Error,
   request: FastifyRequest,
   reply: FastifyReply,
+  frameworkMetrics: HttpMetrics | undefined,
 ): Promise<void> {
   // Fastify skips the request hooks for these, so the log line is written here.
   startTiming(request, reply);
-  reply.raw.once('finish', () => logRequest(request, reply));
+  reply.raw.once('finish', () => logRequest(request, reply, frameworkMetrics));
   const path = pathOf(request.url);
   if (path === '/v2' || path.startsWith('/v2/')) {
     let problem: unknown = error;
@@ -168,6 +191,7 @@ async function frameworkErrorHandler(
 export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   // Filled in once the app (and so its logger) exists; Fastify calls frameworkErrors only for requests.
   let registryDeps: RegistryDeps | undefined;
+  const httpMetrics = deps.metrics === undefined ? undefined : new HttpMetrics(deps.metrics, bodiesInProgress);
   const app = Fastify({
     ...(isLoggerInstance(deps.logger) ? { loggerInstance: deps.logger } : { logger: deps.logger }),
     // The onResponse hook below writes the one line per request.
@@ -181,7 +205,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       if (registryDeps !== undefined) {
         const req = request as unknown as FastifyRequest;
         const res = reply as unknown as FastifyReply;
-        frameworkErrorHandler(registryDeps, error, req, res).catch((failure: unknown) => {
+        frameworkErrorHandler(registryDeps, error, req, res, httpMetrics).catch((failure: unknown) => {
           req.log.error({ err: failure }, 'could not answer a malformed request');
           res.raw.destroy();
         });
@@ -200,7 +224,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // First: the request log and everything after it see the real client address.
   installEdgeHooks(app, deps.edge ?? { trustedProxies: [] });
-  installRequestLog(app);
+  installRequestLog(app, httpMetrics);
   // A change's audit row is in the database before the response that acknowledges the change (docs/auth.md).
   app.addHook('onSend', async (_request, _reply, payload) => {
     await deps.auth.audit.durable();

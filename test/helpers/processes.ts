@@ -298,6 +298,8 @@ export interface QuaysideOptions {
   maxLines?: number;
   /** Extra node flags (e.g. --max-old-space-size). */
   nodeArgs?: string[];
+  /** Extra `serve` flags (e.g. --workers 2, --metrics-port 0). */
+  serveArgs?: string[];
   /**
    * The user to create with `quayside user create` before the server starts (default E2E_USER); false when
    * it exists already (a second instance on a shared database) or the test makes its own accounts.
@@ -321,7 +323,7 @@ export async function startQuayside(options: QuaysideOptions = {}): Promise<Regi
   const cli = quaysideCli();
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'quayside-e2e-')));
-  const args = [...(options.nodeArgs ?? []), cli, 'serve', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', '0'];
+  const args = [...(options.nodeArgs ?? []), cli, 'serve', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', '0', ...(options.serveArgs ?? [])];
   if (options.config) args.push('--config', options.config);
   const user = options.user ?? E2E_USER;
   let proc: ManagedProcess;
@@ -455,10 +457,10 @@ export interface RunResult {
 export async function run(
   command: string,
   args: string[],
-  options: { cwd?: string; timeoutMs?: number; input?: string } = {},
+  options: { cwd?: string; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     live.add(child);
     if (options.input !== undefined) child.stdin?.end(options.input);
     let stdout = '';

@@ -1,0 +1,199 @@
+import cluster, { type Worker } from 'node:cluster';
+import type net from 'node:net';
+import { isAcceptedMessage, isReadyMessage, type ConnectionMessage, type ListenerKind } from './messages.js';
+
+export interface WorkerPoolOptions {
+  /** Worker processes to keep running. */
+  count: number;
+  /** Added to each worker's environment (the primary's own is inherited). */
+  env: Record<string, string>;
+  /** One line per event worth an operator's attention (a worker died, was replaced, ...). */
+  say: (line: string) => void;
+  /** A worker that has not exited this long after SIGTERM is killed (the drain window plus a margin). */
+  stopTimeoutMs: number;
+  /** The clock and timer of restart backoff, injectable for tests. */
+  now?: () => number;
+}
+
+/** A worker that lived at least this long before dying restarts at once; sooner, it backs off. */
+const HEALTHY_LIFETIME_MS = 10_000;
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 30_000;
+
+/** Why the pool could not start: a worker exited before any became ready (its own output says why). */
+export class WorkerStartError extends Error {}
+
+interface Slot {
+  worker: Worker;
+  startedAt: number;
+  ready: boolean;
+}
+
+/**
+ * The primary's worker processes (node:cluster, running the same `quayside serve` command line): it forks
+ * `count` of them, replaces one that dies (with a backoff while they keep dying young, so a crash loop does not
+ * spin), hands each connection the primary accepts to the next ready worker in turn, forwards signals, and
+ * stops them all with SIGTERM, each draining as a single-process `serve` does.
+ *
+ * Connections are dealt round robin by the primary rather than accepted by every worker on a shared socket:
+ * Linux wakes whichever process is idle in epoll, which piles keep-alive connections onto a few workers.
+ */
+export class WorkerPool {
+  private readonly slots = new Set<Slot>();
+  private readonly waiting: Array<{ kind: ListenerKind; socket: net.Socket }> = [];
+  private next = 0;
+  private stopping = false;
+  private everReady = false;
+  private backoffMs = FIRST_BACKOFF_MS;
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  private readonly now: () => number;
+  private startFailure: ((error: Error) => void) | undefined;
+  /** Connections sent but not yet acknowledged, by message id: resent elsewhere if their worker dies. */
+  private readonly unacknowledged = new Map<number, { kind: ListenerKind; socket: net.Socket; slot: Slot }>();
+  private nextId = 0;
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Forks the workers; resolves once every one is ready, rejects when one exits before any was. */
+  async start(): Promise<void> {
+    const allReady = new Promise<void>((resolve, reject) => {
+      this.startFailure = reject;
+      let readyCount = 0;
+      for (let i = 0; i < this.options.count; i++) {
+        this.fork(() => {
+          readyCount += 1;
+          if (readyCount === this.options.count) resolve();
+        });
+      }
+    });
+    try {
+      await allReady;
+    } finally {
+      this.startFailure = undefined;
+    }
+  }
+
+  /** The pids of the running workers (for tests and logs). */
+  pids(): number[] {
+    return [...this.slots].map((slot) => slot.worker.process.pid ?? 0).filter((pid) => pid > 0);
+  }
+
+  /** Hands an accepted connection to the next ready worker; holds it while none is (all restarting). */
+  dispatch(kind: ListenerKind, socket: net.Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const ready = [...this.slots].filter((slot) => slot.ready && slot.worker.isConnected());
+    if (ready.length === 0) {
+      this.waiting.push({ kind, socket });
+      socket.once('close', () => {
+        const index = this.waiting.findIndex((entry) => entry.socket === socket);
+        if (index >= 0) this.waiting.splice(index, 1);
+      });
+      return;
+    }
+    const slot = ready[this.next++ % ready.length]!;
+    const id = this.nextId++;
+    const message: ConnectionMessage = { type: 'quayside:connection', listener: kind, id };
+    // keepOpen: this process keeps its copy of the socket until the worker says it has it. A worker killed
+    // after the send but before reading it would otherwise take the connection with it, and the client hang.
+    this.unacknowledged.set(id, { kind, socket, slot });
+    slot.worker.send(message, socket, { keepOpen: true }, (error) => {
+      if (error === null || error === undefined) return;
+      // The worker died between the choice and the send: another one takes the connection.
+      this.unacknowledged.delete(id);
+      if (!socket.destroyed) this.dispatch(kind, socket);
+    });
+  }
+
+  /** Sends `signal` to every worker (SIGHUP: each reloads its certificate). */
+  signal(signal: NodeJS.Signals): void {
+    for (const slot of this.slots) slot.worker.process.kill(signal);
+  }
+
+  /** SIGTERM to every worker; resolves when all have exited (SIGKILL for one that outlasts stopTimeoutMs). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
+    for (const { socket } of this.waiting.splice(0)) socket.destroy();
+    for (const { socket } of this.unacknowledged.values()) socket.destroy();
+    this.unacknowledged.clear();
+    await Promise.all(
+      [...this.slots].map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            const { worker } = slot;
+            if (worker.process.exitCode !== null || worker.process.signalCode !== null) {
+              resolve();
+              return;
+            }
+            const killer = setTimeout(() => worker.process.kill('SIGKILL'), this.options.stopTimeoutMs);
+            worker.once('exit', () => {
+              clearTimeout(killer);
+              resolve();
+            });
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  private fork(onFirstReady?: () => void): void {
+    const worker = cluster.fork(this.options.env);
+    const slot: Slot = { worker, startedAt: this.now(), ready: false };
+    this.slots.add(slot);
+    worker.on('message', (message: unknown) => {
+      if (isAcceptedMessage(message)) {
+        const sent = this.unacknowledged.get(message.id);
+        this.unacknowledged.delete(message.id);
+        // The worker holds its own descriptor now; closing ours does not end the connection.
+        sent?.socket.destroy();
+        return;
+      }
+      if (!isReadyMessage(message) || slot.ready) return;
+      slot.ready = true;
+      this.everReady = true;
+      onFirstReady?.();
+      this.flushWaiting();
+    });
+    // An 'error' on the IPC channel of a dying worker is followed by its 'exit', which is what counts here.
+    worker.on('error', () => undefined);
+    worker.once('exit', (code, signal) => this.onExit(slot, code, signal));
+  }
+
+  private onExit(slot: Slot, code: number | null, signal: string | null): void {
+    this.slots.delete(slot);
+    for (const [id, sent] of this.unacknowledged) {
+      if (sent.slot !== slot) continue;
+      this.unacknowledged.delete(id);
+      if (this.stopping) sent.socket.destroy();
+      else if (!sent.socket.destroyed) this.dispatch(sent.kind, sent.socket);
+    }
+    if (this.stopping) return;
+    const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
+    const pid = slot.worker.process.pid;
+    if (!this.everReady && this.startFailure !== undefined) {
+      this.stopping = true;
+      this.startFailure(new WorkerStartError(`serve: worker process ${pid} ${how} before it could serve`));
+      void this.stop();
+      return;
+    }
+    const lived = this.now() - slot.startedAt;
+    const delay = lived >= HEALTHY_LIFETIME_MS ? 0 : this.backoffMs;
+    this.backoffMs = lived >= HEALTHY_LIFETIME_MS ? FIRST_BACKOFF_MS : Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    this.options.say(`quayside: worker process ${pid} ${how}; starting a new one${delay > 0 ? ` in ${delay} ms` : ''}`);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (!this.stopping) this.fork();
+    }, delay);
+    this.restartTimers.add(timer);
+  }
+
+  private flushWaiting(): void {
+    for (const { kind, socket } of this.waiting.splice(0)) if (!socket.destroyed) this.dispatch(kind, socket);
+  }
+}

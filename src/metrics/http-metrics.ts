@@ -1,0 +1,69 @@
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { MetricsRegistry } from './registry.js';
+
+/** Seconds: from a cached manifest (~1 ms) to a slow blob stream or a stalled database (the 30 s bounds). */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** One finished request, as the request log sees it. */
+export interface ObservedRequest {
+  method: string;
+  /** The route template (bounded cardinality), never the raw URL. */
+  route: string;
+  status: number;
+  durationS: number;
+  /** Blob bytes this request streamed into storage (pushes). */
+  bytesIn: number;
+  /** Blob bytes this process streamed out (pulls it served itself; a 307 to the storage sends none). */
+  bytesOut: number;
+}
+
+/** The HTTP side of /metrics (docs/metrics.md): requests by route and status, latency, blob bytes, uploads. */
+export class HttpMetrics {
+  private readonly requests: Counter<'method' | 'route' | 'status'>;
+  private readonly duration: Histogram<'method' | 'route'>;
+  private readonly pushed: Counter;
+  private readonly pulled: Counter;
+
+  constructor(registry: MetricsRegistry, uploadsInProgress: () => number) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'quayside_http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status code.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'quayside_http_request_duration_seconds',
+      help: 'Time from a request\'s arrival to the end of its response, by method and route template.',
+      labelNames: ['method', 'route'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.pushed = new Counter({
+      name: 'quayside_registry_blob_bytes_pushed_total',
+      help: 'Blob bytes received in uploads (POST, PATCH and PUT bodies) that were stored.',
+      registers,
+    });
+    this.pulled = new Counter({
+      name: 'quayside_registry_blob_bytes_pulled_total',
+      help: 'Blob bytes sent by this registry (a pull redirected to the storage sends none).',
+      registers,
+    });
+    new Gauge({
+      name: 'quayside_registry_uploads_in_progress',
+      help: 'Upload bodies being streamed into storage right now.',
+      registers,
+      collect() {
+        this.set(uploadsInProgress());
+      },
+    });
+  }
+
+  observe(request: ObservedRequest): void {
+    const status = String(request.status);
+    this.requests.inc({ method: request.method, route: request.route, status });
+    this.duration.observe({ method: request.method, route: request.route }, request.durationS);
+    if (request.bytesIn > 0 && request.status < 300) this.pushed.inc(request.bytesIn);
+    if (request.bytesOut > 0) this.pulled.inc(request.bytesOut);
+  }
+}
