@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.js';
 import { connectionLimitsFrom, guardConnections } from '../net/connection-guard.js';
 import { createHttp2Sessions, type RequestHandler } from '../net/http2-sessions.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
+import { openCache } from '../cache/open-cache.js';
 import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan } from './serve-listeners.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
@@ -105,10 +106,12 @@ interface Running {
 
 async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, store, database, say, logger }: Running): Promise<void> {
   const config = checked.config;
-  const metadata = createMetadata(database);
+  const metrics = createMetricsRegistry();
+  // The metadata cache, with Redis when configured (docs/redis.md); never waits for Redis.
+  const cache = openCache(config, createMetadata(database), { logger, metrics });
+  const metadata = cache.metadata;
   const accounts = createAccountMetadata(database);
   const audit = new AuditLog(accounts.audit, logger);
-  const metrics = createMetricsRegistry();
   const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger });
   // The first signing key is published before the first request can ask for a token.
   await auth.start();
@@ -121,6 +124,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     edge: edgeOptionsFrom(config, plan, listeners),
     healthPolicy: healthCheckerFrom(config),
     metrics,
+    redis: cache.redis,
   });
   const limits = connectionLimitsFrom(config);
   const connections = guardConnections(app.server, limits, logger);
@@ -165,4 +169,5 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   await auth.stop();
   await audit.close();
   await store.close?.();
+  await cache.close();
 }

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Metadata } from '../db/metadata.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
+import { openRedisConnection, type RedisConnection } from '../redis/connection.js';
+import { redisEndpointFrom } from '../redis/endpoint.js';
+import { cachingMetadata, type CacheTtls } from './caching-metadata.js';
+import { redisInvalidationBus } from './invalidation-bus.js';
+import { LocalCache } from './local-cache.js';
+
+const MAX_ENTRIES = 50_000;
+const DEFAULT_CHANNEL = 'quayside:cache:invalidate';
+
+export interface OpenedCache {
+  /** `metadata` decorated (or as given with DATA_MODEL_CACHE_CONFIG engine: none). */
+  metadata: Metadata;
+  /** The Redis connection when one is configured (for /health/endtoend). */
+  redis?: RedisConnection;
+  close(): Promise<void>;
+}
+
+export interface OpenCacheDeps {
+  logger: Logger;
+  metrics?: MetricsRegistry;
+  /** The pub/sub channel (tests use one of their own). */
+  channel?: string;
+  ttls?: CacheTtls;
+}
+
+/**
+ * The cache as config.yaml asks for it: no Redis key, an in-process cache with short entries; a Redis
+ * endpoint, the same cache with invalidations over pub/sub. Nothing here waits for Redis.
+ */
+export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDeps): OpenedCache {
+  const endpoint = redisEndpointFrom(config);
+  const redis = endpoint === undefined ? undefined : openRedisConnection(endpoint, deps);
+  if (config.DATA_MODEL_CACHE_CONFIG.engine === 'none') {
+    return { metadata, redis, close: async () => redis?.close() };
+  }
+  const cache = new LocalCache({ maxEntries: MAX_ENTRIES });
+  if (redis === undefined) {
+    const decorated = cachingMetadata(metadata, { cache, listening: () => false, invalidate: (group) => cache.invalidate(group), ttls: deps.ttls, metrics: deps.metrics });
+    return { metadata: decorated, close: async () => undefined };
+  }
+  const bus = redisInvalidationBus({
+    publisher: redis.client,
+    subscriber: redis.duplicate(),
+    channel: deps.channel ?? DEFAULT_CHANNEL,
+    onInvalidate: (group) => cache.invalidate(group),
+    onGap: () => cache.clear(),
+    logger: deps.logger,
+  });
+  // Entries cached while subscribed live long; once the subscription is gone they may miss an invalidation.
+  redis.onStateChange((up) => {
+    if (!up) cache.clear();
+  });
+  const decorated = cachingMetadata(metadata, {
+    cache,
+    listening: () => bus.listening() && redis.isUp(),
+    invalidate: (group) => {
+      cache.invalidate(group);
+      bus.publish(group);
+    },
+    ttls: deps.ttls,
+    metrics: deps.metrics,
+  });
+  return {
+    metadata: decorated,
+    redis,
+    close: async () => {
+      await bus.close();
+      await redis.close();
+    },
+  };
+}
