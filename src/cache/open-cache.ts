@@ -7,23 +7,27 @@ import { redisEndpointFrom } from '../redis/endpoint.js';
 import { cachingMetadata, type CacheTtls } from './caching-metadata.js';
 import { redisInvalidationBus } from './invalidation-bus.js';
 import { LocalCache } from './local-cache.js';
+import { fallbackThrottleStore, RedisThrottleStore } from './redis-throttle.js';
+import type { ThrottleStore } from '../db/account-metadata.js';
 
 const MAX_ENTRIES = 50_000;
-const DEFAULT_CHANNEL = 'quayside:cache:invalidate';
+const DEFAULT_KEY_PREFIX = 'quayside:';
 
 export interface OpenedCache {
   /** `metadata` decorated (or as given with DATA_MODEL_CACHE_CONFIG engine: none). */
   metadata: Metadata;
   /** The Redis connection when one is configured (for /health/endtoend). */
   redis?: RedisConnection;
+  /** The login throttle's store: in Redis while it is up, else `database` (the same store without Redis). */
+  throttle(database: ThrottleStore): ThrottleStore;
   close(): Promise<void>;
 }
 
 export interface OpenCacheDeps {
   logger: Logger;
   metrics?: MetricsRegistry;
-  /** The pub/sub channel (tests use one of their own). */
-  channel?: string;
+  /** Prefix of the pub/sub channel and of every Redis key (tests use one of their own); default quayside: */
+  keyPrefix?: string;
   ttls?: CacheTtls;
 }
 
@@ -34,18 +38,21 @@ export interface OpenCacheDeps {
 export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDeps): OpenedCache {
   const endpoint = redisEndpointFrom(config);
   const redis = endpoint === undefined ? undefined : openRedisConnection(endpoint, deps);
+  const prefix = deps.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const throttle = (database: ThrottleStore) =>
+    redis === undefined ? database : fallbackThrottleStore(redis, new RedisThrottleStore(redis, `${prefix}throttle:`), database);
   if (config.DATA_MODEL_CACHE_CONFIG.engine === 'none') {
-    return { metadata, redis, close: async () => redis?.close() };
+    return { metadata, redis, throttle, close: async () => redis?.close() };
   }
   const cache = new LocalCache({ maxEntries: MAX_ENTRIES });
   if (redis === undefined) {
     const decorated = cachingMetadata(metadata, { cache, listening: () => false, invalidate: (group) => cache.invalidate(group), ttls: deps.ttls, metrics: deps.metrics });
-    return { metadata: decorated, close: async () => undefined };
+    return { metadata: decorated, throttle, close: async () => undefined };
   }
   const bus = redisInvalidationBus({
     publisher: redis.client,
     subscriber: redis.duplicate(),
-    channel: deps.channel ?? DEFAULT_CHANNEL,
+    channel: `${prefix}cache:invalidate`,
     onInvalidate: (group) => cache.invalidate(group),
     onGap: () => cache.clear(),
     logger: deps.logger,
@@ -67,6 +74,7 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
   return {
     metadata: decorated,
     redis,
+    throttle,
     close: async () => {
       await bus.close();
       await redis.close();

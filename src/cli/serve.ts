@@ -110,7 +110,8 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   // The metadata cache, with Redis when configured (docs/redis.md); never waits for Redis.
   const cache = openCache(config, createMetadata(database), { logger, metrics });
   const metadata = cache.metadata;
-  const accounts = createAccountMetadata(database);
+  const databaseAccounts = createAccountMetadata(database);
+  const accounts = { ...databaseAccounts, throttle: cache.throttle(databaseAccounts.throttle) };
   const audit = new AuditLog(accounts.audit, logger);
   const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger });
   // The first signing key is published before the first request can ask for a token.

@@ -46,7 +46,7 @@ async function openInstance(file: string, redisPort: number, channel: string): P
   const database = await openDatabase({ uri: `sqlite:///${file}` });
   const config = parseConfig(`USER_EVENTS_REDIS: {host: 127.0.0.1, port: ${redisPort}}\n`, 'config.yaml', {}).config;
   const metrics = createMetricsRegistry();
-  const cache = openCache(config, createMetadata(database), { logger: silent, metrics, channel, ttls: TTLS });
+  const cache = openCache(config, createMetadata(database), { logger: silent, metrics, keyPrefix: channel, ttls: TTLS });
   return { metadata: cache.metadata, cache, metrics, database };
 }
 
@@ -76,7 +76,7 @@ for (const setup of ['shared Redis 127.0.0.1:6379', 'private Redis'] as const) {
     let redis: PrivateRedis | undefined;
     let a: Instance;
     let b: Instance;
-    const channel = `quayside-test:${randomUUID()}`;
+    const channel = `quayside-test:${randomUUID()}:`;
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'quayside-cache-'));
