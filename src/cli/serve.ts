@@ -113,7 +113,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const databaseAccounts = createAccountMetadata(database);
   const accounts = { ...databaseAccounts, throttle: cache.throttle(databaseAccounts.throttle) };
   const audit = new AuditLog(accounts.audit, logger);
-  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger });
+  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger, metrics });
   // The first signing key is published before the first request can ask for a token.
   await auth.start();
   const app = await createApp({
