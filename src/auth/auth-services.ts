@@ -6,8 +6,10 @@ import { KeyRing } from './keys.js';
 import type { AuthOptions } from './options.js';
 import { PolicyService } from './policy.js';
 import { RepositoryCreatorService } from './repository-creator.js';
-import type { AuthServices, LoginResult } from './services.js';
+import type { Authenticator, AuthServices } from './services.js';
 import { LoginThrottle } from './throttle.js';
+import { countingLogins } from './login-metrics.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
 import { TokenService } from './tokens.js';
 
 /** The process logger as the auth layer uses it (a pino logger fits). */
@@ -25,8 +27,8 @@ export interface AuthServicesDeps {
   log: AuthLog;
   /** Milliseconds since the epoch; tests inject a clock. */
   now?: () => number;
-  /** Told every login's result (src/metrics/login-metrics.ts). */
-  observeLogin?: (result: LoginResult) => void;
+  /** Where login outcomes are counted (src/auth/login-metrics.ts); none: not counted. */
+  metrics?: MetricsRegistry;
 }
 
 /** AuthServices with the key ring's lifecycle: start() before the first token is issued, stop() on shutdown. */
@@ -43,19 +45,19 @@ export function buildAuthServices(deps: AuthServicesDeps): RunningAuthServices {
   const keys = new KeyRing(accounts.serviceKeys, { keyExpirationS: options.keyExpirationS, keyRefreshS: options.keyRefreshS, log, now });
   const tokens = new TokenService(keys, { tokenLifetimeS: options.tokenLifetimeS, clockSkewS: options.clockSkewS, now });
   const policy = new PolicyService(accounts, metadata, options);
+  const counted = (authenticator: Authenticator) => (deps.metrics === undefined ? authenticator : countingLogins(authenticator, deps.metrics));
   const throttle = new LoginThrottle(accounts.throttle, { freeAttempts: options.loginFreeAttempts, maxDelayS: options.loginMaxDelayS }, now);
   return {
     accounts,
     metadata,
     options,
     audit,
-    authenticator: new AuthenticatorService(accounts, throttle, audit, log, {
+    authenticator: counted(new AuthenticatorService(accounts, throttle, audit, log, {
       superUsers: options.superUsers,
       superUsersEnabled: options.superUsersEnabled,
       appSpecificTokens: options.appSpecificTokens,
       now,
-      observe: deps.observeLogin,
-    }),
+    })),
     policy,
     creator: new RepositoryCreatorService(accounts, metadata, policy, audit, options),
     issuer: tokens,

@@ -21,8 +21,6 @@ export interface AuthenticatorOptions {
   superUsersEnabled?: boolean;
   appSpecificTokens: boolean;
   now?: () => number;
-  /** Told every login's result (metrics count failures and throttled logins). */
-  observe?: (result: LoginResult) => void;
 }
 
 /** An attempt's answer, and the outcome to audit when it succeeded (every request that shares it audits it). */
@@ -100,7 +98,6 @@ export class AuthenticatorService implements Authenticator {
     }
     const verdict = await flight;
     if (verdict.success !== undefined) this.recordSuccess(verdict.success, clientAddress, loggedName);
-    this.options.observe?.(verdict.result);
     return verdict.result;
   }
 

@@ -12,12 +12,13 @@ import type { Config } from '../config/schema.js';
 import { connectionLimitsFrom, guardConnections } from '../net/connection-guard.js';
 import { createHttp2Sessions, type RequestHandler } from '../net/http2-sessions.js';
 import { AggregatorRegistry, collectDefaultMetrics } from 'prom-client';
+import { openCache } from '../cache/open-cache.js';
 import { createMetricsRegistry, type MetricsRegistry } from '../metrics/registry.js';
 import { DatabaseMetrics } from '../metrics/database-metrics.js';
-import { LoginMetrics } from '../metrics/login-metrics.js';
 import { serveMetrics } from '../metrics/metrics-server.js';
 import { ProxyProtocolMetrics } from '../net/proxy-protocol-metrics.js';
 import { DispatchedListener, receiveConnections } from '../cluster/dispatched-listener.js';
+import { siblingInvalidation } from '../cluster/sibling-invalidation.js';
 import { WORKER_PORTS_ENV, type ListenerKind, type ReadyMessage } from '../cluster/messages.js';
 import { resolveWorkerCount, WorkerCountError } from '../cluster/worker-count.js';
 import { WorkerPool, WorkerStartError } from '../cluster/worker-pool.js';
@@ -274,9 +275,6 @@ async function superviseWorkers(checked: CheckedConfig, { listeners, plan, addre
 
 async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, store, database, say, logger, metricsListener, metrics: serving, role }: Running & { role: Role }): Promise<void> {
   const config = checked.config;
-  const metadata = createMetadata(database);
-  const accounts = createAccountMetadata(database);
-  const audit = new AuditLog(accounts.audit, logger);
   const metrics = serving.registry;
   if (database.poolStats) serving.database.watchPool(database.poolStats);
   // A worker's metrics are collected by the primary's /metrics (prom-client's cluster aggregation).
@@ -285,7 +283,13 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([metrics]);
   }
-  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger, observeLogin: new LoginMetrics(metrics).observe });
+  // The metadata cache, with Redis when configured (docs/redis.md); never waits for Redis.
+  const cache = openCache(config, createMetadata(database), { logger, metrics, siblings: role === 'worker' ? siblingInvalidation() : undefined });
+  const metadata = cache.metadata;
+  const databaseAccounts = createAccountMetadata(database);
+  const accounts = { ...databaseAccounts, throttle: cache.throttle(databaseAccounts.throttle) };
+  const audit = new AuditLog(accounts.audit, logger);
+  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger, metrics });
   // The first signing key is published before the first request can ask for a token.
   await auth.start();
   const app = await createApp({
@@ -297,6 +301,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     edge: edgeOptionsFrom(config, plan, listeners),
     healthPolicy: healthCheckerFrom(config),
     metrics,
+    redis: cache.redis,
   });
   const limits = connectionLimitsFrom(config);
   const connections = guardConnections(app.server, limits, logger);
@@ -335,5 +340,6 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   await auth.stop();
   await audit.close();
   await store.close?.();
+  await cache.close();
   await metricsServer?.close();
 }

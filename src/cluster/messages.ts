@@ -34,3 +34,13 @@ export function isReadyMessage(message: unknown): message is ReadyMessage {
 
 /** The environment variable that carries the bound ports to the workers, as JSON ({http: 5000, ...}). */
 export const WORKER_PORTS_ENV = 'QUAYSIDE_WORKER_PORTS';
+
+/** worker -> primary -> every other worker: a cache group a write changed (src/cache/, without or besides Redis). */
+export interface InvalidateMessage {
+  type: 'quayside:invalidate';
+  group: string;
+}
+
+export function isInvalidateMessage(message: unknown): message is InvalidateMessage {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'quayside:invalidate' && typeof (message as { group?: unknown }).group === 'string';
+}

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type net from 'node:net';
-import { isAcceptedMessage, isReadyMessage, type ConnectionMessage, type ListenerKind } from './messages.js';
+import { isAcceptedMessage, isInvalidateMessage, isReadyMessage, type ConnectionMessage, type ListenerKind } from './messages.js';
 
 export interface WorkerPoolOptions {
   /** Worker processes to keep running. */
@@ -147,6 +147,11 @@ export class WorkerPool {
     const slot: Slot = { worker, startedAt: this.now(), ready: false };
     this.slots.add(slot);
     worker.on('message', (message: unknown) => {
+      if (isInvalidateMessage(message)) {
+        // A write through this worker: every other worker drops what it cached of that group.
+        for (const other of this.slots) if (other !== slot && other.worker.isConnected()) other.worker.send(message);
+        return;
+      }
       if (isAcceptedMessage(message)) {
         const sent = this.unacknowledged.get(message.id);
         this.unacknowledged.delete(message.id);

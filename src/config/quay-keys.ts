@@ -74,9 +74,6 @@ export const QUAY_KEYS_NOT_YET_USED: ReadonlySet<string> = new Set([
   'LOGS_MODEL',
   'LOGS_MODEL_CONFIG',
   'DB_CONNECTION_POOLING',
-  'DATA_MODEL_CACHE_CONFIG',
-  'BUILDLOGS_REDIS',
-  'USER_EVENTS_REDIS',
   'PULL_METRICS_REDIS',
   // Builds, triggers, mirroring, scanning
   'BUILDMAN_HOSTNAME',

@@ -84,6 +84,33 @@ const healthCheckerSchema = z.union(
   { error: 'expected [LocalHealthCheck, {}] or [RDSAwareHealthCheck, {access_key, secret_key, region, db_instance}]' },
 );
 
+/** A Redis endpoint as Quay writes one (BUILDLOGS_REDIS, USER_EVENTS_REDIS, the cache's primary). */
+const redisEndpointSchema = z
+  .object(
+    {
+      host: z.string().regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?)$/, { message: 'expected a Redis host name or address' }),
+      port: z.number({ error: 'expected a port number from 1 to 65535' }).int().min(1).max(65535).default(6379),
+      password: z.string().nullable().optional(),
+      ssl: z.boolean().default(false),
+      db: z.number().int().min(0).max(15).default(0),
+    },
+    { error: 'expected {host, port, password, ssl}' },
+  )
+  .strict();
+
+export type RedisEndpointConfig = z.infer<typeof redisEndpointSchema>;
+
+/** DATA_MODEL_CACHE_CONFIG: Quay's engine names; redis takes its endpoint under redis_config.primary. */
+const dataModelCacheSchema = z.discriminatedUnion(
+  'engine',
+  [
+    z.object({ engine: z.literal('none') }).passthrough(),
+    z.object({ engine: z.literal('inmemory') }).passthrough(),
+    z.object({ engine: z.literal('redis'), redis_config: z.object({ primary: redisEndpointSchema }).passthrough() }).passthrough(),
+  ],
+  { error: 'expected {engine: redis | inmemory | none}; redis needs redis_config: {primary: {host, port}}' },
+);
+
 export type StorageLocationConfig = [string, Record<string, unknown>];
 
 const objectSchema = z.object({
@@ -135,6 +162,10 @@ const objectSchema = z.object({
   // Peers whose X-Forwarded-For/-Proto/-Host are believed (Quayside key); nobody else's are.
   TRUSTED_PROXY_NETWORKS: z.array(cidrSchema).default([]),
   HEALTH_CHECKER: healthCheckerSchema.default(['LocalHealthCheck', {}]),
+  // Redis is never critical (docs/redis.md): without any of these the cache stays in process.
+  BUILDLOGS_REDIS: redisEndpointSchema.optional(),
+  USER_EVENTS_REDIS: redisEndpointSchema.optional(),
+  DATA_MODEL_CACHE_CONFIG: dataModelCacheSchema.default({ engine: 'inmemory' }),
 });
 
 /** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */

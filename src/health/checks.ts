@@ -17,13 +17,18 @@ export const DEFAULT_CHECK_TIMEOUT_MS = 3000;
 
 /**
  * The probes of a registry instance: the metadata database (a round trip) and the blob store of the preferred
- * location (its ping: Quay's `_verify` marker written and read back; /health/endtoend only, see routes.ts).
+ * location (its ping: Quay's `_verify` marker written and read back; /health/endtoend only, see routes.ts), and
+ * Redis when one is configured (endtoend only too: an instance serves without it).
  */
-export function registryChecks(deps: { metadata: Metadata; blobs: BlobStore }): Record<string, HealthCheck> {
-  return {
+export function registryChecks(deps: { metadata: Metadata; blobs: BlobStore; redis?: { ping(): Promise<void> } }): Record<string, HealthCheck> {
+  const checks: Record<string, HealthCheck> = {
     database: () => deps.metadata.ping(),
     storage: () => deps.blobs.ping(),
   };
+  // Only when Redis is configured (as Quay): /health/endtoend then says redis: false while it is down.
+  const redis = deps.redis;
+  if (redis !== undefined) checks.redis = () => redis.ping();
+  return checks;
 }
 
 function withTimeout(check: HealthCheck, timeoutMs: number): Promise<void> {

@@ -50,6 +50,8 @@ export interface AppDeps {
   webUi?: WebUiOptions | false;
   /** Where the app's Prometheus metrics are registered (src/metrics/); none: nothing is counted. */
   metrics?: MetricsRegistry;
+  /** The Redis connection when one is configured (src/redis/): probed by /health/endtoend only. */
+  redis?: { ping(): Promise<void> };
 }
 
 function isLoggerInstance(logger: AppDeps['logger']): logger is FastifyBaseLogger {

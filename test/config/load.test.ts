@@ -110,12 +110,12 @@ describe('parseConfig: a real Quay configuration', () => {
   test('warns once per unused Quay key, and drops them', () => {
     const { config, warnings } = parseConfig(QUAY_CONFIG, 'config.yaml', {});
     assert.ok(warnings.includes('FEATURE_BUILD_SUPPORT is a Quay key Quayside does not use yet'));
-    assert.ok(warnings.includes('BUILDLOGS_REDIS is a Quay key Quayside does not use yet'));
+    assert.ok(!warnings.some((w) => w.startsWith('BUILDLOGS_REDIS') || w.startsWith('USER_EVENTS_REDIS')), 'the Redis keys are read');
     assert.ok(warnings.includes('RHSSO_LOGIN_CONFIG is a Quay key Quayside does not use yet'));
     assert.ok(!warnings.some((w) => w.includes('SERVER_HOSTNAME ') || w.includes('DB_URI')), 'used keys are not reported');
     // FEATURE_APP_SPECIFIC_TOKENS is read since accounts landed, so it is not among them.
     assert.ok(!warnings.some((w) => w.startsWith('FEATURE_APP_SPECIFIC_TOKENS')));
-    assert.equal(warnings.length, 27, 'one line for each of the 27 unused Quay keys');
+    assert.equal(warnings.length, 25, 'one line for each of the 25 unused Quay keys');
     assert.equal(new Set(warnings).size, warnings.length);
     assert.ok(!('SECRET_KEY' in config));
   });
@@ -284,6 +284,17 @@ describe('parseConfig: bad values', () => {
     ['DISTRIBUTED_STORAGE_CONFIG: {default: [5, {}]}', 'config.yaml: DISTRIBUTED_STORAGE_CONFIG.default[0]: expected a string, got the number 5'],
     ['DISTRIBUTED_STORAGE_CONFIG: {"bad name": [LocalStorage, {}]}', 'config.yaml: DISTRIBUTED_STORAGE_CONFIG.bad name: invalid key: expected a storage location name of letters, digits, "_", "." or "-" (at most 64)'],
     ['DISTRIBUTED_STORAGE_PREFERENCE: default', 'config.yaml: DISTRIBUTED_STORAGE_PREFERENCE: expected a list, got the string "default"'],
+    ['BUILDLOGS_REDIS: redis.example.com', 'config.yaml: BUILDLOGS_REDIS: expected a mapping, got the string "redis.example.com"'],
+    ['BUILDLOGS_REDIS: {host: redis.example.com, port: 99999}', 'config.yaml: BUILDLOGS_REDIS.port: expected a port number from 1 to 65535'],
+    ['BUILDLOGS_REDIS: {host: "redis example"}', 'config.yaml: BUILDLOGS_REDIS.host: expected a Redis host name or address'],
+    ['USER_EVENTS_REDIS: {host: redis, port: "6379x"}', 'config.yaml: USER_EVENTS_REDIS.port: expected a number, got the string "6379x"'],
+    ['USER_EVENTS_REDIS: {host: redis, ssl: maybe}', 'config.yaml: USER_EVENTS_REDIS.ssl: expected true or false, got the string "maybe"'],
+    ['USER_EVENTS_REDIS: {host: redis, hots: x}', 'config.yaml: USER_EVENTS_REDIS: expected {host, port, password, ssl}'],
+    ['USER_EVENTS_REDIS: {port: 6379}', 'config.yaml: USER_EVENTS_REDIS.host: is required (expected a string)'],
+    ['DATA_MODEL_CACHE_CONFIG: {engine: memcached}', 'config.yaml: DATA_MODEL_CACHE_CONFIG.engine: expected {engine: redis | inmemory | none}; redis needs redis_config: {primary: {host, port}}'],
+    ['DATA_MODEL_CACHE_CONFIG: {engine: redis}', 'config.yaml: DATA_MODEL_CACHE_CONFIG.redis_config: is required (expected a mapping)'],
+    ['DATA_MODEL_CACHE_CONFIG: {engine: redis, redis_config: {primary: {host: redis, port: 0}}}', 'config.yaml: DATA_MODEL_CACHE_CONFIG.redis_config.primary.port: expected a port number from 1 to 65535'],
+    ['DATA_MODEL_CACHE_CONFIG: redis', 'config.yaml: DATA_MODEL_CACHE_CONFIG: expected a mapping, got the string "redis"'],
   ];
   for (const [yaml, message] of cases) {
     test(yaml, () => assert.equal(errorOf(`${yaml}\n`), message));

@@ -55,6 +55,10 @@ export interface TestRegistryOptions {
   access?: 'open' | 'tokens';
   /** Auth settings for 'tokens' (and for /v2/auth and /api/v1, which always use the real services). */
   authOptions?: Partial<AuthOptions>;
+  /** A Redis connection for /health/endtoend to probe (src/redis/connection.ts). */
+  redis?: AppDeps['redis'];
+  /** Where the app registers its metrics. */
+  metrics?: AppDeps['metrics'];
 }
 
 const pinoSilent = pino({ level: 'silent' });
@@ -104,6 +108,8 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
     logger: options.logger ?? false,
     healthTimeoutMs: options.healthTimeoutMs,
     healthPolicy: options.healthPolicy,
+    redis: options.redis,
+    metrics: options.metrics,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

@@ -1,0 +1,109 @@
+import { Counter } from 'prom-client';
+import type { ManifestIndex, Metadata, RepositoryStore, TagIndex } from '../db/metadata.js';
+import type { MetricsRegistry } from '../metrics/registry.js';
+import type { LocalCache } from './local-cache.js';
+
+/** Entry lifetimes (docs/redis.md): long while invalidations arrive over Redis, short while they cannot. */
+export interface CacheTtls {
+  /** While subscribed to the invalidation channel: bounds staleness only if a message is lost in flight. */
+  listeningMs: number;
+  /** Without Redis (down or not configured): the bound on staleness across instances. */
+  aloneMs: number;
+}
+
+export const DEFAULT_CACHE_TTLS: CacheTtls = { listeningMs: 30_000, aloneMs: 3_000 };
+
+export interface CachingDeps {
+  cache: LocalCache;
+  /** Whether invalidations from other instances currently arrive. */
+  listening: () => boolean;
+  /** Tells the other instances (and this one) that `group` changed. */
+  invalidate: (group: string) => void;
+  ttls?: CacheTtls;
+  metrics?: MetricsRegistry;
+}
+
+/** Every repository lookup (by name or id) is one group: repository writes are rare, lookups constant. */
+export const REPOSITORIES_GROUP = 'repositories';
+/** Tags and manifests of one repository. */
+export const repositoryGroup = (id: number) => `repository:${id}`;
+
+/**
+ * The hot read paths of a pull (repository by name, a tag's manifest, a manifest by digest, a tag) answered
+ * from memory; every write goes through here and invalidates the group it touches on every instance.
+ * Everything else passes through to the database.
+ */
+export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
+  const ttls = deps.ttls ?? DEFAULT_CACHE_TTLS;
+  const hits = deps.metrics
+    ? new Counter({ name: 'quayside_cache_hits_total', help: 'Metadata lookups answered from the cache', labelNames: ['what'], registers: [deps.metrics] })
+    : undefined;
+  const misses = deps.metrics
+    ? new Counter({ name: 'quayside_cache_misses_total', help: 'Metadata lookups that went to the database', labelNames: ['what'], registers: [deps.metrics] })
+    : undefined;
+
+  const cached = async <T>(what: string, key: string, group: string, load: () => Promise<T>): Promise<T> => {
+    const found = deps.cache.get(key);
+    if (found !== undefined) {
+      hits?.inc({ what });
+      return found.value as T;
+    }
+    misses?.inc({ what });
+    const ticket = deps.cache.ticket(group);
+    const value = await load();
+    deps.cache.set(key, group, value, deps.listening() ? ttls.listeningMs : ttls.aloneMs, ticket);
+    return value;
+  };
+  // The write first, then the invalidation: a reader that loads between the two stores a value the
+  // invalidation then drops (its ticket is stale), so no instance keeps the old answer.
+  const writing = async <T>(groups: string[], write: () => Promise<T>): Promise<T> => {
+    try {
+      return await write();
+    } finally {
+      for (const group of groups) deps.invalidate(group);
+    }
+  };
+
+  const repos = inner.repositories;
+  const repositories: RepositoryStore = {
+    getRepository: (name) => cached('repository', `repository:name:${name}`, REPOSITORIES_GROUP, () => repos.getRepository(name)),
+    getRepositoryById: (id) => cached('repository', `repository:id:${id}`, REPOSITORIES_GROUP, () => repos.getRepositoryById(id)),
+    ensureRepository: (name) => writing([REPOSITORIES_GROUP], () => repos.ensureRepository(name)),
+    createRepository: (name, visibility) => writing([REPOSITORIES_GROUP], () => repos.createRepository(name, visibility)),
+    setVisibility: (id, visibility) => writing([REPOSITORIES_GROUP], () => repos.setVisibility(id, visibility)),
+    setDescription: (id, description) => writing([REPOSITORIES_GROUP], () => repos.setDescription(id, description)),
+    deleteRepository: (id) => writing([REPOSITORIES_GROUP, repositoryGroup(id)], () => repos.deleteRepository(id)),
+    countRepositories: (namespace) => repos.countRepositories(namespace),
+    listRepositories: (page) => repos.listRepositories(page),
+  };
+
+  const m = inner.manifests;
+  const manifests: ManifestIndex = {
+    putManifest: (id, manifest) => writing([repositoryGroup(id)], () => m.putManifest(id, manifest)),
+    getManifest: (id, digest) => cached('manifest', `manifest:${id}:${digest}`, repositoryGroup(id), () => m.getManifest(id, digest)),
+    getTaggedManifest: (id, tag) => cached('tagged_manifest', `tagged:${id}:${tag}`, repositoryGroup(id), () => m.getTaggedManifest(id, tag)),
+    hasManifest: (id, digest) => m.hasManifest(id, digest),
+    presentManifests: (id, digests) => m.presentManifests(id, digests),
+    deleteManifest: (id, digest) => writing([repositoryGroup(id)], () => m.deleteManifest(id, digest)),
+    listReferrers: (id, subject, artifactType) => m.listReferrers(id, subject, artifactType),
+  };
+
+  const t = inner.tags;
+  const tags: TagIndex = {
+    getTag: (id, name) => cached('tag', `tag:${id}:${name}`, repositoryGroup(id), () => t.getTag(id, name)),
+    setTag: (id, name, digest) => writing([repositoryGroup(id)], () => t.setTag(id, name, digest)),
+    deleteTag: (id, name) => writing([repositoryGroup(id)], () => t.deleteTag(id, name)),
+    listTags: (id, page) => t.listTags(id, page),
+    tagHistory: (id, name) => t.tagHistory(id, name),
+  };
+
+  return {
+    repositories,
+    blobs: inner.blobs,
+    uploads: inner.uploads,
+    manifests,
+    tags,
+    ping: () => inner.ping(),
+    close: () => inner.close(),
+  };
+}
