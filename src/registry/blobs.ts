@@ -1,4 +1,3 @@
-import { noteStreamedBytes } from '../http/buffer-churn.js';
 import type { BlobRecord } from '../db/metadata.js';
 import { BlobNotFoundError, type ByteRange } from '../storage/blob-store.js';
 import type { RouteContext, RouteHandler } from './context.js';
@@ -100,8 +99,6 @@ async function serveBlob(ctx: RouteContext, withBody: boolean): Promise<void> {
   }
   // Set only now: an error answer must not inherit the blob's Content-Length.
   reply.headers(payloadHeaders(blob.size, length, range));
-  // Read buffers die as soon as they are written out: see buffer-churn.ts for why they are counted.
-  stream.on('data', (chunk: Buffer) => noteStreamedBytes(chunk.length));
   await reply.send(stream);
 }
 

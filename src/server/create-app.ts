@@ -24,6 +24,7 @@ import { startAccountCleanup } from '../workers/account-cleanup.js';
 import { webUiPlugin, type WebUiOptions } from '../web/ui-routes.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 import { HttpMetrics } from '../metrics/http-metrics.js';
+import { noteStreamedBytes } from '../http/buffer-churn.js';
 import { bodiesInProgress, streamedBodyBytes } from '../registry/body.js';
 
 /** What the application is built from; tests build their own. */
@@ -82,7 +83,10 @@ function countBodyBytes(res: ServerResponse): () => number {
   const write = res.write;
   const end = res.end;
   res.write = function countingWrite(this: ServerResponse, ...args: unknown[]): boolean {
-    bytes += chunkSize(args[0], args[1]);
+    const size = chunkSize(args[0], args[1]);
+    bytes += size;
+    // A streamed blob's read buffers die once written: see buffer-churn.ts for why they are counted.
+    noteStreamedBytes(size);
     return Reflect.apply(write, this, args) as boolean;
   } as ServerResponse['write'];
   res.end = function countingEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {

@@ -67,11 +67,17 @@ describe('quayside serve with Redis that dies and comes back', () => {
       const health = await endtoend();
       return health.status === 200 && health.redis === true;
     });
-    // The login throttle's counters are in Redis again (a login gives its address attempt back there).
+    // The login throttle's counters are in Redis again. A right password this instance has verified takes no
+    // throttle reservation (docs/auth.md), so a wrong one is what writes a counter.
     const client = new IORedis.default({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
+    const wrong = `Basic ${Buffer.from(`${E2E_USER.username}:not-the-password`).toString('base64')}`;
     try {
       await client.connect();
-      await waitUntil('a throttle key in the restarted Redis', async () => (await client.exists('quayside:throttle:address:127.0.0.1')) === 1);
+      await waitUntil('a throttle key in the restarted Redis', async () => {
+        const refused = await fetch(`${server.url}/v2/auth?service=${server.hostPort}&scope=repository:e2e/app:pull`, { headers: { authorization: wrong } });
+        await refused.arrayBuffer();
+        return (await client.exists(`quayside:throttle:account:${E2E_USER.username}`)) === 1;
+      });
     } finally {
       client.disconnect();
     }
