@@ -76,7 +76,9 @@ function Team({ org, team, canAdmin, onChange }: { org: string; team: TeamView; 
         >
           <label for={inputId}>Add a user or robot to {team.name}</label>
           <input id={inputId} required value={member} onInput={(e) => setMember(e.currentTarget.value)} />
-          <button type="submit">Add member</button>
+          <button type="submit" aria-label={`Add member to ${team.name}`}>
+            Add member
+          </button>
         </form>
       ) : null}
     </li>
@@ -196,10 +198,7 @@ export function Organization({ name }: { name: string }) {
             <form class="row" onSubmit={createTeam}>
               <label for="team-name">New team name</label>
               <input id="team-name" required value={teamName} onInput={(e) => setTeamName(e.currentTarget.value)} />
-              <label for="team-role" class="visually-hidden">
-                Role
-              </label>
-              <select id="team-role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+              <select id="team-role" aria-label="Role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
                 {ROLES.map((r) => (
                   <option key={r} value={r}>
                     {r}
