@@ -129,10 +129,41 @@ describe('organizations and tokens in Chromium', () => {
     assert.equal(await tokenWorks(server, E2E_USER.username, secret), false, 'a revoked token is refused');
   });
 
+  test('a member who is not an admin sees the teams but no button to change them and no robots', async () => {
+    // A second user creates an account over the API (FEATURE_USER_CREATION is on by default); the admin then
+    // adds it to builders on the page.
+    const password = 'bob-password-1';
+    const made = await fetch(`${server.url}/api/v1/user/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bob', password, email: 'bob@example.com' }),
+    });
+    assert.ok(made.ok, await made.text());
+    await page.goto('/organization/acme');
+    await page.getByLabel('Add a user or robot to builders').fill('bob');
+    await page.getByRole('button', { name: 'Add member to builders' }).click();
+    await page.getByRole('button', { name: 'Remove bob from builders' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/signin/);
+    await page.getByLabel('Username').fill('bob');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Organizations' }).waitFor();
+    await page.goto('/organization/acme');
+    await page.getByRole('heading', { name: /builders \(creator\)/ }).waitFor();
+    assert.equal(await page.getByRole('button').filter({ hasNotText: 'Sign out' }).count(), 0, 'no button but sign out');
+    assert.equal(await page.getByRole('textbox').count(), 0, 'no form');
+    assert.equal(await page.getByRole('heading', { name: 'Robot accounts' }).count(), 0);
+    // Not in owners: its members are not listed, and that is said plainly, not as an error.
+    await page.getByText("Its members are shown to them and to the organization's admins.").waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await shoot('organization-member');
+  });
+
   test('the organization page at phone width, and no script error on any page', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto('/organization/acme');
-    await page.getByRole('heading', { name: 'Robot accounts' }).waitFor();
+    await page.getByRole('heading', { name: /builders/ }).waitFor();
     const wide = await page.evaluate(() =>
       [...document.querySelectorAll('body *')]
         .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 1)

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, errorText } from '../api.js';
+import { api, ApiError, errorText } from '../api.js';
 import { CopyField } from '../components/CopyField.js';
 import { ErrorNote } from '../components/ErrorNote.js';
 import { useLoad } from '../components/useLoad.js';
@@ -33,7 +33,16 @@ function orgPath(org: string): string {
 /** One team: its members, adding and removing one (admins only). */
 function Team({ org, team, canAdmin, onChange }: { org: string; team: TeamView; canAdmin: boolean; onChange: () => Promise<void> }) {
   const path = `${orgPath(org)}/team/${encodeURIComponent(team.name)}/members`;
-  const members = useLoad(() => api<{ members: { name: string }[] }>('GET', path), [path]);
+  // Only the team's members and the organization's admins may list a team: for anyone else a 403 means
+  // "not yours to see", said plainly rather than as an error.
+  const members = useLoad(
+    () =>
+      api<{ members: { name: string }[] }>('GET', path).catch((failure: unknown) => {
+        if (failure instanceof ApiError && failure.status === 403) return null;
+        throw failure;
+      }),
+    [path],
+  );
   const [member, setMember] = useState('');
   const [error, setError] = useState<string | null>(null);
   const change = async (method: 'PUT' | 'DELETE', name: string) => {
@@ -54,6 +63,7 @@ function Team({ org, team, canAdmin, onChange }: { org: string; team: TeamView; 
         {team.name} <span class="muted">({team.role})</span>
       </h3>
       <ErrorNote error={error ?? members.error} />
+      {members.value === null ? <p class="muted">Its members are shown to them and to the organization's admins.</p> : null}
       <ul aria-label={`Members of ${team.name}`}>
         {(members.value?.members ?? []).map((m) => (
           <li key={m.name}>
