@@ -3,6 +3,8 @@ import { api, errorText } from './api.js';
 import { ErrorNote } from './components/ErrorNote.js';
 import { Account } from './pages/Account.js';
 import { NewRepository } from './pages/NewRepository.js';
+import { Organization } from './pages/Organization.js';
+import { Organizations } from './pages/Organizations.js';
 import { Repositories } from './pages/Repositories.js';
 import { Repository } from './pages/Repository.js';
 import { SignIn } from './pages/SignIn.js';
@@ -31,6 +33,9 @@ function Page({ place, user }: { place: Place; user: User | null }) {
   if (place.path === '/') return <Repositories />;
   if (place.path === '/new') return <NewRepository />;
   if (place.path === '/account') return <Account />;
+  if (place.path === '/organizations') return <Organizations />;
+  const organization = /^\/organization\/([^/]+)$/.exec(place.path);
+  if (organization !== null) return <Organization name={decodeURIComponent(organization[1]!)} />;
   const repository = repositoryOf(place.path);
   if (repository !== undefined) return <Repository {...repository} tab={place.query.get('tab')} />;
   return (
@@ -52,6 +57,7 @@ function Header({ user, onSignOut, error }: { user: User | null; onSignOut: () =
       {user !== null ? (
         <nav aria-label="Main">
           <a href="/">Repositories</a>
+          <a href="/organizations">Organizations</a>
           <a href="/account">{user.username}</a>
           <button type="button" onClick={onSignOut}>
             Sign out
