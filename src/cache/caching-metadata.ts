@@ -42,7 +42,17 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     ? new Counter({ name: 'quayside_cache_misses_total', help: 'Metadata lookups that went to the database', labelNames: ['what'], registers: [deps.metrics] })
     : undefined;
 
-  const cached = async <T>(what: string, key: string, group: string, load: () => Promise<T>): Promise<T> => {
+  // Two things are never cached:
+  // - an absence: a repository or tag created on another instance must be found there at once (a push whose
+  //   chunks reach two instances, or a pull right after a push through a balancer), not after a TTL;
+  // - a repository while no invalidation can arrive (Redis down or not configured): its visibility and its very
+  //   existence decide who may pull, so a repository made private or deleted elsewhere must count on the next
+  //   request. Its tags and manifests may still be cached briefly: they are reached only through it.
+  const cached = async <T>(what: string, key: string, group: string, load: () => Promise<T>, options: { onlyWhileListening?: boolean } = {}): Promise<T> => {
+    if (options.onlyWhileListening === true && !deps.listening()) {
+      misses?.inc({ what });
+      return load();
+    }
     const found = deps.cache.get(key);
     if (found !== undefined) {
       hits?.inc({ what });
@@ -51,7 +61,7 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     misses?.inc({ what });
     const ticket = deps.cache.ticket(group);
     const value = await load();
-    deps.cache.set(key, group, value, deps.listening() ? ttls.listeningMs : ttls.aloneMs, ticket);
+    if (value !== undefined && value !== null) deps.cache.set(key, group, value, deps.listening() ? ttls.listeningMs : ttls.aloneMs, ticket);
     return value;
   };
   // The write first, then the invalidation: a reader that loads between the two stores a value the
@@ -66,8 +76,8 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
 
   const repos = inner.repositories;
   const repositories: RepositoryStore = {
-    getRepository: (name) => cached('repository', `repository:name:${name}`, REPOSITORIES_GROUP, () => repos.getRepository(name)),
-    getRepositoryById: (id) => cached('repository', `repository:id:${id}`, REPOSITORIES_GROUP, () => repos.getRepositoryById(id)),
+    getRepository: (name) => cached('repository', `repository:name:${name}`, REPOSITORIES_GROUP, () => repos.getRepository(name), { onlyWhileListening: true }),
+    getRepositoryById: (id) => cached('repository', `repository:id:${id}`, REPOSITORIES_GROUP, () => repos.getRepositoryById(id), { onlyWhileListening: true }),
     ensureRepository: (name) => writing([REPOSITORIES_GROUP], () => repos.ensureRepository(name)),
     createRepository: (name, visibility) => writing([REPOSITORIES_GROUP], () => repos.createRepository(name, visibility)),
     setVisibility: (id, visibility) => writing([REPOSITORIES_GROUP], () => repos.setVisibility(id, visibility)),

@@ -160,7 +160,7 @@ describe('quayside config validate', () => {
     const path = await file(
       'unused.yaml',
       [
-        'BUILDLOGS_REDIS: {host: redis.example.com}',
+        'FEATURE_BUILD_SUPPORT: true',
         'DB_CONNECTION_ARGS: {max_connections: 5, threadlocals: true}',
         'DISTRIBUTED_STORAGE_CONFIG:',
         '  here: [LocalStorage, {storage_path: /srv/here}]',
@@ -174,7 +174,7 @@ describe('quayside config validate', () => {
     assert.equal(lenient.code, 0, lenient.stderr);
     assert.match(lenient.stdout, /: valid$/m);
     assert.deepEqual(lenient.stderr.split('\n').filter((line) => line !== ''), [
-      'warning: BUILDLOGS_REDIS is a Quay key Quayside does not use yet',
+      'warning: FEATURE_BUILD_SUPPORT is a Quay key Quayside does not use yet',
       'warning: DB_CONNECTION_ARGS.max_connections has no effect on SQLite (one connection serves each process)',
       'warning: DB_CONNECTION_ARGS.threadlocals is a Quay (peewee) setting that has no effect in Quayside',
       'warning: storage location there is not used: only the first of DISTRIBUTED_STORAGE_PREFERENCE (here) serves blobs until geo-replication',

@@ -136,6 +136,36 @@ describe('serve with worker processes', { timeout: 300_000 }, () => {
     assert.ok(pids.size >= 2, `the chunks were served by ${pids.size} worker(s)`);
   });
 
+  it('a tag moved through one worker is seen at once by pulls through every other (the caches tell each other)', async () => {
+    const repository = `${E2E_USER.username}/moving`;
+    const headers = await authHeaders(server, pushScope(repository));
+    const sha = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const pushImage = async (marker: string): Promise<string> => {
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', marker }));
+      const stored = await once(`${server.url}/v2/${repository}/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: config });
+      assert.equal(stored.status, 201, stored.body.toString());
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [] }));
+      const put = await once(`${server.url}/v2/${repository}/manifests/latest`, { method: 'PUT', headers: { ...headers, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
+      assert.equal(put.status, 201, put.body.toString());
+      return sha(manifest);
+    };
+    const pulledDigests = async (count: number): Promise<string[]> => {
+      const digests: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const got = await once(`${server.url}/v2/${repository}/manifests/latest`, { headers: { ...headers, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        assert.equal(got.status, 200);
+        digests.push(String(got.headers['docker-content-digest']));
+      }
+      return digests;
+    };
+    const first = await pushImage('first');
+    // Fresh connections go round robin: both workers now hold the tag in their cache.
+    assert.deepEqual(await pulledDigests(4), [first, first, first, first]);
+    const second = await pushImage('second');
+    // No Redis here, and the in-process entries live 3 s: only the workers' own channel makes this immediate.
+    assert.deepEqual(await pulledDigests(4), [second, second, second, second]);
+  });
+
   it('skopeo pushes a two-layer image and pulls it back byte for byte through the workers', async () => {
     requireCommand('skopeo', 'apt-get install skopeo');
     requireCommand('umoci', 'apt-get install umoci');
