@@ -178,7 +178,7 @@ describe('serve with worker processes', { timeout: 300_000 }, () => {
     for (const [digest, actual] of await hashLayoutBlobs(join(work, 'pulled'))) assert.equal(actual, digest);
   });
 
-  it('replaces a worker killed with SIGKILL under load; no request is lost with it', async () => {
+  it('replaces a worker killed with SIGKILL under load; at most the request inside it is lost', async () => {
     const [victim] = workerPids(server);
     assert.ok(victim !== undefined);
     let stop = false;
@@ -204,9 +204,10 @@ describe('serve with worker processes', { timeout: 300_000 }, () => {
     await waitUntil('requests served after the replacement', async () => (outcomes.ok >= before + 20 ? true : undefined));
     stop = true;
     await load;
-    // Each request here is on a connection of its own and answered at once, so none is in flight inside the
-    // victim for long; a connection the primary had dealt to it but it had not taken yet is dealt again.
-    assert.deepEqual(outcomes.failed, [], 'no request failed');
+    // One request at a time, each on a connection of its own: the one inside the victim when it died (if any)
+    // is reset, as after the loss of an instance; a connection dealt to it but not yet taken is dealt again.
+    assert.ok(outcomes.failed.length <= 1, `at most the request in flight failed: ${outcomes.failed.join('; ')}`);
+    for (const failure of outcomes.failed) assert.match(failure, /ECONNRESET|socket hang up/);
   });
 });
 
