@@ -84,4 +84,10 @@ describe('quayside gc', () => {
     assertOneLineFailure(await runQuayside(work, 'gc', '--config', config, '--repository', 'Not A Name'), 2, /^quayside gc: --repository "Not A Name": /);
     assertOneLineFailure(await runQuayside(work, 'gc', '--config', config, '--repository', 'acme/none'), 1, /^quayside gc: no repository named "acme\/none"$/);
   });
+
+  it('refuses a time machine window that is not a Quay duration in one line', async () => {
+    const bad = join(work, 'bad.yaml');
+    await writeFile(bad, `DB_URI: sqlite:///${join(work, 'quayside.db')}\nDEFAULT_TAG_EXPIRATION: forever\n`);
+    assertOneLineFailure(await runQuayside(work, 'gc', '--config', bad), 'non-zero', /DEFAULT_TAG_EXPIRATION/);
+  });
 });
