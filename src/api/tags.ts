@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TagRecord } from '../db/metadata.js';
+import { MissingReferenceError, type TagRecord } from '../db/metadata.js';
 import { isValidDigest } from '../oci/digest.js';
 import { isValidTag } from '../oci/names.js';
 import type { ContextByAccess } from './access.js';
@@ -72,7 +72,13 @@ async function pointTag(ctx: ContextByAccess['repository:write'], path: Reposito
     throw notFound(`manifest ${manifestDigest} not found in this repository`);
   }
   const previous = (await ctx.services.metadata.tags.getTag(repository.id, tag))?.manifestDigest;
-  await ctx.services.metadata.tags.setTag(repository.id, tag, manifestDigest);
+  try {
+    await ctx.services.metadata.tags.setTag(repository.id, tag, manifestDigest);
+  } catch (error) {
+    // Garbage collection removed the manifest between the check above and the move.
+    if (error instanceof MissingReferenceError) throw notFound(`manifest ${manifestDigest} not found in this repository`);
+    throw error;
+  }
   return { repository, tag, manifestDigest, previous };
 }
 

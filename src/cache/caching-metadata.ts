@@ -1,5 +1,5 @@
 import { Counter } from 'prom-client';
-import type { ManifestIndex, Metadata, RepositoryStore, TagIndex } from '../db/metadata.js';
+import type { GarbageIndex, ManifestIndex, Metadata, RepositoryStore, TagIndex } from '../db/metadata.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 import type { LocalCache } from './local-cache.js';
 
@@ -89,7 +89,7 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
 
   const m = inner.manifests;
   const manifests: ManifestIndex = {
-    putManifest: (id, manifest) => writing([repositoryGroup(id)], () => m.putManifest(id, manifest)),
+    putManifest: (id, manifest, tagNames) => writing([repositoryGroup(id)], () => m.putManifest(id, manifest, tagNames)),
     getManifest: (id, digest) => cached('manifest', `manifest:${id}:${digest}`, repositoryGroup(id), () => m.getManifest(id, digest)),
     getTaggedManifest: (id, tag) => cached('tagged_manifest', `tagged:${id}:${tag}`, repositoryGroup(id), () => m.getTaggedManifest(id, tag)),
     hasManifest: (id, digest) => m.hasManifest(id, digest),
@@ -107,8 +107,21 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     tagHistory: (id, name) => t.tagHistory(id, name),
   };
 
+  // GC deletes manifests and tag history of a repository: what this cache holds of it goes with them.
+  const g = inner.garbage;
+  const garbage: GarbageIndex = {
+    listRepositoryIds: (afterId, limit) => g.listRepositoryIds(afterId, limit),
+    findRepositoryGarbage: (id, policy) => g.findRepositoryGarbage(id, policy),
+    collectRepository: (id, policy) => writing([repositoryGroup(id)], () => g.collectRepository(id, policy)),
+    listGarbageBlobs: (policy, limit) => g.listGarbageBlobs(policy, limit),
+    collectBlob: (digest, policy, deleteStored) => g.collectBlob(digest, policy, deleteStored),
+    acquireLease: (name, holder, now, ttlMs) => g.acquireLease(name, holder, now, ttlMs),
+    releaseLease: (name, holder) => g.releaseLease(name, holder),
+  };
+
   return {
     repositories,
+    garbage,
     blobs: inner.blobs,
     uploads: inner.uploads,
     manifests,

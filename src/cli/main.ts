@@ -8,6 +8,7 @@ commands:
   db status          list pending migrations
   config validate F  check a config.yaml without starting
   storage validate   write and read back Quay's _verify marker in every storage location
+  gc                 run one garbage collection pass now (--dry-run lists what would go)
   lb ...             the HAProxy load-balancer control plane (quayside lb --help)
   user ...           create, list and delete users, set passwords (quayside user --help)
   org create         create an organization with its owner
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<CommandRunner>> = {
   org: async () => (await import('./org.js')).runOrgCommand,
   robot: async () => (await import('./robot.js')).runRobotCommand,
   repo: async () => (await import('./repo.js')).runRepoCommand,
+  gc: async () => (await import('./gc.js')).runGcCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

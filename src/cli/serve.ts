@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { gcOptionsFrom } from '../gc/options.js';
 import { pino, type Logger } from 'pino';
 import { createApp } from '../server/create-app.js';
 import { healthCheckerFrom } from '../health/rds-health.js';
@@ -55,6 +56,7 @@ export function registryOptionsFrom(config: Config): RegistryOptions {
     referrersApi: config.FEATURE_REFERRERS_API,
     uploadExpiryMs: config.BLOB_UPLOAD_EXPIRY_S * 1000,
     proxyStorage: config.FEATURE_PROXY_STORAGE,
+    ...(config.FEATURE_GARBAGE_COLLECTION && { gc: gcOptionsFrom(config) }),
   };
 }
 

@@ -145,6 +145,12 @@ const objectSchema = z.object({
   LOGIN_MAX_DELAY_S: z.number().int().min(1).max(3600).default(60),
   SESSION_LIFETIME_S: z.number().int().min(60).max(30 * 24 * 3600).default(12 * 3600),
   MAXIMUM_LAYER_SIZE: sizeSchema.default(20 * 1024 ** 3),
+  // Garbage collection (docs/gc.md): Quay's switch, time machine window (a Quay duration such as 2w) and the
+  // grace period of blobs and manifests pushed but not yet tagged; the pause between passes is Quayside's.
+  FEATURE_GARBAGE_COLLECTION: z.boolean().default(true),
+  DEFAULT_TAG_EXPIRATION: z.string().regex(/^[0-9]+[smhdw]$/, 'a number and one of s, m, h, d, w (e.g. 2w)').default('2w'),
+  PUSH_TEMP_TAG_EXPIRATION_SEC: z.number().int().min(60).max(30 * 24 * 3600).default(3600),
+  GC_INTERVAL_S: z.number().int().min(1).max(7 * 24 * 3600).default(600),
   // An upload session not written for this long is purged with its temporary object (Quayside key).
   BLOB_UPLOAD_EXPIRY_S: z.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
   // Descriptors one pushed manifest may list: each costs a lookup, so the cap bounds a request's work.

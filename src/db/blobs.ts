@@ -1,7 +1,7 @@
 import type { Database } from './database.js';
 import type { BlobIndex, BlobRecord } from './metadata.js';
 import { presentDigests } from './lookup-batches.js';
-import { ignoreDuplicate, retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
+import { retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
 
 /** BlobIndex on the blob and repository_blob tables. */
 export class KyselyBlobIndex implements BlobIndex {
@@ -19,24 +19,28 @@ export class KyselyBlobIndex implements BlobIndex {
     return row && { digest: row.digest, size: toNumber(row.size), createdAt: toDate(row.created_at) };
   }
 
+  /** Idempotent; a second record only refreshes touched_at, which shields the blob from GC for the grace period. */
   async recordBlob(digest: string, size: number): Promise<void> {
+    const now = this.now();
+    const insert = this.database.db.insertInto('blob').values({ digest, size, created_at: now, touched_at: now });
     await retryOnDeadlock(() =>
-      ignoreDuplicate(
-        this.database,
-        this.database.db.insertInto('blob').values({ digest, size, created_at: this.now() }),
-        'digest',
+      (this.database.dialect === 'mysql'
+        ? insert.onDuplicateKeyUpdate({ touched_at: now })
+        : insert.onConflict((oc) => oc.column('digest').doUpdateSet({ touched_at: now }))
       ).execute(),
     );
   }
 
+  /** Idempotent; linking again refreshes touched_at like recordBlob. */
   async linkBlob(repositoryId: number, digest: string): Promise<void> {
+    const now = this.now();
+    const insert = this.database.db
+      .insertInto('repository_blob')
+      .values({ repository_id: repositoryId, digest, created_at: now, touched_at: now });
     await retryOnDeadlock(() =>
-      ignoreDuplicate(
-        this.database,
-        this.database.db
-          .insertInto('repository_blob')
-          .values({ repository_id: repositoryId, digest, created_at: this.now() }),
-        'digest',
+      (this.database.dialect === 'mysql'
+        ? insert.onDuplicateKeyUpdate({ touched_at: now })
+        : insert.onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ touched_at: now }))
       ).execute(),
     );
   }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Database } from './database.js';
 import { KyselyBlobIndex } from './blobs.js';
+import { KyselyGarbageIndex } from './garbage.js';
 import { KyselyManifestIndex } from './manifests.js';
 import type { Metadata } from './metadata.js';
 import { KyselyRepositoryStore } from './repositories.js';
@@ -21,6 +22,7 @@ export function createMetadata(database: Database, options: MetadataOptions = {}
     uploads: new KyselyUploadIndex(database, now),
     manifests: new KyselyManifestIndex(database, now),
     tags: new KyselyTagIndex(database, now),
+    garbage: new KyselyGarbageIndex(database),
     ping: async () => {
       await sql`select 1`.execute(database.db);
     },

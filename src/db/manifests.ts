@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
-import type { ManifestIndex, ManifestRecord, ManifestReference, ManifestSummary, NewManifest } from './metadata.js';
+import { MissingReferenceError, type ManifestIndex, type ManifestRecord, type ManifestReference, type ManifestSummary, type NewManifest } from './metadata.js';
 import { LOOKUP_BATCH_SIZE, presentDigests } from './lookup-batches.js';
-import { ignoreDuplicate, inRepositoryTransaction, retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
+import { ignoreDuplicate, inRepositoryTransaction, toDate, toNumber } from './query-helpers.js';
+import { pointTagAt } from './tags.js';
 import type { Schema } from './schema.js';
 
 const SUMMARY_COLUMNS = [
@@ -57,12 +58,15 @@ export class KyselyManifestIndex implements ManifestIndex {
     private readonly now: () => number,
   ) {}
 
-  async putManifest(repositoryId: number, manifest: NewManifest): Promise<ManifestRecord> {
+  async putManifest(repositoryId: number, manifest: NewManifest, tags: readonly string[] = []): Promise<ManifestRecord> {
     const existing = await this.getManifest(repositoryId, manifest.digest);
-    if (existing) return existing;
-    // One transaction, so a manifest is never visible without the references that protect its blobs from GC.
-    await retryOnDeadlock(() =>
-      this.database.db.transaction().execute(async (trx) => {
+    if (existing && tags.length === 0) return existing;
+    // One transaction under the repository lock that garbage collection takes too: a manifest is never visible
+    // without the references that protect its blobs, its references are re-checked where GC cannot interleave,
+    // and a multi-tag push is never half visible.
+    await inRepositoryTransaction(this.database, repositoryId, async (trx) => {
+      if (!existing) {
+        await this.checkStillPresent(trx, repositoryId, manifest);
         await ignoreDuplicate(
           this.database,
           trx.insertInto('manifest').values({
@@ -79,11 +83,44 @@ export class KyselyManifestIndex implements ManifestIndex {
           'digest',
         ).execute();
         await this.insertReferences(trx, repositoryId, manifest);
-      }),
-    );
-    const stored = await this.getManifest(repositoryId, manifest.digest);
+      }
+      const now = this.now();
+      for (const tag of tags) await pointTagAt(trx, now, repositoryId, tag, manifest.digest);
+    });
+    const stored = existing ?? (await this.getManifest(repositoryId, manifest.digest));
     if (!stored) throw new Error(`manifest ${manifest.digest} vanished right after it was stored`);
     return stored;
+  }
+
+  /** The blobs and child manifests checked by the route, checked again inside the repository transaction. */
+  private async checkStillPresent(trx: Kysely<Schema>, repositoryId: number, manifest: NewManifest): Promise<void> {
+    const references = distinct(manifest.references);
+    for (let start = 0; start < references.length; start += LOOKUP_BATCH_SIZE) {
+      const batch = references.slice(start, start + LOOKUP_BATCH_SIZE);
+      const blobs = batch.filter((r) => r.kind === 'blob').map((r) => r.digest);
+      const children = batch.filter((r) => r.kind === 'manifest').map((r) => r.digest);
+      const present = new Set<string>();
+      if (blobs.length > 0) {
+        const rows = await trx
+          .selectFrom('repository_blob')
+          .select('digest')
+          .where('repository_id', '=', repositoryId)
+          .where('digest', 'in', blobs)
+          .execute();
+        for (const row of rows) present.add(`blob ${row.digest}`);
+      }
+      if (children.length > 0) {
+        const rows = await trx
+          .selectFrom('manifest')
+          .select('digest')
+          .where('repository_id', '=', repositoryId)
+          .where('digest', 'in', children)
+          .execute();
+        for (const row of rows) present.add(`manifest ${row.digest}`);
+      }
+      const missing = batch.find((r) => !present.has(`${r.kind} ${r.digest}`));
+      if (missing !== undefined) throw new MissingReferenceError(missing.digest);
+    }
   }
 
   /** Idempotent: a concurrent put of the same manifest inserts the same rows, which are then ignored. */

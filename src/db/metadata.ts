@@ -4,6 +4,17 @@
  * several instances (idempotent inserts, compare-and-set on upload offsets, tag moves in a transaction).
  */
 
+/**
+ * A manifest or tag write found a digest it needs gone at commit time: a blob no longer linked into the
+ * repository, a child manifest or a tag's target no longer present (garbage collection took it in between).
+ */
+export class MissingReferenceError extends Error {
+  constructor(readonly digest: string) {
+    super(`${digest} is not present in the repository`);
+    this.name = 'MissingReferenceError';
+  }
+}
+
 export interface RepositoryRecord {
   id: number;
   /** Full repository name as used in /v2/<name>/..., e.g. "acme/tools/app". */
@@ -142,8 +153,13 @@ export interface UploadIndex {
 }
 
 export interface ManifestIndex {
-  /** Idempotent: a second put of the same digest in the same repository is a no-op. */
-  putManifest(repositoryId: number, manifest: NewManifest): Promise<ManifestRecord>;
+  /**
+   * Idempotent: a second put of the same digest in the same repository is a no-op. The manifest, its references
+   * and the `tags` pointed at it commit in one transaction serialised with garbage collection of the repository,
+   * after checking that every referenced blob is still linked and every child manifest present (else
+   * MissingReferenceError and nothing is written).
+   */
+  putManifest(repositoryId: number, manifest: NewManifest, tags?: readonly string[]): Promise<ManifestRecord>;
   getManifest(repositoryId: number, digest: string): Promise<ManifestRecord | undefined>;
   /** The manifest the current tag points at, in one lookup (the hot path of a pull by tag). */
   getTaggedManifest(repositoryId: number, tag: string): Promise<ManifestRecord | undefined>;
@@ -160,7 +176,10 @@ export interface ManifestIndex {
 export interface TagIndex {
   /** The current tag, if any. */
   getTag(repositoryId: number, name: string): Promise<TagRecord | undefined>;
-  /** Points the tag at a manifest, ending the previous lifetime when it pointed elsewhere; atomic. */
+  /**
+   * Points the tag at a manifest, ending the previous lifetime when it pointed elsewhere; atomic. Throws
+   * MissingReferenceError when the manifest is not in the repository.
+   */
   setTag(repositoryId: number, name: string, manifestDigest: string): Promise<void>;
   /** Ends the tag's current lifetime; true when a current tag existed. */
   deleteTag(repositoryId: number, name: string): Promise<boolean>;
@@ -170,6 +189,50 @@ export interface TagIndex {
   tagHistory(repositoryId: number, name?: string): Promise<TagRecord[]>;
 }
 
+/** What garbage collection may take, as of `now`. */
+export interface GarbagePolicy {
+  /** Milliseconds since the epoch. */
+  now: number;
+  /** The time machine: a tag lifetime that ended less than this long ago still keeps its manifest. */
+  timeMachineMs: number;
+  /** Manifests, blobs and links written or touched less than this long ago are never garbage (pushes in flight). */
+  graceMs: number;
+}
+
+/** The garbage of one repository: found (dry run) or removed. */
+export interface RepositoryGarbage {
+  /** Digests of manifests nothing reaches. */
+  manifests: string[];
+  /** Digests whose link into the repository no remaining manifest needs. */
+  links: string[];
+  /** Tag lifetimes that ended before the time machine window. */
+  expiredTagLifetimes: number;
+}
+
+export interface GarbageIndex {
+  /** Repository ids greater than `afterId`, ascending, at most `limit`. */
+  listRepositoryIds(afterId: number, limit: number): Promise<number[]>;
+  /** The repository's garbage, without removing anything (dry run). */
+  findRepositoryGarbage(repositoryId: number, policy: GarbagePolicy): Promise<RepositoryGarbage>;
+  /**
+   * Finds and removes the repository's garbage in one transaction under the repository lock, which manifest
+   * and tag writes take too, so none of them interleaves with it (see docs/gc.md).
+   */
+  collectRepository(repositoryId: number, policy: GarbagePolicy): Promise<RepositoryGarbage>;
+  /** Blobs no repository links and no manifest references, untouched for the grace period; oldest first. */
+  listGarbageBlobs(policy: GarbagePolicy, limit: number): Promise<BlobRecord[]>;
+  /**
+   * Removes one garbage blob: locks its row, checks again that nothing links it, runs `deleteStored` (the
+   * storage object in every location) while holding the lock, then forgets the row; false when it is no longer
+   * garbage. A failure or crash in deleteStored leaves the row, so the next pass tries again.
+   */
+  collectBlob(digest: string, policy: GarbagePolicy, deleteStored: () => Promise<void>): Promise<boolean>;
+  /** Takes or renews the lease `name` for `holder` until now + ttlMs; false while another holder has it. */
+  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up (only when `holder` has it). */
+  releaseLease(name: string, holder: string): Promise<void>;
+}
+
 /** Everything the registry needs from the database. */
 export interface Metadata {
   readonly repositories: RepositoryStore;
@@ -177,6 +240,7 @@ export interface Metadata {
   readonly uploads: UploadIndex;
   readonly manifests: ManifestIndex;
   readonly tags: TagIndex;
+  readonly garbage: GarbageIndex;
   /** Resolves when the database answers a trivial query; used by /health. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@ import * as initial from './migrations/0001_initial.js';
 import * as accounts from './migrations/0002_accounts.js';
 import * as accountSuperuser from './migrations/0003_account_superuser.js';
 import * as uploadHashState from './migrations/0004_upload_hash_state.js';
+import * as gcTouch from './migrations/0005_gc_touch.js';
 import type { Schema } from './schema.js';
 
 /** A migration module: its up() gets the dialect because column types differ slightly between dialects. */
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0002_accounts': accounts,
   '0003_account_superuser': accountSuperuser,
   '0004_upload_hash_state': uploadHashState,
+  '0005_gc_touch': gcTouch,
 };
 
 class StaticProvider implements MigrationProvider {

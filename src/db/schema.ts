@@ -23,12 +23,23 @@ export interface BlobTable {
   digest: string;
   size: Int64;
   created_at: Int64;
+  /** Added by 0005_gc_touch: when last recorded (null: count from created_at). */
+  touched_at: ColumnType<number | string | null, number | null | undefined, number | null>;
 }
 
 export interface RepositoryBlobTable {
   repository_id: number;
   digest: string;
   created_at: Int64;
+  /** Added by 0005_gc_touch: when last linked (null: count from created_at). */
+  touched_at: ColumnType<number | string | null, number | null | undefined, number | null>;
+}
+
+/** Added by 0005_gc_touch: who collects what until when. */
+export interface GcLeaseTable {
+  name: string;
+  holder: string;
+  expires_at: Int64;
 }
 
 export interface UploadTable {
@@ -175,6 +186,7 @@ export interface Schema {
   blob: BlobTable;
   repository_blob: RepositoryBlobTable;
   upload: UploadTable;
+  gc_lease: GcLeaseTable;
   manifest: ManifestTable;
   manifest_reference: ManifestReferenceTable;
   tag: TagTable;

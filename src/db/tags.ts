@@ -1,5 +1,7 @@
 import type { Database } from './database.js';
-import type { Page, TagIndex, TagRecord } from './metadata.js';
+import type { Kysely } from 'kysely';
+import { MissingReferenceError, type Page, type TagIndex, type TagRecord } from './metadata.js';
+import type { Schema } from './schema.js';
 import { inRepositoryTransaction, toDate } from './query-helpers.js';
 
 const COLUMNS = ['id', 'repository_id', 'name', 'manifest_digest', 'lifetime_start', 'lifetime_end'] as const;
@@ -25,6 +27,35 @@ function toRecord(row: TagRow): TagRecord {
 }
 
 /**
+ * Points a tag at a manifest inside the caller's repository transaction (inRepositoryTransaction, which garbage
+ * collection takes too): the manifest must be present at that moment, so a tag never points at a collected one.
+ */
+export async function pointTagAt(trx: Kysely<Schema>, now: number, repositoryId: number, name: string, manifestDigest: string): Promise<void> {
+  const target = await trx
+    .selectFrom('manifest')
+    .select('id')
+    .where('repository_id', '=', repositoryId)
+    .where('digest', '=', manifestDigest)
+    .executeTakeFirst();
+  if (target === undefined) throw new MissingReferenceError(manifestDigest);
+  const current = await trx
+    .selectFrom('tag')
+    .select(['id', 'manifest_digest'])
+    .where('repository_id', '=', repositoryId)
+    .where('name', '=', name)
+    .where('lifetime_end', 'is', null)
+    .execute();
+  if (current.length === 1 && current[0]!.manifest_digest === manifestDigest) return;
+  if (current.length > 0) {
+    await trx.updateTable('tag').set({ lifetime_end: now }).where('id', 'in', current.map((c) => c.id)).execute();
+  }
+  await trx
+    .insertInto('tag')
+    .values({ repository_id: repositoryId, name, manifest_digest: manifestDigest, lifetime_start: now, lifetime_end: null })
+    .execute();
+}
+
+/**
  * TagIndex on the tag table. A tag row is one lifetime of a name; the current one has lifetime_end null.
  * Moves and deletes run in inRepositoryTransaction, which serialises them per repository.
  */
@@ -46,24 +77,7 @@ export class KyselyTagIndex implements TagIndex {
   }
 
   async setTag(repositoryId: number, name: string, manifestDigest: string): Promise<void> {
-    await inRepositoryTransaction(this.database, repositoryId, async (trx) => {
-      const current = await trx
-        .selectFrom('tag')
-        .select(['id', 'manifest_digest'])
-        .where('repository_id', '=', repositoryId)
-        .where('name', '=', name)
-        .where('lifetime_end', 'is', null)
-        .execute();
-      if (current.length === 1 && current[0]!.manifest_digest === manifestDigest) return;
-      const now = this.now();
-      if (current.length > 0) {
-        await trx.updateTable('tag').set({ lifetime_end: now }).where('id', 'in', current.map((c) => c.id)).execute();
-      }
-      await trx
-        .insertInto('tag')
-        .values({ repository_id: repositoryId, name, manifest_digest: manifestDigest, lifetime_start: now, lifetime_end: null })
-        .execute();
-    });
+    await inRepositoryTransaction(this.database, repositoryId, (trx) => pointTagAt(trx, this.now(), repositoryId, name, manifestDigest));
   }
 
   async deleteTag(repositoryId: number, name: string): Promise<boolean> {

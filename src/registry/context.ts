@@ -19,6 +19,8 @@ export interface RegistryOptions {
   proxyStorage?: boolean;
   /** Uploads not written for this long are purged (ms). */
   uploadExpiryMs: number;
+  /** Garbage collection in this instance (docs/gc.md); none: off. */
+  gc?: { intervalMs: number; timeMachineMs: number; graceMs: number };
 }
 
 /** What every /v2 handler may use; built once in createApp and passed in, never imported as a global. */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import type { ManifestRecord, RepositoryRecord } from '../db/metadata.js';
+import { MissingReferenceError, type ManifestRecord, type RepositoryRecord } from '../db/metadata.js';
 import { parseDigest, sha256Digest } from '../oci/digest.js';
 import { isValidTag } from '../oci/names.js';
 import type { RegistryDeps, RouteContext, RouteHandler } from './context.js';
@@ -198,7 +198,7 @@ export const putManifest: RouteHandler = async (ctx) => {
   const digest = bodyDigest(reference, bytes);
   const parsed = await parseCheckedManifest(deps, name, bytes, request.headers['content-type']);
   const repository = await deps.access.repositoryForPush(ctx.grant, name);
-  await deps.metadata.manifests.putManifest(repository.id, {
+  const manifest = {
     digest,
     mediaType: parsed.mediaType,
     artifactType: parsed.artifactType,
@@ -206,8 +206,14 @@ export const putManifest: RouteHandler = async (ctx) => {
     annotations: parsed.annotations,
     bytes,
     references: parsed.references,
-  });
-  for (const tag of tags) await deps.metadata.tags.setTag(repository.id, tag, digest);
+  };
+  try {
+    await deps.metadata.manifests.putManifest(repository.id, manifest, tags);
+  } catch (error) {
+    // Garbage collection took a reference between the route's check and the commit.
+    if (error instanceof MissingReferenceError) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { digest: error.digest });
+    throw error;
+  }
   auditRepositoryEvent(ctx, 'push_repo', { manifest_digest: digest, tags, media_type: parsed.mediaType });
 
   reply

@@ -203,11 +203,17 @@ async function discardUpload(deps: RegistryDeps, id: string): Promise<void> {
   await deps.metadata.uploads.deleteUpload(id);
 }
 
-/** Moves a verified temporary object to its address and makes the blob visible in the repository. */
+/**
+ * Moves a verified temporary object to its address and makes the blob visible in the repository. The blob row
+ * is recorded (touched) before the object is checked: garbage collection deletes the object only while holding
+ * that row, untouched for the grace period, so an object seen after the touch stays (docs/gc.md).
+ */
 async function publishBlob(deps: RegistryDeps, repositoryId: number, id: string, digest: string, size: number): Promise<void> {
   await deps.blobs.commitUpload(id, digest);
+  await deps.metadata.blobs.recordBlob(digest, size);
   // A blob that already existed is kept by commitUpload; if its size is not the verified one, the
-  // stored object cannot be these bytes (one digest, one size) and must not be linked.
+  // stored object cannot be these bytes (one digest, one size) and must not be linked. Missing means
+  // garbage collection removed the existing object just before the touch.
   const stored = await deps.blobs.stat(digest);
   if (stored === undefined || stored.size !== size) {
     if (stored !== undefined) await deps.blobs.delete(digest);
@@ -217,7 +223,6 @@ async function publishBlob(deps: RegistryDeps, repositoryId: number, id: string,
       storedSize: stored?.size ?? null,
     });
   }
-  await deps.metadata.blobs.recordBlob(digest, size);
   await deps.metadata.blobs.linkBlob(repositoryId, digest);
 }
 
@@ -366,9 +371,9 @@ export const putUpload: RouteHandler = async (ctx) => {
  */
 async function completeMovedUpload(ctx: RouteContext, repositoryId: number, upload: UploadRecord, digest: string): Promise<void> {
   const { deps } = ctx;
+  await deps.metadata.blobs.recordBlob(digest, upload.size);
   const stored = await deps.blobs.stat(digest);
   if (stored === undefined || stored.size !== upload.size) throw unknownUpload(upload.id);
-  await deps.metadata.blobs.recordBlob(digest, upload.size);
   await deps.metadata.blobs.linkBlob(repositoryId, digest);
   await deps.metadata.uploads.deleteUpload(upload.id);
   await sendCreated(ctx, digest);

@@ -20,6 +20,8 @@ import { RegistryError } from '../registry/errors.js';
 import { pathOf } from '../http/url.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { startUploadPurge } from '../workers/upload-purge.js';
+import { startGarbageCollection } from '../workers/garbage-collection.js';
+import { gcMetricsIn } from '../gc/metrics.js';
 import { startAccountCleanup } from '../workers/account-cleanup.js';
 import { webUiPlugin, type WebUiOptions } from '../web/ui-routes.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
@@ -260,6 +262,11 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   let workers: { stop(): Promise<void> }[] = [];
   app.addHook('onReady', async () => {
     workers = [startUploadPurge(depsForWorkers), startAccountCleanup(deps.auth.accounts, app.log)];
+    const gc = depsForWorkers.options.gc;
+    if (gc !== undefined) {
+      const metrics = deps.metrics === undefined ? undefined : gcMetricsIn(deps.metrics);
+      workers.push(startGarbageCollection(depsForWorkers.metadata, depsForWorkers.blobs, app.log, { ...gc, ...(metrics && { metrics }) }));
+    }
   });
   app.addHook('onClose', async () => {
     await Promise.all(workers.map((worker) => worker.stop()));

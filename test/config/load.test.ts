@@ -115,7 +115,7 @@ describe('parseConfig: a real Quay configuration', () => {
     assert.ok(!warnings.some((w) => w.includes('SERVER_HOSTNAME ') || w.includes('DB_URI')), 'used keys are not reported');
     // FEATURE_APP_SPECIFIC_TOKENS is read since accounts landed, so it is not among them.
     assert.ok(!warnings.some((w) => w.startsWith('FEATURE_APP_SPECIFIC_TOKENS')));
-    assert.equal(warnings.length, 25, 'one line for each of the 25 unused Quay keys');
+    assert.equal(warnings.length, 24, 'one line for each of the 24 unused Quay keys');
     assert.equal(new Set(warnings).size, warnings.length);
     assert.ok(!('SECRET_KEY' in config));
   });

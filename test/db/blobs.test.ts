@@ -57,6 +57,8 @@ for (const dialect of ALL_DIALECTS) {
         await metadata.blobs.recordBlob(digest(n), n);
       }
       await metadata.blobs.linkBlob(repo.id, digest(11));
+      // Referenced but no longer linked: the manifest needs the link when it is stored.
+      await metadata.blobs.linkBlob(repo.id, digest(12));
       await metadata.manifests.putManifest(repo.id, {
         digest: digest(100),
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -66,6 +68,7 @@ for (const dialect of ALL_DIALECTS) {
         bytes: Buffer.from('{}'),
         references: [{ digest: digest(12), kind: 'blob' }],
       });
+      await metadata.blobs.unlinkBlob(repo.id, digest(12));
       const unreferenced = await metadata.blobs.listUnreferencedBlobs(100);
       assert.ok(unreferenced.includes(digest(10)) && unreferenced.includes(digest(13)));
       assert.ok(!unreferenced.includes(digest(11)), 'linked blob listed');

@@ -44,6 +44,8 @@ for (const dialect of ALL_DIALECTS) {
         bytes,
         references: [{ digest: digest(3), kind: 'blob' }],
       });
+      await metadata.blobs.recordBlob(digest(3), 1);
+      await metadata.blobs.linkBlob(repo, digest(3));
       const stored = await metadata.manifests.putManifest(repo, input);
       assert.equal(typeof stored.id, 'number');
       assert.deepEqual({ ...stored, id: 0 }, {
@@ -99,10 +101,14 @@ for (const dialect of ALL_DIALECTS) {
 
     it('deletes the manifest and its references, and ends the tags pointing at it', async () => {
       await metadata.blobs.recordBlob(digest(31), 1);
+      await metadata.blobs.linkBlob(repo, digest(31));
+      await metadata.manifests.putManifest(repo, manifest(32));
       await metadata.manifests.putManifest(repo, manifest(30, {
         references: [{ digest: digest(31), kind: 'blob' }, { digest: digest(31), kind: 'blob' }, { digest: digest(32), kind: 'manifest' }],
       }));
       await metadata.manifests.putManifest(repo, manifest(33));
+      await metadata.manifests.putManifest(other, manifest(30));
+      await metadata.blobs.unlinkBlob(repo, digest(31));
       assert.ok(!(await metadata.blobs.listUnreferencedBlobs(1000)).includes(digest(31)));
       await metadata.tags.setTag(repo, 'v1', digest(30));
       await metadata.tags.setTag(repo, 'latest', digest(30));
@@ -150,10 +156,12 @@ for (const dialect of ALL_DIALECTS) {
 
     it('survives concurrent puts of the same manifest', async () => {
       const input = manifest(50, { references: [{ digest: digest(51), kind: 'blob' }] });
+      await metadata.blobs.recordBlob(digest(51), 1);
+      await metadata.blobs.linkBlob(repo, digest(51));
       const results = await Promise.all(Array.from({ length: 20 }, () => metadata.manifests.putManifest(repo, input)));
       assert.equal(new Set(results.map((r) => r.id)).size, 1);
       assert.deepEqual(results[0]?.bytes, input.bytes);
-      await metadata.blobs.recordBlob(digest(51), 1);
+      await metadata.blobs.unlinkBlob(repo, digest(51));
       assert.ok(!(await metadata.blobs.listUnreferencedBlobs(1000)).includes(digest(51)));
     });
   });

@@ -1,10 +1,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMetadata } from '../../src/db/kysely-metadata.js';
-import type { Metadata } from '../../src/db/metadata.js';
+import { MissingReferenceError, type Metadata } from '../../src/db/metadata.js';
 import { ALL_DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
 
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+/** Tags point at manifests that must be present: stores the (empty) manifest first. */
+async function setTag(metadata: Metadata, repo: number, name: string, manifestDigest: string): Promise<void> {
+  await metadata.manifests.putManifest(repo, {
+    digest: manifestDigest,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    artifactType: null,
+    subjectDigest: null,
+    annotations: null,
+    bytes: Buffer.from(manifestDigest),
+    references: [],
+  });
+  await metadata.tags.setTag(repo, name, manifestDigest);
+}
 
 for (const dialect of ALL_DIALECTS) {
   describe(`tags on ${dialect}`, () => {
@@ -17,13 +31,19 @@ for (const dialect of ALL_DIALECTS) {
     });
     after(() => fresh.drop());
 
+    it('refuses to point a tag at a manifest the repository does not hold', async () => {
+      const repo = (await metadata.repositories.ensureRepository('t/missing')).id;
+      await assert.rejects(metadata.tags.setTag(repo, 'latest', digest(999)), MissingReferenceError);
+      assert.equal(await metadata.tags.getTag(repo, 'latest'), undefined);
+    });
+
     it('sets, re-sets idempotently, moves and keeps history', async () => {
       const repo = (await metadata.repositories.ensureRepository('t/move')).id;
       assert.equal(await metadata.tags.getTag(repo, 'latest'), undefined);
       const t1 = clock;
-      await metadata.tags.setTag(repo, 'latest', digest(1));
+      await setTag(metadata, repo, 'latest', digest(1));
       clock += 1000;
-      await metadata.tags.setTag(repo, 'latest', digest(1));
+      await setTag(metadata, repo, 'latest', digest(1));
       const current = await metadata.tags.getTag(repo, 'latest');
       assert.equal(current?.manifestDigest, digest(1));
       assert.deepEqual(current?.lifetimeStart, new Date(t1), 'a re-set of the same digest is a no-op');
@@ -31,7 +51,7 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal(current?.repositoryId, repo);
 
       const t2 = clock;
-      await metadata.tags.setTag(repo, 'latest', digest(2));
+      await setTag(metadata, repo, 'latest', digest(2));
       assert.equal((await metadata.tags.getTag(repo, 'latest'))?.manifestDigest, digest(2));
       const history = await metadata.tags.tagHistory(repo, 'latest');
       assert.deepEqual(
@@ -42,7 +62,7 @@ for (const dialect of ALL_DIALECTS) {
 
     it('deletes (ends the lifetime) and can set the tag again', async () => {
       const repo = (await metadata.repositories.ensureRepository('t/delete')).id;
-      await metadata.tags.setTag(repo, 'v1', digest(1));
+      await setTag(metadata, repo, 'v1', digest(1));
       clock += 10;
       assert.equal(await metadata.tags.deleteTag(repo, 'v1'), true);
       assert.equal(await metadata.tags.deleteTag(repo, 'v1'), false);
@@ -50,7 +70,7 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal(await metadata.tags.getTag(repo, 'v1'), undefined);
       assert.deepEqual(await metadata.tags.listTags(repo, { limit: 10 }), []);
       clock += 10;
-      await metadata.tags.setTag(repo, 'v1', digest(1));
+      await setTag(metadata, repo, 'v1', digest(1));
       const history = await metadata.tags.tagHistory(repo, 'v1');
       assert.equal(history.length, 2);
       assert.equal(history[0]?.lifetimeEnd, null);
@@ -60,8 +80,8 @@ for (const dialect of ALL_DIALECTS) {
     it('lists current tags in byte order with pagination, case-sensitively', async () => {
       const repo = (await metadata.repositories.ensureRepository('t/list')).id;
       const names = ['v2', 'Latest', 'latest', 'v10', 'v1', '_x', 'a.b', 'a-b'];
-      for (const name of names) await metadata.tags.setTag(repo, name, digest(5));
-      await metadata.tags.setTag(repo, 'gone', digest(5));
+      for (const name of names) await setTag(metadata, repo, name, digest(5));
+      await setTag(metadata, repo, 'gone', digest(5));
       await metadata.tags.deleteTag(repo, 'gone');
       const expected = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
       assert.deepEqual(await metadata.tags.listTags(repo, { limit: 100 }), expected);
@@ -74,10 +94,10 @@ for (const dialect of ALL_DIALECTS) {
     it('gives the whole history of a repository, newest first, and keeps repositories apart', async () => {
       const repo = (await metadata.repositories.ensureRepository('t/history')).id;
       const other = (await metadata.repositories.ensureRepository('t/history-other')).id;
-      await metadata.tags.setTag(other, 'a', digest(9));
+      await setTag(metadata, other, 'a', digest(9));
       for (const [name, n] of [['a', 1], ['b', 2], ['a', 3]] as const) {
         clock += 100;
-        await metadata.tags.setTag(repo, name, digest(n));
+        await setTag(metadata, repo, name, digest(n));
       }
       const history = await metadata.tags.tagHistory(repo);
       assert.deepEqual(history.map((h) => [h.name, h.manifestDigest]), [['a', digest(3)], ['b', digest(2)], ['a', digest(1)]]);
@@ -88,7 +108,7 @@ for (const dialect of ALL_DIALECTS) {
 
     it('leaves exactly one current row after 20 concurrent moves of one tag', async () => {
       const repo = (await metadata.repositories.ensureRepository('t/race')).id;
-      await Promise.all(Array.from({ length: 20 }, (_, i) => metadata.tags.setTag(repo, 'hot', digest(100 + i))));
+      await Promise.all(Array.from({ length: 20 }, (_, i) => setTag(metadata, repo, 'hot', digest(100 + i))));
       const history = await metadata.tags.tagHistory(repo, 'hot');
       const current = history.filter((h) => h.lifetimeEnd === null);
       assert.equal(current.length, 1);
@@ -98,7 +118,7 @@ for (const dialect of ALL_DIALECTS) {
 
     it('leaves one row after 20 concurrent sets of the same digest', async () => {
       const repo = (await metadata.repositories.ensureRepository('t/race-same')).id;
-      await Promise.all(Array.from({ length: 20 }, () => metadata.tags.setTag(repo, 'same', digest(7))));
+      await Promise.all(Array.from({ length: 20 }, () => setTag(metadata, repo, 'same', digest(7))));
       assert.equal((await metadata.tags.tagHistory(repo, 'same')).length, 1);
     });
 
@@ -112,9 +132,9 @@ for (const dialect of ALL_DIALECTS) {
         const other = createMetadata(second, { now: () => clock });
         await Promise.all(Array.from({ length: 20 }, (_, i) => {
           const m = i % 2 === 0 ? metadata : other;
-          return i % 5 === 4 ? m.tags.deleteTag(repo, 'x') : m.tags.setTag(repo, 'x', digest(200 + i));
+          return i % 5 === 4 ? m.tags.deleteTag(repo, 'x') : setTag(m, repo, 'x', digest(200 + i));
         }));
-        await metadata.tags.setTag(repo, 'x', digest(300));
+        await setTag(metadata, repo, 'x', digest(300));
         const current = (await metadata.tags.tagHistory(repo, 'x')).filter((h) => h.lifetimeEnd === null);
         assert.deepEqual(current.map((h) => h.manifestDigest), [digest(300)]);
       } finally {

@@ -16,6 +16,7 @@ function switchablePing(down: { value: boolean }) {
     uploads: m.uploads,
     manifests: m.manifests,
     tags: m.tags,
+    garbage: m.garbage,
     ping: async () => {
       if (down.value) throw new Error('connection refused');
       await m.ping();

@@ -15,6 +15,7 @@ function hangingPing(m: Metadata): Metadata {
     uploads: m.uploads,
     manifests: m.manifests,
     tags: m.tags,
+    garbage: m.garbage,
     ping: () => new Promise<void>(() => undefined),
     close: () => m.close(),
   };

@@ -320,6 +320,7 @@ describe('unexpected failures', () => {
         uploads: m.uploads,
         manifests: m.manifests,
         tags: m.tags,
+        garbage: m.garbage,
         ping: () => m.ping(),
         close: () => m.close(),
       }),

@@ -16,7 +16,7 @@ function failingTags(m: Metadata): Metadata {
     blobs: m.blobs,
     uploads: m.uploads,
     manifests: {
-      putManifest: (id, manifest) => m.manifests.putManifest(id, manifest),
+      putManifest: (id, manifest, tags) => m.manifests.putManifest(id, manifest, tags),
       getManifest: (id, digest) => m.manifests.getManifest(id, digest),
       getTaggedManifest: async () => {
         throw new Error('tag table on fire');
@@ -36,6 +36,7 @@ function failingTags(m: Metadata): Metadata {
       listTags: (id, page) => m.tags.listTags(id, page),
       tagHistory: (id, name) => m.tags.tagHistory(id, name),
     },
+    garbage: m.garbage,
     ping: () => m.ping(),
     close: () => m.close(),
   };
