@@ -23,7 +23,7 @@ export function redisConfigLines(host = '127.0.0.1', port = 6379): string[] {
   return [
     'DATA_MODEL_CACHE_CONFIG:',
     '  engine: redis',
-    `  redis_config: {host: ${host}, port: ${port}}`,
+    `  redis_config: {primary: {host: ${host}, port: ${port}}}`,
     `BUILDLOGS_REDIS: {host: ${host}, port: ${port}}`,
     `USER_EVENTS_REDIS: {host: ${host}, port: ${port}}`,
   ];
