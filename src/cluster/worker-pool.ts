@@ -48,6 +48,7 @@ export class WorkerPool {
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private readonly now: () => number;
   private startFailure: ((error: Error) => void) | undefined;
+  private startedWhenAllReady: (() => void) | undefined;
   /** Connections sent but not yet acknowledged, by message id: resent elsewhere if their worker dies. */
   private readonly unacknowledged = new Map<number, { kind: ListenerKind; socket: net.Socket; slot: Slot }>();
   private nextId = 0;
@@ -60,18 +61,15 @@ export class WorkerPool {
   async start(): Promise<void> {
     const allReady = new Promise<void>((resolve, reject) => {
       this.startFailure = reject;
-      let readyCount = 0;
-      for (let i = 0; i < this.options.count; i++) {
-        this.fork(() => {
-          readyCount += 1;
-          if (readyCount === this.options.count) resolve();
-        });
-      }
+      // Counted on every ready message, so a worker that died young and was replaced still counts.
+      this.startedWhenAllReady = resolve;
+      for (let i = 0; i < this.options.count; i++) this.fork();
     });
     try {
       await allReady;
     } finally {
       this.startFailure = undefined;
+      this.startedWhenAllReady = undefined;
     }
   }
 
@@ -142,7 +140,7 @@ export class WorkerPool {
     );
   }
 
-  private fork(onFirstReady?: () => void): void {
+  private fork(): void {
     const worker = cluster.fork(this.options.env);
     const slot: Slot = { worker, startedAt: this.now(), ready: false };
     this.slots.add(slot);
@@ -162,7 +160,7 @@ export class WorkerPool {
       if (!isReadyMessage(message) || slot.ready) return;
       slot.ready = true;
       this.everReady = true;
-      onFirstReady?.();
+      if ([...this.slots].filter((each) => each.ready).length >= this.options.count) this.startedWhenAllReady?.();
       this.flushWaiting();
     });
     // An 'error' on the IPC channel of a dying worker is followed by its 'exit', which is what counts here.
