@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
+import type { Schema } from './schema.js';
 import type { BlobIndex, BlobRecord } from './metadata.js';
 import { presentDigests } from './lookup-batches.js';
 import { retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
@@ -79,23 +81,21 @@ export class KyselyBlobIndex implements BlobIndex {
   }
 
   async listUnreferencedBlobs(limit: number): Promise<string[]> {
-    const rows = await this.database.db
-      .selectFrom('blob')
-      .select('blob.digest')
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('repository_blob as l').select('l.digest').whereRef('l.digest', '=', 'blob.digest'))),
-      )
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('manifest_reference as r').select('r.digest').whereRef('r.digest', '=', 'blob.digest'))),
-      )
-      .orderBy('blob.created_at')
-      .orderBy('blob.digest')
-      .limit(limit)
-      .execute();
+    const rows = await unreferencedBlobs(this.database.db).select('blob.digest').limit(limit).execute();
     return rows.map((r) => r.digest);
   }
 
   async forgetBlob(digest: string): Promise<void> {
     await this.database.db.deleteFrom('blob').where('digest', '=', digest).execute();
   }
+}
+
+/** Blobs no repository links and no manifest references, oldest first (listUnreferencedBlobs, and GC's sweep). */
+export function unreferencedBlobs(db: Kysely<Schema>) {
+  return db
+    .selectFrom('blob')
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repository_blob as l').select('l.digest').whereRef('l.digest', '=', 'blob.digest'))))
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_reference as r').select('r.digest').whereRef('r.digest', '=', 'blob.digest'))))
+    .orderBy('blob.created_at')
+    .orderBy('blob.digest');
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { unreferencedBlobs } from './blobs.js';
 import type { Database } from './database.js';
 import type { BlobRecord, GarbageIndex, GarbagePolicy, RepositoryGarbage } from './metadata.js';
 import { LOOKUP_BATCH_SIZE } from './lookup-batches.js';
@@ -151,18 +152,9 @@ export class KyselyGarbageIndex implements GarbageIndex {
   }
 
   async listGarbageBlobs(policy: GarbagePolicy, limit: number): Promise<BlobRecord[]> {
-    const rows = await this.database.db
-      .selectFrom('blob')
+    const rows = await unreferencedBlobs(this.database.db)
       .select(['blob.digest', 'blob.size', 'blob.created_at'])
       .where(touched('blob'), '<', policy.now - policy.graceMs)
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('repository_blob as l').select('l.digest').whereRef('l.digest', '=', 'blob.digest'))),
-      )
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('manifest_reference as r').select('r.digest').whereRef('r.digest', '=', 'blob.digest'))),
-      )
-      .orderBy('blob.created_at')
-      .orderBy('blob.digest')
       .limit(limit)
       .execute();
     return rows.map((r) => ({ digest: r.digest, size: toNumber(r.size), createdAt: toDate(r.created_at) }));

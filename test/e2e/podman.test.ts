@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { http } from '../helpers/oci-images.js';
+import { privatePodman } from '../helpers/podman.js';
 import { requireCommand, run, startQuayside, type RegistryServer } from '../helpers/processes.js';
 import { authHeaders } from '../helpers/registry-auth.js';
 
@@ -37,18 +38,7 @@ describe('podman: login, build, push, pull, multi-arch manifest push --all', () 
   const marker = randomBytes(8).toString('hex');
 
   /** Runs podman on this test's own storage; fails with its output unless it exits 0. */
-  async function podman(...args: string[]): Promise<string> {
-    const global = [
-      '--root', join(work, 'storage'),
-      '--runroot', join(work, 'run'),
-      '--storage-driver', 'vfs',
-      '--cgroup-manager', 'cgroupfs',
-      '--events-backend', 'file',
-    ];
-    const result = await run(podmanBin, [...global, ...args], { timeoutMs: 180_000 });
-    assert.equal(result.code, 0, `podman ${args.join(' ')} exited ${result.code}:\n${result.stderr}`);
-    return result.stdout;
-  }
+  const podman = (...args: string[]): Promise<string> => privatePodman(work).podman(...args);
 
   /** A build context whose Containerfile copies one small file into an empty image. */
   async function context(name: string, text: string): Promise<string> {
