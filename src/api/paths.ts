@@ -16,6 +16,8 @@ export type RepositoryResource =
   | { kind: 'tag'; tag: string }
   | { kind: 'restore'; tag: string }
   | { kind: 'manifest'; digest: string }
+  | { kind: 'tag_pull_statistics'; tag: string }
+  | { kind: 'manifest_pull_statistics'; digest: string }
   | { kind: 'permissions'; delegate: DelegateKind }
   | { kind: 'permission'; delegate: DelegateKind; name: string };
 
@@ -41,6 +43,14 @@ export function parseRepositoryPath(path: string): RepositoryPath {
     return parts.some((part) => part === '') ? undefined : parts.join('/');
   };
   const candidates: Array<() => RepositoryPath | undefined> = [
+    () => {
+      const repository = prefix(n - 3);
+      const reference = at(2);
+      if (!repository || at(1) !== 'pull_statistics' || !reference) return undefined;
+      if (at(3) === 'tag') return { repository, resource: { kind: 'tag_pull_statistics', tag: reference } };
+      if (at(3) === 'manifest') return { repository, resource: { kind: 'manifest_pull_statistics', digest: reference } };
+      return undefined;
+    },
     () => {
       const repository = prefix(n - 3);
       const tag = at(2);

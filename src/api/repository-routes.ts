@@ -8,6 +8,7 @@ import { repositoryLogRoutes } from './logs.js';
 import { manifestRoutes } from './manifests.js';
 import { parseRepositoryPath, type RepositoryPath, type RepositoryResource } from './paths.js';
 import { permissionRoutes } from './permissions.js';
+import { pullStatisticsRoutes } from './pull-statistics.js';
 import { repositoryResourceRoutes } from './repositories.js';
 import { callerContext, type HttpMethod } from './route.js';
 import { tagRoutes } from './tags.js';
@@ -36,6 +37,7 @@ export const REPOSITORY_ROUTES: RepositoryRouteTable = {
   ...tagRoutes,
   ...repositoryLogRoutes,
   ...manifestRoutes,
+  ...pullStatisticsRoutes,
 };
 
 /** The repository name of a parsed path, checked: "namespace/name" in the registry's grammar. */

@@ -1,6 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import type { AccountMetadata } from '../db/account-metadata.js';
 import type { Metadata } from '../db/metadata.js';
+import type { PullStatisticsStore } from '../db/pull-statistics.js';
 import { AuthenticatorService } from './authenticator.js';
 import { KeyRing } from './keys.js';
 import type { AuthOptions } from './options.js';
@@ -29,6 +30,8 @@ export interface AuthServicesDeps {
   now?: () => number;
   /** Where login outcomes are counted (src/auth/login-metrics.ts); none: not counted. */
   metrics?: MetricsRegistry;
+  /** Pull statistics for the API to read (FEATURE_IMAGE_PULL_STATS); none: off. */
+  pullStatistics?: PullStatisticsStore;
 }
 
 /** AuthServices with the key ring's lifecycle: start() before the first token is issued, stop() on shutdown. */
@@ -63,6 +66,7 @@ export function buildAuthServices(deps: AuthServicesDeps): RunningAuthServices {
     issuer: tokens,
     verifier: tokens,
     keys,
+    ...(deps.pullStatistics && { pullStatistics: deps.pullStatistics }),
     start: () => keys.start(),
     stop: () => keys.stop(),
   };

@@ -1,6 +1,7 @@
 import type { AccountMetadata, RepositoryRole } from '../db/account-metadata.js';
 import type { Metadata, RepositoryRecord } from '../db/metadata.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { PullStatisticsStore } from '../db/pull-statistics.js';
 import type { AccessEntry, Identity, RepositoryAction } from './identity.js';
 import type { AuthOptions } from './options.js';
 
@@ -99,4 +100,6 @@ export interface AuthServices {
   issuer: TokenIssuer;
   verifier: TokenVerifier;
   audit: AuditLog;
+  /** Pull statistics as written so far (FEATURE_IMAGE_PULL_STATS); none: the feature is off. */
+  pullStatistics?: PullStatisticsStore;
 }

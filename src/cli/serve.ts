@@ -1,5 +1,7 @@
 import cluster from 'node:cluster';
 import { gcOptionsFrom } from '../gc/options.js';
+import { openPullStatistics } from '../stats/open-pull-statistics.js';
+import { startPullStatisticsFlush } from '../workers/pull-statistics-flush.js';
 import { pino, type Logger } from 'pino';
 import { createApp } from '../server/create-app.js';
 import { healthCheckerFrom } from '../health/rds-health.js';
@@ -291,7 +293,9 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const databaseAccounts = createAccountMetadata(database);
   const accounts = { ...databaseAccounts, throttle: cache.throttle(databaseAccounts.throttle) };
   const audit = new AuditLog(accounts.audit, logger);
-  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger, metrics });
+  // Pull statistics: counted in Redis or memory, written in batches (docs/redis.md).
+  const pulls = openPullStatistics(config, database, { logger, metrics, ...(cache.redis && { sharedRedis: cache.redis }) });
+  const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger, metrics, ...(pulls && { pullStatistics: pulls.store }) });
   // The first signing key is published before the first request can ask for a token.
   await auth.start();
   const app = await createApp({
@@ -304,7 +308,9 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     healthPolicy: healthCheckerFrom(config),
     metrics,
     redis: cache.redis,
+    ...(pulls && { pulls: pulls.statistics }),
   });
+  const pullFlush = pulls && startPullStatisticsFlush(pulls.statistics, pulls.flushIntervalMs, logger);
   const limits = connectionLimitsFrom(config);
   const connections = guardConnections(app.server, limits, logger);
   await app.ready();
@@ -340,6 +346,8 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   edge.close();
   connections.stop();
   await auth.stop();
+  await pullFlush?.stop();
+  await pulls?.close();
   await audit.close();
   await store.close?.();
   await cache.close();

@@ -72,7 +72,6 @@ export const QUAY_KEYS_NOT_YET_USED: ReadonlySet<string> = new Set([
   'LOGS_MODEL',
   'LOGS_MODEL_CONFIG',
   'DB_CONNECTION_POOLING',
-  'PULL_METRICS_REDIS',
   // Builds, triggers, mirroring, scanning
   'BUILDMAN_HOSTNAME',
   'BUILD_MANAGER',

@@ -172,6 +172,12 @@ const objectSchema = z.object({
   BUILDLOGS_REDIS: redisEndpointSchema.optional(),
   USER_EVENTS_REDIS: redisEndpointSchema.optional(),
   DATA_MODEL_CACHE_CONFIG: dataModelCacheSchema.default({ engine: 'inmemory' }),
+  // Pull statistics (docs/redis.md): counted in Redis (PULL_METRICS_REDIS, else the endpoint above) or in
+  // memory, written to the database every REDIS_FLUSH_INTERVAL_SECONDS. On by default, unlike Quay: a pull
+  // costs no database write either way.
+  FEATURE_IMAGE_PULL_STATS: z.boolean().default(true),
+  PULL_METRICS_REDIS: redisEndpointSchema.optional(),
+  REDIS_FLUSH_INTERVAL_SECONDS: z.number().int().min(1).max(24 * 3600).default(30),
 });
 
 /** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */

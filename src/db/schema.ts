@@ -181,6 +181,22 @@ export interface SessionTable {
   expires_at: Int64;
 }
 
+/** Added by 0010_pull_statistics: pulls of a tag (by tag name). */
+export interface TagPullStatisticsTable {
+  repository_id: number;
+  tag_name: string;
+  tag_pull_count: Int64;
+  last_tag_pull_date: Int64;
+  current_manifest_digest: string;
+}
+
+/** Added by 0010_pull_statistics: pulls of a manifest, by tag or by digest. */
+export interface ManifestPullStatisticsTable {
+  manifest_id: number;
+  manifest_pull_count: Int64;
+  last_manifest_pull_date: Int64;
+}
+
 export interface Schema {
   repository: RepositoryTable;
   blob: BlobTable;
@@ -200,4 +216,6 @@ export interface Schema {
   audit_log: AuditLogTable;
   login_throttle: LoginThrottleTable;
   session: SessionTable;
+  tag_pull_statistics: TagPullStatisticsTable;
+  manifest_pull_statistics: ManifestPullStatisticsTable;
 }

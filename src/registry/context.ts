@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metadata } from '../db/metadata.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { PullRecorder } from '../stats/pull-recorder.js';
 import type { ManifestLimits } from '../oci/manifest.js';
 import type { Grant, RegistryAccess } from './access.js';
 
@@ -33,6 +34,8 @@ export interface RegistryDeps {
   /** Push, pull and delete events. */
   audit: AuditLog;
   log: FastifyBaseLogger;
+  /** Pull statistics (src/stats/): told of every manifest fetched; none: not counted. */
+  pulls?: PullRecorder;
 }
 
 /** One matched /v2 request: the repository name is already validated by the router. */

@@ -92,7 +92,10 @@ async function serveManifest(ctx: RouteContext, withBody: boolean): Promise<void
   await reply.send(withBody ? manifest.bytes : undefined);
   // A pull is a manifest fetched (as Quay counts them); HEADs are clients checking what they already have.
   if (withBody) {
-    auditRepositoryEvent(ctx, 'pull_repo', isDigestReference(reference) ? { manifest_digest: manifest.digest } : { tag: reference, manifest_digest: manifest.digest });
+    const byDigest = isDigestReference(reference);
+    auditRepositoryEvent(ctx, 'pull_repo', byDigest ? { manifest_digest: manifest.digest } : { tag: reference, manifest_digest: manifest.digest });
+    if (byDigest) deps.pulls?.digestPulled(manifest);
+    else deps.pulls?.tagPulled(repository.id, reference, manifest);
   }
 }
 

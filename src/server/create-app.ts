@@ -20,6 +20,7 @@ import { RegistryError } from '../registry/errors.js';
 import { pathOf } from '../http/url.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { startUploadPurge } from '../workers/upload-purge.js';
+import type { PullRecorder } from '../stats/pull-recorder.js';
 import { startGarbageCollection } from '../workers/garbage-collection.js';
 import { gcMetricsIn } from '../gc/metrics.js';
 import { startAccountCleanup } from '../workers/account-cleanup.js';
@@ -55,6 +56,8 @@ export interface AppDeps {
   metrics?: MetricsRegistry;
   /** The Redis connection when one is configured (src/redis/): probed by /health/endtoend only. */
   redis?: { ping(): Promise<void> };
+  /** Where manifest pulls are counted (src/stats/); none: not counted. */
+  pulls?: PullRecorder;
 }
 
 function isLoggerInstance(logger: AppDeps['logger']): logger is FastifyBaseLogger {
@@ -228,6 +231,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     access: deps.access ?? new TokenAccess(deps.auth),
     audit: deps.auth.audit,
     log: app.log,
+    ...(deps.pulls && { pulls: deps.pulls }),
   };
 
   // First: the request log and everything after it see the real client address.

@@ -35,6 +35,8 @@ const RESOURCE_PATHS: Record<string, string> = {
   tag: '/tag/v1',
   restore: '/tag/v1/restore',
   manifest: `/manifest/sha256:${'0'.repeat(64)}`,
+  tag_pull_statistics: '/tag/v1/pull_statistics',
+  manifest_pull_statistics: `/manifest/sha256:${'0'.repeat(64)}/pull_statistics`,
   permissions: '/permissions/user/',
   permission: '/permissions/user/member',
 };
@@ -154,8 +156,8 @@ describe('/api/v1 access declarations', () => {
       refused(await api.call(method, path, { body: {} }), 401, where);
       refused(await api.call(method, path, { bearer: outsider, body: {} }), 403, where);
       const asReader = await api.call(method, path, { bearer: member, body: {} });
-      if (entry!.access === 'repository:read' && kind === 'manifest') {
-        // The repository has no manifests: the handler's own 404 shows that the guard let the reader through.
+      if (entry!.access === 'repository:read' && ['manifest', 'tag_pull_statistics', 'manifest_pull_statistics'].includes(kind)) {
+        // The repository has no manifests or tags: the handler's own 404 shows that the guard let the reader through.
         assert.equal(asReader.status, 404, where);
         assert.match(asReader.json.error_message as string, /not found in this repository/, where);
       } else if (entry!.access === 'repository:read') {

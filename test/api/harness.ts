@@ -12,6 +12,7 @@ import type { Dialect } from '../../src/db/database.js';
 import type { AccountRecord } from '../../src/db/account-metadata.js';
 import { createAccountMetadata } from '../../src/db/kysely-accounts.js';
 import { createMetadata } from '../../src/db/kysely-metadata.js';
+import { KyselyPullStatistics } from '../../src/db/pull-statistics.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -70,7 +71,7 @@ export async function startApi(
   const accounts = createAccountMetadata(fresh.database);
   const audit = new AuditLog(accounts.audit, silent, { flushIntervalMs: 10 });
   const options = defaultAuthOptions({ superUsers: new Set([ADMIN.name]), ...overrides });
-  const services = buildAuthServices({ accounts, metadata, options, audit, log: silent });
+  const services = buildAuthServices({ accounts, metadata, options, audit, log: silent, pullStatistics: new KyselyPullStatistics(fresh.database) });
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   beforeRegister?.(app);
   await app.register(apiPlugin(services), { prefix: '/api/v1' });

@@ -18,6 +18,10 @@ describe('api paths: repository paths parsed from the right', () => {
     ['acme/app/permissions/team', { repository: 'acme/app', resource: { kind: 'permissions', delegate: 'team' } }],
     ['acme/a/b/permissions/user/bob', { repository: 'acme/a/b', resource: { kind: 'permission', delegate: 'user', name: 'bob' } }],
     ['acme/app/permissions/team/devs', { repository: 'acme/app', resource: { kind: 'permission', delegate: 'team', name: 'devs' } }],
+    ['acme/tools/app/tag/v1/pull_statistics', { repository: 'acme/tools/app', resource: { kind: 'tag_pull_statistics', tag: 'v1' } }],
+    ['acme/app/manifest/sha256:ab/pull_statistics', { repository: 'acme/app', resource: { kind: 'manifest_pull_statistics', digest: 'sha256:ab' } }],
+    // A tag named pull_statistics is still a tag.
+    ['acme/app/tag/pull_statistics', { repository: 'acme/app', resource: { kind: 'tag', tag: 'pull_statistics' } }],
     ['acme/app/changevisibility', { repository: 'acme/app', resource: { kind: 'changevisibility' } }],
     ['acme/app/logs', { repository: 'acme/app', resource: { kind: 'logs' } }],
     // Too short to split: the whole path is the repository.
