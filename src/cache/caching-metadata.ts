@@ -29,8 +29,8 @@ export const REPOSITORIES_GROUP = 'repositories';
 export const repositoryGroup = (id: number) => `repository:${id}`;
 
 /**
- * The hot read paths of a pull (repository by name, a tag's manifest, a manifest by digest, a tag) answered
- * from memory; every write goes through here and invalidates the group it touches on every instance.
+ * The hot read paths of a pull (repository by name, a tag's manifest, a manifest by digest, a tag, a page of
+ * the tag list) answered from memory; every write goes through here and invalidates the group it touches on every instance.
  * Everything else passes through to the database.
  */
 export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
@@ -103,7 +103,16 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     getTag: (id, name) => cached('tag', `tag:${id}:${name}`, repositoryGroup(id), () => t.getTag(id, name)),
     setTag: (id, name, digest) => writing([repositoryGroup(id)], () => t.setTag(id, name, digest)),
     deleteTag: (id, name) => writing([repositoryGroup(id)], () => t.deleteTag(id, name)),
-    listTags: (id, page) => t.listTags(id, page),
+    // A tag list changes only through the writes of this repository's group. An empty page is an absence and
+    // is never kept: the first tags pushed through another instance must be listed at once.
+    listTags: async (id, page) => {
+      const key = `tags:${id}:${page.limit}:${page.last ?? ''}`;
+      const names = await cached('tag_list', key, repositoryGroup(id), async () => {
+        const listed = await t.listTags(id, page);
+        return listed.length === 0 ? undefined : listed;
+      });
+      return names === undefined ? [] : names.slice();
+    },
     tagHistory: (id, name) => t.tagHistory(id, name),
   };
 

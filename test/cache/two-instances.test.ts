@@ -139,6 +139,30 @@ for (const setup of ['shared Redis 127.0.0.1:6379', 'private Redis'] as const) {
       assert.equal(await b.metadata.repositories.getRepositoryById(repository.id), undefined);
     });
 
+    it('a tag list: cached, a tag added or deleted on the other instance seen within the bound, the first tags at once', async () => {
+      const { repository } = await a.metadata.repositories.createRepository(`org/list-${randomUUID().slice(0, 8)}`, 'public');
+      const one = manifest('list-one');
+      await a.metadata.manifests.putManifest(repository.id, one);
+      const list = () => b.metadata.tags.listTags(repository.id, { limit: 100 });
+      assert.deepEqual(await list(), []);
+      // An empty list is never kept: the first tag pushed through A is listed by B on the next request.
+      await a.metadata.tags.setTag(repository.id, 'v1', one.digest);
+      assert.deepEqual(await list(), ['v1']);
+      const before = await hitCount(b.metrics);
+      assert.deepEqual(await list(), ['v1']);
+      assert.ok((await hitCount(b.metrics)) > before, 'the second read is a cache hit');
+      (await list()).push('mutated by a caller');
+      assert.deepEqual(await list(), ['v1'], 'a caller cannot change the cached list');
+
+      await a.metadata.tags.setTag(repository.id, 'v2', one.digest);
+      const added = await timeUntil('B to list the new tag', list, ['v1', 'v2']);
+      assert.ok(added < LISTENING_BOUND_MS, `new tag listed after ${added} ms`);
+      await a.metadata.tags.deleteTag(repository.id, 'v1');
+      const removed = await timeUntil('B to stop listing the deleted tag', list, ['v2']);
+      assert.ok(removed < LISTENING_BOUND_MS, `deleted tag dropped after ${removed} ms`);
+      assert.deepEqual(await b.metadata.tags.listTags(repository.id, { limit: 1, last: 'v1' }), ['v2'], 'pages are cached apart');
+    });
+
     if (setup === 'private Redis') {
       it('with Redis killed, writes and reads keep working and the other instance sees them within the short TTL; Redis back, used again', async () => {
         const { repository } = await a.metadata.repositories.createRepository(`org/kill-${randomUUID().slice(0, 8)}`, 'public');
