@@ -27,7 +27,7 @@ import { CliError } from './cli-error.js';
 import { EarlyListener } from './early-listener.js';
 import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan, type ServeListeners } from './serve-listeners.js';
-import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
+import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, storageValidationOf, type CheckedConfig } from './runtime.js';
 
 const HELP = `usage: quayside serve [options]
 
@@ -304,6 +304,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     healthPolicy: healthCheckerFrom(config),
     metrics,
     redis: cache.redis,
+    storageValidation: storageValidationOf(checked),
   });
   const limits = connectionLimitsFrom(config);
   const connections = guardConnections(app.server, limits, logger);
