@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, errorText, repositoryPath } from '../api.js';
 import { CopyField } from '../components/CopyField.js';
 import { ErrorNote } from '../components/ErrorNote.js';
+import { Pager } from '../components/Pager.js';
 import { useLoad } from '../components/useLoad.js';
 import { formatBytes, formatEpoch, formatQuayDate, platformName, pullCommand, shortDigest } from '../format.js';
 import type { Manifest, RepositoryDetail, Tag, TagPage } from '../types.js';
@@ -117,18 +118,5 @@ export function TagList({ repo }: { repo: RepositoryDetail }) {
   );
 }
 
-/** Previous / next page buttons of a paged list. */
-export function Pager({ page, hasMore, onPage }: { page: number; hasMore: boolean; onPage: (page: number) => void }) {
-  if (page === 1 && !hasMore) return null;
-  return (
-    <nav class="pager" aria-label="Pages">
-      <button type="button" disabled={page === 1} onClick={() => onPage(page - 1)}>
-        Previous page
-      </button>
-      <span>Page {page}</span>
-      <button type="button" disabled={!hasMore} onClick={() => onPage(page + 1)}>
-        Next page
-      </button>
-    </nav>
-  );
-}
+/** The pager moved to components/; TagHistory imports it from here. */
+export { Pager };
