@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, errorText, repositoryPath } from '../api.js';
 import { CopyField } from '../components/CopyField.js';
 import { ErrorNote } from '../components/ErrorNote.js';
+import { ScrollRegion } from '../components/ScrollRegion.js';
 import { Pager } from '../components/Pager.js';
 import { useLoad } from '../components/useLoad.js';
 import { formatBytes, formatEpoch, formatQuayDate, platformName, pullCommand, shortDigest } from '../format.js';
@@ -90,7 +91,7 @@ export function TagList({ repo }: { repo: RepositoryDetail }) {
         </p>
       ) : null}
       {list.length > 0 ? (
-        <div class="scroll">
+        <ScrollRegion label={`Tags of ${repo.namespace}/${repo.name}`}>
           <table class="list">
             <caption class="visually-hidden">Tags of {repo.namespace}/{repo.name}</caption>
             <thead>
@@ -111,7 +112,7 @@ export function TagList({ repo }: { repo: RepositoryDetail }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
       <Pager page={page} hasMore={tags.value?.has_additional === true} onPage={setPage} />
     </div>

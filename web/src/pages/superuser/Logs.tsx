@@ -1,6 +1,7 @@
 import { api } from '../../api.js';
 import { ErrorNote } from '../../components/ErrorNote.js';
 import { Pager } from '../../components/Pager.js';
+import { ScrollRegion } from '../../components/ScrollRegion.js';
 import { useCursorPages } from '../../components/useCursorPages.js';
 import { formatQuayDate } from '../../format.js';
 import type { AuditPage } from '../../superuser-types.js';
@@ -23,7 +24,7 @@ export function SuperuserLogs() {
       {logs.loading && logs.value === undefined ? <p aria-live="polite">Loading…</p> : null}
       {logs.value !== undefined && logs.items.length === 0 ? <p>Nothing was logged in the last seven days.</p> : null}
       {logs.items.length > 0 ? (
-        <div class="scroll">
+        <ScrollRegion label="Usage log">
           <table class="list">
             <caption class="visually-hidden">Usage log</caption>
             <thead>
@@ -51,7 +52,7 @@ export function SuperuserLogs() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
       <Pager page={logs.page} hasMore={logs.hasMore} onPage={logs.goTo} label="Pages of the usage log" />
     </>

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, errorText } from '../../api.js';
 import { ErrorNote } from '../../components/ErrorNote.js';
 import { Pager } from '../../components/Pager.js';
+import { ScrollRegion } from '../../components/ScrollRegion.js';
 import { useCursorPages } from '../../components/useCursorPages.js';
 import type { SuperuserOrganization, SuperuserOrganizationPage } from '../../superuser-types.js';
 
@@ -66,7 +67,7 @@ export function SuperuserOrganizations() {
       {organizations.loading && organizations.value === undefined ? <p aria-live="polite">Loading…</p> : null}
       {organizations.value !== undefined && organizations.items.length === 0 ? <p>No organizations yet.</p> : null}
       {organizations.items.length > 0 ? (
-        <div class="scroll">
+        <ScrollRegion label="Organizations">
           <table class="list">
             <caption class="visually-hidden">Organizations</caption>
             <thead>
@@ -82,7 +83,7 @@ export function SuperuserOrganizations() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
       <Pager page={organizations.page} hasMore={organizations.hasMore} onPage={organizations.goTo} label="Pages of organizations" />
     </>

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, errorText } from '../../api.js';
 import { ErrorNote } from '../../components/ErrorNote.js';
+import { ScrollRegion } from '../../components/ScrollRegion.js';
 import { useLoad } from '../../components/useLoad.js';
 import { formatQuayDate } from '../../format.js';
 import type { HealthReport, ServiceKey, StorageLocation, StorageValidation } from '../../superuser-types.js';
@@ -83,7 +84,7 @@ function StorageSection() {
       <ErrorNote error={locations.error} />
       {locations.value !== undefined && list.length === 0 ? <p>This server knows no storage location.</p> : null}
       {list.length > 0 ? (
-        <div class="scroll">
+        <ScrollRegion label="Table of storage locations">
           <table class="list">
             <caption class="visually-hidden">Storage locations</caption>
             <thead>
@@ -109,7 +110,7 @@ function StorageSection() {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
       {list.length > 0 ? (
         <button type="button" class="primary" onClick={validate} disabled={running}>
@@ -134,7 +135,7 @@ function ServiceKeys() {
       <ErrorNote error={keys.error} />
       {keys.value !== undefined && list.length === 0 ? <p>No active service key.</p> : null}
       {list.length > 0 ? (
-        <div class="scroll">
+        <ScrollRegion label="Table of service keys">
           <table class="list">
             <caption class="visually-hidden">Service keys</caption>
             <thead>
@@ -158,7 +159,7 @@ function ServiceKeys() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
     </section>
   );

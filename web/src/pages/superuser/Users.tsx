@@ -3,6 +3,7 @@ import { api, errorText } from '../../api.js';
 import { CopyField } from '../../components/CopyField.js';
 import { ErrorNote } from '../../components/ErrorNote.js';
 import { Pager } from '../../components/Pager.js';
+import { ScrollRegion } from '../../components/ScrollRegion.js';
 import { useCursorPages } from '../../components/useCursorPages.js';
 import { useSession } from '../../session.js';
 import type { CreatedUser, SuperuserUser, SuperuserUserPage } from '../../superuser-types.js';
@@ -118,7 +119,7 @@ export function SuperuserUsers() {
       <ErrorNote error={users.error} />
       {users.loading && users.value === undefined ? <p aria-live="polite">Loading…</p> : null}
       {users.items.length > 0 ? (
-        <div class="scroll">
+        <ScrollRegion label="Users">
           <table class="list">
             <caption class="visually-hidden">Users</caption>
             <thead>
@@ -135,7 +136,7 @@ export function SuperuserUsers() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
       <Pager page={users.page} hasMore={users.hasMore} onPage={users.goTo} label="Pages of users" />
     </>
