@@ -1,6 +1,6 @@
 // The superuser panel in a real browser against a real `quayside serve` (e2e is in SUPER_USERS, two storage
 // locations, one of them broken): create a user (a bad name refused in words, the generated password shown
-// once and working), disable and enable it, page through the users and delete one; page the organizations
+// once and working), disable and enable it (also from the keyboard alone), page through the users and delete one; page the organizations
 // and delete one (one with a repository refused in words at its row); page the whole usage log; the status
 // page's health, "Validate storage" (the good location passes and gets its _verify marker, the broken one
 // is named with its reason) and service keys. A user who is not a superuser sees no panel, and the server
@@ -103,6 +103,28 @@ describe('the superuser panel in Chromium', () => {
     await page.getByRole('button', { name: 'Delete user-00', exact: true }).click();
     await usersTable().getByRole('rowheader', { name: 'user-00', exact: true }).waitFor({ state: 'detached' });
     assert.equal((await call('PUT', '/superuser/users/user-00', { enabled: true })).status, 404, 'the server agrees it is gone');
+  });
+
+  test('the users tab works from the keyboard alone: create a user, then disable and enable it', async () => {
+    await page.getByLabel('New username').focus();
+    await page.keyboard.type('kbd-user');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'new-user-email');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('password of kbd-user', { exact: true }).waitFor();
+    const disable = page.getByRole('button', { name: 'Disable user kbd-user' });
+    await disable.focus();
+    await page.keyboard.press('Enter');
+    const enable = page.getByRole('button', { name: 'Enable user kbd-user' });
+    await enable.waitFor();
+    await enable.focus();
+    await page.keyboard.press('Space');
+    await disable.waitFor();
+    const view = (await call('GET', '/superuser/users/?limit=100')).json as { users: Array<{ username: string; enabled: boolean }> };
+    assert.equal(view.users.find((user) => user.username === 'kbd-user')?.enabled, true);
+    assert.equal((await call('DELETE', '/superuser/users/kbd-user')).status, 204);
+    await page.reload();
+    await usersTable().waitFor();
   });
 
   test('organizations are listed and deleted; one with a repository is refused in words at its row', async () => {
