@@ -38,6 +38,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 [ -d node_modules ] || npm ci
+# A devDependency added since node_modules was installed (axe-core for test/web/accessibility) needs npm ci.
+node -e "require.resolve('axe-core/axe.min.js')" 2>/dev/null || npm ci
 npm run build --silent
 
 # The services every machine of ours runs; tests fail loudly when they are unreachable.

@@ -11,6 +11,7 @@ import { repositoryListRoutes } from './repositories.js';
 import { repositoryPathRoutes } from './repository-routes.js';
 import { robotRoutes } from './robots.js';
 import { signinRoutes } from './signin.js';
+import { superuserRoutes, type SuperuserDeps } from './superuser.js';
 import { teamRoutes } from './teams.js';
 import { userRoutes } from './users.js';
 
@@ -34,8 +35,8 @@ async function sendApiError(error: unknown, request: FastifyRequest, reply: Fast
   await reply.type('application/json; charset=utf-8').send(JSON.stringify(known.toBody()));
 }
 
-/** Builds the /api/v1 plugin; register it with { prefix: '/api/v1' }. */
-export function apiPlugin(services: AuthServices): FastifyPluginAsync {
+/** Builds the /api/v1 plugin; register it with { prefix: '/api/v1' }. `superuser` feeds the status endpoints. */
+export function apiPlugin(services: AuthServices, superuser: SuperuserDeps = {}): FastifyPluginAsync {
   return async function api(instance: FastifyInstance): Promise<void> {
     // The root parser refuses an empty JSON body; a DELETE from a session carries the JSON content type
     // (the cross-site guard) without a body, so an empty body is "no body" here.
@@ -76,5 +77,6 @@ export function apiPlugin(services: AuthServices): FastifyPluginAsync {
     repositoryListRoutes(instance, services);
     repositoryPathRoutes(instance, services);
     logRoutes(instance, services);
+    superuserRoutes(instance, services, superuser);
   };
 }

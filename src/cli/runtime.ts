@@ -11,6 +11,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { CliError } from './cli-error.js';
 import { caListWith } from '../net/extra-ca.js';
 import { checkEdgeFiles, chooseConfigLocation, configFileOf, type ConfigLocation, type EdgeFiles } from './config-dir.js';
+import type { StorageValidation } from '../api/superuser.js';
 
 export type { ConfigLocation } from './config-dir.js';
 
@@ -234,6 +235,26 @@ export async function checkStorageLocations(
       }
     }),
   );
+}
+
+/**
+ * The superuser API's view of the storage locations (src/api/superuser.ts): the same check as `quayside
+ * storage validate`, run on demand, each store closed once it has answered.
+ */
+export function storageValidationOf(checked: Pick<CheckedConfig, 'locations' | 'edge'>): StorageValidation {
+  return {
+    locations: () => checked.locations.map((location) => ({ name: location.name, driver: location.driver.name })),
+    validate: async () => {
+      const checks = await checkStorageLocations(checked);
+      await Promise.all(checks.map((check) => check.store.close?.().catch(() => undefined)));
+      return checks.map(({ location, failure }) => ({
+        name: location.name,
+        driver: location.driver.name,
+        ok: failure === undefined,
+        ...(failure === undefined ? {} : { failure }),
+      }));
+    },
+  };
 }
 
 /**

@@ -29,7 +29,7 @@ import { CliError } from './cli-error.js';
 import { EarlyListener } from './early-listener.js';
 import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan, type ServeListeners } from './serve-listeners.js';
-import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
+import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, storageValidationOf, type CheckedConfig } from './runtime.js';
 
 const HELP = `usage: quayside serve [options]
 
@@ -309,6 +309,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     metrics,
     redis: cache.redis,
     ...(pulls && { pulls: pulls.statistics }),
+    storageValidation: storageValidationOf(checked),
   });
   const pullFlush = pulls && startPullStatisticsFlush(pulls.statistics, pulls.flushIntervalMs, logger);
   const limits = connectionLimitsFrom(config);

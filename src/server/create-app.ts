@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { LoggerOptions } from 'pino';
 import type { Metadata } from '../db/metadata.js';
 import { apiPlugin } from '../api/plugin.js';
+import type { StorageValidation } from '../api/superuser.js';
 import type { AuthServices } from '../auth/services.js';
 import { tokenEndpoint } from '../auth/token-endpoint.js';
 import type { RegistryAccess } from '../registry/access.js';
@@ -58,6 +59,8 @@ export interface AppDeps {
   redis?: { ping(): Promise<void> };
   /** Where manifest pulls are counted (src/stats/); none: not counted. */
   pulls?: PullRecorder;
+  /** The configured storage locations and their `_verify` check, for the superuser status page (src/api/superuser.ts). */
+  storageValidation?: StorageValidation;
 }
 
 function isLoggerInstance(logger: AppDeps['logger']): logger is FastifyBaseLogger {
@@ -279,7 +282,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes({ checks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs, instancePolicy: deps.healthPolicy }));
   await app.register(tokenEndpoint(deps.auth));
-  await app.register(apiPlugin(deps.auth), { prefix: '/api/v1' });
+  await app.register(apiPlugin(deps.auth, { storage: deps.storageValidation }), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));
   if (deps.webUi !== false) await app.register(webUiPlugin(deps.webUi ?? {}));
   return app;

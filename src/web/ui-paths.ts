@@ -5,10 +5,10 @@
  */
 
 /** Exact UI paths. */
-export const UI_PAGES: readonly string[] = ['/', '/signin', '/signup', '/new', '/account', '/organizations'];
+export const UI_PAGES: readonly string[] = ['/', '/signin', '/signup', '/new', '/account', '/organizations', '/superuser'];
 
-/** UI path prefixes followed by a name: /repository/<namespace>/<name>, /organization/<name>, /user/<name>. */
-export const UI_PREFIXES: readonly string[] = ['/repository/', '/organization/', '/user/'];
+/** UI path prefixes followed by a name: /repository/<namespace>/<name>, /organization/<name>, /user/<name>, /superuser/<section>. */
+export const UI_PREFIXES: readonly string[] = ['/repository/', '/organization/', '/user/', '/superuser/'];
 
 /** True when `path` (no query string) is a page of the UI. */
 export function isUiPath(path: string): boolean {

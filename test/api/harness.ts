@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { apiPlugin } from '../../src/api/plugin.js';
+import type { SuperuserDeps } from '../../src/api/superuser.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { buildAuthServices, type RunningAuthServices } from '../../src/auth/auth-services.js';
 import { defaultAuthOptions, type AuthOptions } from '../../src/auth/options.js';
@@ -65,6 +66,8 @@ export async function startApi(
   overrides: Partial<AuthOptions> = {},
   /** Runs on the bare app before the API is registered (e.g. to add an onRoute hook that reads the route table). */
   beforeRegister?: (app: FastifyInstance) => void,
+  /** What the superuser endpoints are given (the storage locations to validate). */
+  superuser: SuperuserDeps = {},
 ): Promise<Api> {
   const fresh = await freshDatabase(dialect);
   const metadata = createMetadata(fresh.database);
@@ -74,7 +77,7 @@ export async function startApi(
   const services = buildAuthServices({ accounts, metadata, options, audit, log: silent, pullStatistics: new KyselyPullStatistics(fresh.database) });
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   beforeRegister?.(app);
-  await app.register(apiPlugin(services), { prefix: '/api/v1' });
+  await app.register(apiPlugin(services, superuser), { prefix: '/api/v1' });
   await app.ready();
 
   const createUser = async (name: string, password: string, email?: string) =>

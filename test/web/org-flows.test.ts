@@ -81,10 +81,10 @@ describe('organizations and tokens in Chromium', () => {
 
     // Reloading the page drops the token: it is shown once, from the create response only.
     await page.reload();
-    await page.getByRole('button', { name: 'Regenerate the token of acme+ci' }).waitFor();
+    await page.getByRole('button', { name: 'Regenerate token of acme+ci' }).waitFor();
     assert.equal(await page.getByLabel('token of acme+ci', { exact: true }).count(), 0);
 
-    await page.getByRole('button', { name: 'Regenerate the token of acme+ci' }).click();
+    await page.getByRole('button', { name: 'Regenerate token of acme+ci' }).click();
     const fresh = await page.getByLabel('token of acme+ci', { exact: true }).inputValue();
     assert.notEqual(fresh, secret);
     assert.equal(await tokenWorks(server, 'acme+ci', fresh), true, 'the regenerated token works');

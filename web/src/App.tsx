@@ -9,6 +9,7 @@ import { Repositories } from './pages/Repositories.js';
 import { Repository } from './pages/Repository.js';
 import { SignIn } from './pages/SignIn.js';
 import { SignUp } from './pages/SignUp.js';
+import { isSuperuserPath, Superuser } from './pages/superuser/Superuser.js';
 import { navigate, usePlace, type Place } from './router.js';
 import { loadUser, SessionContext, type Session } from './session.js';
 import type { User } from './types.js';
@@ -34,6 +35,7 @@ function Page({ place, user }: { place: Place; user: User | null }) {
   if (place.path === '/new') return <NewRepository />;
   if (place.path === '/account') return <Account />;
   if (place.path === '/organizations') return <Organizations />;
+  if (isSuperuserPath(place.path)) return <Superuser path={place.path} />;
   const organization = /^\/organization\/([^/]+)$/.exec(place.path);
   if (organization !== null) return <Organization name={decodeURIComponent(organization[1]!)} />;
   const repository = repositoryOf(place.path);
@@ -58,6 +60,7 @@ function Header({ user, onSignOut, error }: { user: User | null; onSignOut: () =
         <nav aria-label="Main">
           <a href="/">Repositories</a>
           <a href="/organizations">Organizations</a>
+          {user.super_user ? <a href="/superuser/users">Superuser</a> : null}
           <a href="/account">{user.username}</a>
           <button type="button" onClick={onSignOut}>
             Sign out

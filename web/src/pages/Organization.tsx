@@ -149,7 +149,7 @@ function Robots({ org }: { org: string }) {
             <button
               type="button"
               onClick={() => act(() => api<RobotView>('POST', `${orgPath(org)}/robots/${encodeURIComponent(shortOf(robot.name))}/regenerate`, {}))}
-              aria-label={`Regenerate the token of ${robot.name}`}
+              aria-label={`Regenerate token of ${robot.name}`}
             >
               Regenerate token
             </button>{' '}

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, errorText, repositoryPath } from '../api.js';
 import { ErrorNote } from '../components/ErrorNote.js';
+import { ScrollRegion } from '../components/ScrollRegion.js';
 import { useLoad } from '../components/useLoad.js';
 import { formatBytes, formatEpoch, shortDigest } from '../format.js';
 import type { RepositoryDetail, Tag, TagPage } from '../types.js';
@@ -40,7 +41,7 @@ export function TagHistory({ repo }: { repo: RepositoryDetail }) {
       </p>
       {history.value !== undefined && list.length === 0 ? <p>No tag has ever been pushed here.</p> : null}
       {list.length > 0 ? (
-        <div class="scroll">
+        <ScrollRegion label={`Tag history of ${repo.namespace}/${repo.name}`}>
           <table class="list">
             <caption class="visually-hidden">Tag history of {repo.namespace}/{repo.name}</caption>
             <thead>
@@ -79,7 +80,7 @@ export function TagHistory({ repo }: { repo: RepositoryDetail }) {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
       <Pager page={page} hasMore={history.value?.has_additional === true} onPage={setPage} />
     </div>

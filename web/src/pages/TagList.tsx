@@ -2,6 +2,8 @@ import { useState } from 'preact/hooks';
 import { api, errorText, repositoryPath } from '../api.js';
 import { CopyField } from '../components/CopyField.js';
 import { ErrorNote } from '../components/ErrorNote.js';
+import { ScrollRegion } from '../components/ScrollRegion.js';
+import { Pager } from '../components/Pager.js';
 import { useLoad } from '../components/useLoad.js';
 import { formatBytes, formatEpoch, formatQuayDate, platformName, pullCommand, shortDigest } from '../format.js';
 import type { Manifest, RepositoryDetail, Tag, TagPage } from '../types.js';
@@ -89,7 +91,7 @@ export function TagList({ repo }: { repo: RepositoryDetail }) {
         </p>
       ) : null}
       {list.length > 0 ? (
-        <div class="scroll">
+        <ScrollRegion label={`Tags of ${repo.namespace}/${repo.name}`}>
           <table class="list">
             <caption class="visually-hidden">Tags of {repo.namespace}/{repo.name}</caption>
             <thead>
@@ -110,25 +112,12 @@ export function TagList({ repo }: { repo: RepositoryDetail }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
       <Pager page={page} hasMore={tags.value?.has_additional === true} onPage={setPage} />
     </div>
   );
 }
 
-/** Previous / next page buttons of a paged list. */
-export function Pager({ page, hasMore, onPage }: { page: number; hasMore: boolean; onPage: (page: number) => void }) {
-  if (page === 1 && !hasMore) return null;
-  return (
-    <nav class="pager" aria-label="Pages">
-      <button type="button" disabled={page === 1} onClick={() => onPage(page - 1)}>
-        Previous page
-      </button>
-      <span>Page {page}</span>
-      <button type="button" disabled={!hasMore} onClick={() => onPage(page + 1)}>
-        Next page
-      </button>
-    </nav>
-  );
-}
+/** The pager moved to components/; TagHistory imports it from here. */
+export { Pager };
