@@ -50,7 +50,9 @@ export function GrantForm({
           }
           try {
             await onGrant(kind, name.trim(), role);
+            // Back to the least role, so that the next grant is never stronger than chosen.
             setName('');
+            setRole('read');
           } catch (failure) {
             setError(errorText(failure));
           }
