@@ -58,13 +58,13 @@ export function GrantForm({
           }
         }}
       >
+        <label for={`${id}-name`}>{kind === 'team' ? 'Team name' : 'User or robot name'}</label>
         {allowTeams ? (
           <select id={`${id}-kind`} aria-label="Kind" value={kind} onChange={(e) => setKind(e.currentTarget.value as DelegateKind)}>
             <option value="user">User or robot</option>
             <option value="team">Team</option>
           </select>
         ) : null}
-        <label for={`${id}-name`}>{kind === 'team' ? 'Team name' : 'User or robot name'}</label>
         <input id={`${id}-name`} required value={name} onInput={(e) => setName(e.currentTarget.value)} />
         <RoleSelect label="Role to give" value={role} onChange={setRole} />
         <button type="submit" class="primary">
