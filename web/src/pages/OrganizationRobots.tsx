@@ -105,7 +105,11 @@ function RobotPermissions({ org, robot }: { org: string; robot: string }) {
             setError({ where: 'add', text: 'Type the name of a repository of this organization.' });
             return;
           }
-          if (await run('add', () => api('PUT', grantPath(name), { role }))) setRepository('');
+          if (await run('add', () => api('PUT', grantPath(name), { role }))) {
+            // Back to the least role, so that the next grant is never stronger than chosen.
+            setRepository('');
+            setRole('read');
+          }
         }}
       >
         <label for={inputId}>Give {robot} a repository of {org}</label>
