@@ -128,7 +128,15 @@ describe('organization administration in Chromium', () => {
     const granted = await call(page.request, 'GET', '/organization/acme/robots/deployer/permissions');
     assert.deepEqual(granted.permissions, [{ repository: { name: 'fresh', is_public: false }, role: 'write' }]);
 
+    // Removed behind the page's back first: the page's Remove then says why it failed, on that row.
+    const { prototypes } = await call(page.request, 'GET', '/organization/acme/prototypes');
+    const id = (prototypes as { id: string }[])[0]!.id;
+    const gone = await page.request.delete(`/api/v1/organization/acme/prototypes/${id}`, { headers: { 'content-type': 'application/json' } });
+    assert.equal(gone.status(), 204);
     await row.getByRole('button', { name: 'Remove the default permission of acme+deployer' }).click();
+    await row.getByRole('alert').waitFor();
+    assert.match(await row.getByRole('alert').innerText(), /no default permission/);
+    await page.reload();
     await page.getByText('No default permissions.').waitFor();
     assert.deepEqual((await call(page.request, 'GET', '/organization/acme/prototypes')).prototypes, []);
   });

@@ -168,6 +168,18 @@ describe('repository permissions, settings and usage log in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 720 });
   });
 
+  test('a change that fails on the server is explained in words on its own row', async () => {
+    // Another admin removes the robot's permission behind this page's back; removing it here then fails.
+    const gone = await page.request.delete('/api/v1/repository/acme/app/permissions/user/acme+ci', { headers: { 'content-type': 'application/json' } });
+    assert.equal(gone.status(), 204);
+    const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'acme+ci' }) });
+    await row.getByRole('button', { name: 'Remove the permission of acme+ci' }).click();
+    const alert = row.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /no permission for user "acme\+ci" on this repository/);
+    assert.equal(await page.getByRole('alert').count(), 1, 'only that row says so');
+  });
+
   test('a member with write access sees tags and history but no admin tab', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/signin/);
