@@ -105,6 +105,22 @@ describe('organization administration in Chromium', () => {
     assert.deepEqual(await call(page.request, 'GET', '/organization/acme/robots/deployer/permissions'), { permissions: [] });
   });
 
+  test("a robot action that fails on the server is explained at that robot", async () => {
+    await page.getByLabel('Robot name').fill('temp');
+    await page.getByRole('button', { name: 'Create robot' }).click();
+    await page.getByRole('button', { name: 'Regenerate the token of acme+temp' }).waitFor();
+    const gone = await page.request.delete('/api/v1/organization/acme/robots/temp', { headers: { 'content-type': 'application/json' } });
+    assert.equal(gone.status(), 204);
+    await page.getByRole('button', { name: 'Regenerate the token of acme+temp' }).click();
+    const item = page.getByRole('listitem').filter({ has: page.getByRole('button', { name: 'Delete acme+temp' }) });
+    await item.getByRole('alert').waitFor();
+    assert.match(await item.getByRole('alert').innerText(), /robot "acme\+temp" not found/);
+    assert.equal(await page.getByRole('alert').count(), 1, 'only that robot says so');
+    await page.reload();
+    await page.getByRole('button', { name: 'Permissions of acme+deployer' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Delete acme+temp' }).count(), 0);
+  });
+
   test('default permissions: an unknown user refused in words; one added applies to the next repository; removed', async () => {
     await page.getByRole('link', { name: 'Default permissions' }).click();
     await page.waitForURL(/tab=defaults/);

@@ -135,15 +135,16 @@ export function Robots({ org }: { org: string }) {
   const [short, setShort] = useState('');
   const [fresh, setFresh] = useState<RobotView | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const act = async (run: () => Promise<RobotView | undefined>) => {
+  // `where` is 'create' or the robot whose button was pressed: the error is shown there.
+  const [error, setError] = useState<{ where: string; text: string } | null>(null);
+  const act = async (where: string, run: () => Promise<RobotView | undefined>) => {
     setError(null);
     try {
       const answer = await run();
       setFresh(answer?.token !== undefined ? answer : null);
       await robots.reload();
     } catch (failure) {
-      setError(errorText(failure));
+      setError({ where, text: errorText(failure) });
     }
   };
   return (
@@ -153,7 +154,7 @@ export function Robots({ org }: { org: string }) {
         class="row"
         onSubmit={(event) => {
           event.preventDefault();
-          void act(async () => {
+          void act('create', async () => {
             const robot = await api<RobotView>('PUT', `${orgPath(org)}/robots/${encodeURIComponent(short)}`, {});
             setShort('');
             return robot;
@@ -166,7 +167,7 @@ export function Robots({ org }: { org: string }) {
           Create robot
         </button>
       </form>
-      <ErrorNote error={error ?? robots.error} />
+      <ErrorNote error={error?.where === 'create' ? error.text : robots.error} />
       {fresh?.token !== undefined ? (
         <div class="notice" role="status">
           <p>
@@ -191,7 +192,7 @@ export function Robots({ org }: { org: string }) {
             </button>{' '}
             <button
               type="button"
-              onClick={() => act(() => api<RobotView>('POST', `${orgPath(org)}/robots/${encodeURIComponent(shortOf(robot.name))}/regenerate`, {}))}
+              onClick={() => act(robot.name, () => api<RobotView>('POST', `${orgPath(org)}/robots/${encodeURIComponent(shortOf(robot.name))}/regenerate`, {}))}
               aria-label={`Regenerate the token of ${robot.name}`}
             >
               Regenerate token
@@ -200,7 +201,7 @@ export function Robots({ org }: { org: string }) {
               type="button"
               class="danger"
               onClick={() =>
-                act(async () => {
+                act(robot.name, async () => {
                   await api('DELETE', `${orgPath(org)}/robots/${encodeURIComponent(shortOf(robot.name))}`);
                   return undefined;
                 })
@@ -209,6 +210,7 @@ export function Robots({ org }: { org: string }) {
             >
               Delete
             </button>
+            {error?.where === robot.name ? <ErrorNote error={error.text} /> : null}
             <div id={`permissions-of-${robot.name}`}>{open === robot.name ? <RobotPermissions org={org} robot={robot.name} /> : null}</div>
           </li>
         ))}
