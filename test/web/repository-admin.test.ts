@@ -209,6 +209,16 @@ describe('repository permissions, settings and usage log in Chromium', () => {
     await remove.click();
     await page.waitForURL(`${server.url}/`);
     assert.equal((await page.request.get('/api/v1/repository/acme/app')).status(), 404);
+  });
+
+  test("a user's own repository offers no teams (they exist only in organizations)", async () => {
+    await call(page.request, 'POST', '/repository', { namespace: E2E_USER.username, repository: 'mine', visibility: 'private', description: '' });
+    await page.goto(`/repository/${E2E_USER.username}/mine?tab=permissions`);
+    await page.getByText('No one else has a permission on this repository.').waitFor();
+    assert.equal(await page.getByLabel('Kind').count(), 0, 'no kind to choose: users and robots only');
+    await page.getByLabel('User or robot name').fill('bob');
+    await page.getByRole('button', { name: 'Add permission' }).click();
+    await page.getByRole('rowheader', { name: 'bob' }).waitFor();
     assert.deepEqual(pageErrors, [], 'no script error on any page');
   });
 });
