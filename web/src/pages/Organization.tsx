@@ -32,7 +32,23 @@ function orgPath(org: string): string {
  * any admin team, when this team holds them: the server refuses to remove them (the organization would have
  * no admin), so no Remove button is offered.
  */
-function Team({ org, team, canAdmin, lastAdmin, onChange }: { org: string; team: TeamView; canAdmin: boolean; lastAdmin: string | null; onChange: () => Promise<void> }) {
+function Team({
+  org,
+  team,
+  canAdmin,
+  adminsKnown,
+  lastAdmin,
+  onChange,
+}: {
+  org: string;
+  team: TeamView;
+  canAdmin: boolean;
+  /** False while the organization's admins are loading: an admin team then offers no Remove yet. */
+  adminsKnown: boolean;
+  lastAdmin: string | null;
+  onChange: () => Promise<void>;
+}) {
+  const mayRemove = (name: string) => canAdmin && (team.role !== 'admin' || adminsKnown) && name !== lastAdmin;
   const path = `${orgPath(org)}/team/${encodeURIComponent(team.name)}/members`;
   // Only the team's members and the organization's admins may list a team: for anyone else a 403 means
   // "not yours to see", said plainly rather than as an error.
@@ -51,8 +67,9 @@ function Team({ org, team, canAdmin, lastAdmin, onChange }: { org: string; team:
     try {
       await api(method, `${path}/${encodeURIComponent(name)}`, method === 'PUT' ? {} : undefined);
       setMember('');
-      await members.reload();
+      // The organization's count of admins first: until it is known again no Remove is wrongly offered.
       await onChange();
+      await members.reload();
     } catch (failure) {
       setError(errorText(failure));
     }
@@ -70,7 +87,7 @@ function Team({ org, team, canAdmin, lastAdmin, onChange }: { org: string; team:
           <li key={m.name}>
             {m.name}{' '}
             {canAdmin && m.name === lastAdmin ? <span class="muted">(the last admin: add another before removing)</span> : null}
-            {canAdmin && m.name !== lastAdmin ? (
+            {mayRemove(m.name) ? (
               <button type="button" class="danger" onClick={() => change('DELETE', m.name)} aria-label={`Remove ${m.name} from ${team.name}`}>
                 Remove
               </button>
@@ -179,6 +196,7 @@ export function Organization({ name }: { name: string }) {
                 org={name}
                 team={view.teams![team]!}
                 canAdmin={view.is_admin}
+                adminsKnown={members.value !== undefined}
                 lastAdmin={lastAdmin?.team === team ? lastAdmin.user : null}
                 onChange={reload}
               />
