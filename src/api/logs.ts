@@ -5,6 +5,7 @@ import type { AuditFilter, AuditRecord } from '../db/account-metadata.js';
 import { ok, type ApiContext, type ApiResult } from './context.js';
 import { badRequest } from './errors.js';
 import { quayDate } from './format.js';
+import { splitRepositoryName } from './paths.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
 import { route } from './route.js';
 import { MAX_NAME_INPUT_LENGTH, parseQuery } from './validation.js';
@@ -50,10 +51,19 @@ export function parseTimeBound(value: string, bound: 'start' | 'end'): Date | un
   return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
+/**
+ * The row's metadata with Quay's `repo` (the name without namespace) when the row is about a repository:
+ * the /v2 rows (push, pull, delete) do not store it, and an organization's log must say which repository.
+ */
+function metadataOf(record: AuditRecord): Record<string, unknown> {
+  if (record.repository === null || 'repo' in record.metadata) return record.metadata;
+  return { ...record.metadata, repo: splitRepositoryName(record.repository).name };
+}
+
 function entryView(record: AuditRecord, namespaceKinds: Map<string, 'org' | 'user'>) {
   return {
     kind: record.kind,
-    metadata: record.metadata,
+    metadata: metadataOf(record),
     ip: record.clientAddress,
     datetime: quayDate(record.at),
     ...(record.performer === null || record.performer.kind === 'anonymous'

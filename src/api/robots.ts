@@ -7,6 +7,7 @@ import type { AccountRecord } from '../db/account-metadata.js';
 import type { ContextByAccess } from './access.js';
 import { audit, created, noContent, ok, type UserContext } from './context.js';
 import { notFound } from './errors.js';
+import { splitRepositoryName } from './paths.js';
 import { quayDate } from './format.js';
 import { route } from './route.js';
 import { checkName, parseBody } from './validation.js';
@@ -114,6 +115,24 @@ function register<A extends RobotOwnerAccess>(app: FastifyInstance, services: Au
       if (!(await services.accounts.accounts.deleteAccount(robot.id))) throw notFound('robot not found');
       audit(ctx, 'delete_robot', { namespace: owner.name }, { robot: robot.name });
       return noContent();
+    },
+  });
+
+  // Quay's RobotPermissions: the repositories the robot was granted directly (team grants show on the team).
+  route(app, services, {
+    method: 'GET',
+    url: `${base}/robots/:short/permissions`,
+    access,
+    handler: async (ctx) => {
+      const owner = await ownerOf(ctx);
+      const robot = await loadRobot(ctx, owner);
+      const permissions = await services.accounts.permissions.listAccountPermissions(robot.id);
+      return ok({
+        permissions: permissions.map((p) => ({
+          repository: { name: splitRepositoryName(p.repositoryName).name, is_public: p.isPublic },
+          role: p.role,
+        })),
+      });
     },
   });
 

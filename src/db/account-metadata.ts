@@ -159,6 +159,15 @@ export interface PermissionRecord {
   role: RepositoryRole;
 }
 
+/** A role granted directly to one account on one repository. */
+export interface AccountPermissionRecord {
+  repositoryId: number;
+  /** The repository's full name, namespace/name. */
+  repositoryName: string;
+  isPublic: boolean;
+  role: RepositoryRole;
+}
+
 export interface PrototypeRecord {
   /** Stable public id (Quay calls it the prototype's uuid). */
   id: string;
@@ -201,6 +210,8 @@ export interface PermissionStore {
   /** False when there was none. */
   deletePermission(repositoryId: number, delegate: Delegate): Promise<boolean>;
   listPermissions(repositoryId: number): Promise<PermissionRecord[]>;
+  /** The roles granted directly to the account (not through a team), by repository name. */
+  listAccountPermissions(accountId: number): Promise<AccountPermissionRecord[]>;
   /**
    * The facts the access policy needs, in as few queries as possible: the account's direct and team roles
    * on the repository (when it exists) and its team roles in the organization named `namespace` (when the

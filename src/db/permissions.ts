@@ -4,6 +4,7 @@ import {
   REPOSITORY_ROLES,
   TEAM_ROLES,
   type AccessFacts,
+  type AccountPermissionRecord,
   type Delegate,
   type PermissionRecord,
   type PermissionStore,
@@ -90,6 +91,17 @@ export class KyselyPermissionStore implements PermissionStore {
         role: row.role,
       }))
       .sort(byDelegate);
+  }
+
+  async listAccountPermissions(accountId: number): Promise<AccountPermissionRecord[]> {
+    const rows = await this.database.db
+      .selectFrom('repository_permission as p')
+      .innerJoin('repository as r', 'r.id', 'p.repository_id')
+      .select(['r.id', 'r.name', 'r.visibility', 'p.role'])
+      .where('p.account_id', '=', accountId)
+      .orderBy('r.name')
+      .execute();
+    return rows.map((row) => ({ repositoryId: row.id, repositoryName: row.name, isPublic: row.visibility === 'public', role: row.role }));
   }
 
   async accessFacts(accountId: number, namespace: string, repositoryId: number | undefined): Promise<AccessFacts> {

@@ -167,6 +167,36 @@ describe('api: organizations, teams, robots', () => {
     assertError(await api.call('GET', '/organization/bob/robots/helper', { cookie: bob }), 404);
   });
 
+  it("lists a robot's repository permissions (direct grants only) to the organization's admins", async () => {
+    assert.equal((await api.call('PUT', '/organization/acme/robots/deploy', { cookie: alice })).status, 201);
+    const empty = await api.call('GET', '/organization/acme/robots/deploy/permissions', { cookie: alice });
+    assert.equal(empty.status, 200);
+    assert.deepEqual(empty.json, { permissions: [] });
+    for (const repository of ['web', 'tools/cli']) {
+      const made = await api.call('POST', '/repository', { cookie: alice, body: { namespace: 'acme', repository, visibility: 'private', description: '' } });
+      assert.equal(made.status, 201);
+    }
+    assert.equal((await api.call('POST', '/repository/acme/web/changevisibility', { cookie: alice, body: { visibility: 'public' } })).status, 200);
+    assert.equal((await api.call('PUT', '/repository/acme/web/permissions/user/acme+deploy', { cookie: alice, body: { role: 'write' } })).status, 200);
+    assert.equal((await api.call('PUT', '/repository/acme/tools/cli/permissions/user/acme+deploy', { cookie: alice, body: { role: 'read' } })).status, 200);
+    // A grant to a team the robot is in is not a permission of the robot itself.
+    assert.equal((await api.call('PUT', '/organization/acme/team/deployers', { cookie: alice, body: { role: 'member' } })).status, 200);
+    assert.equal((await api.call('PUT', '/organization/acme/team/deployers/members/acme+deploy', { cookie: alice })).status, 200);
+    const listed = await api.call('GET', '/organization/acme/robots/deploy/permissions', { cookie: alice });
+    assert.deepEqual(listed.json, {
+      permissions: [
+        { repository: { name: 'tools/cli', is_public: false }, role: 'read' },
+        { repository: { name: 'web', is_public: true }, role: 'write' },
+      ],
+    });
+    assertError(await api.call('GET', '/organization/acme/robots/deploy/permissions', { cookie: bob }), 403);
+    assertError(await api.call('GET', '/organization/acme/robots/deploy/permissions'), 401);
+    assertError(await api.call('GET', '/organization/acme/robots/ghost/permissions', { cookie: alice }), 404, 'not_found');
+    assertError(await api.call('GET', '/organization/acme/robots/Bad-Name/permissions', { cookie: alice }), 400, 'invalid_request', /robot name/);
+    // Clean up, so that the organization can be deleted below.
+    for (const repository of ['web', 'tools/cli']) assert.equal((await api.call('DELETE', `/repository/acme/${repository}`, { cookie: alice })).status, 204);
+  });
+
   it('lets a superuser administer any organization, and deletes an empty one', async () => {
     assert.equal((await api.call('PUT', '/organization/acme/team/auditors', { cookie: admin, body: { role: 'member' } })).status, 200);
     assertError(await api.call('DELETE', '/organization/acme', { cookie: bob }), 403);

@@ -154,4 +154,14 @@ describe('api: tags and logs', () => {
     assertError(await api.call('GET', '/organization/acme/logs', { cookie: bob }), 403);
     assertError(await api.call('GET', '/user/logs'), 401);
   });
+
+  it("names the repository in every repository row's metadata, also for /v2 rows that do not store it", async () => {
+    // As the registry records a push: no repo in the metadata, only the row's repository.
+    api.audit.record({ kind: 'push_repo', performer: null, namespace: 'alice', repository: 'alice/app', clientAddress: '127.0.0.1', metadata: { tags: ['v9'] } });
+    await api.audit.durable();
+    const logs = (await api.call('GET', '/repository/alice/app/logs?kind=push_repo,create_repo', { cookie: alice })).json.logs as Array<{ kind: string; metadata: Record<string, unknown> }>;
+    const push = logs.find((l) => l.kind === 'push_repo');
+    assert.deepEqual(push?.metadata, { tags: ['v9'], repo: 'app' });
+    assert.equal(logs.find((l) => l.kind === 'create_repo')?.metadata.repo, 'alice/app', 'a stored repo is kept as it was written');
+  });
 });

@@ -99,6 +99,19 @@ for (const dialect of ALL_DIALECTS) {
       assert.deepEqual((await accounts.permissions.listPermissions(repo.id)).map((p) => p.delegateName), ['acme+ci', 'carol']);
     });
 
+    it("lists an account's direct grants by repository, not those of its teams", async () => {
+      const other = await metadata.repositories.ensureRepository('acme/another');
+      await metadata.repositories.setVisibility(other.id, 'public');
+      await accounts.permissions.setPermission(other.id, { kind: 'account', id: robot.id }, 'read');
+      const perm = (await metadata.repositories.getRepository('acme/perm'))!;
+      // acme/perm: the robot has write (previous test); devs' grant there was deleted, and team grants never count.
+      assert.deepEqual(await accounts.permissions.listAccountPermissions(robot.id), [
+        { repositoryId: other.id, repositoryName: 'acme/another', isPublic: true, role: 'read' },
+        { repositoryId: perm.id, repositoryName: 'acme/perm', isPublic: false, role: 'write' },
+      ]);
+      assert.deepEqual(await accounts.permissions.listAccountPermissions(bob.id), []);
+    });
+
     it('survives concurrent upserts of one grant', async () => {
       const repo = await metadata.repositories.ensureRepository('acme/upsert-race');
       await Promise.all(

@@ -61,7 +61,10 @@ describe('organizations and tokens in Chromium', () => {
     await page.getByRole('heading', { name: 'Teams' }).waitFor();
     // The creator is in the owners team, shown with its members.
     await page.getByRole('heading', { name: /owners \(admin\)/ }).waitFor();
-    assert.match(await page.getByRole('list', { name: 'Members of owners' }).innerText(), new RegExp(E2E_USER.username));
+    // The members load after the team: wait for them rather than read the list at once.
+    const owners = page.getByRole('list', { name: 'Members of owners' });
+    await owners.getByText(E2E_USER.username).waitFor();
+    assert.match(await owners.innerText(), new RegExp(E2E_USER.username));
   });
 
   test('a team is created with its role; a robot is created with its token shown once, and the token works', async () => {

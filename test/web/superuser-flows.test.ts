@@ -11,6 +11,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { E2E_USER, REPO_ROOT } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 import { apiWithSession, signInOnPage, startAdminServer, type AdminServer } from './admin-server.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
 
@@ -158,9 +159,13 @@ describe('the superuser panel in Chromium', () => {
     const pager = page.getByRole('navigation', { name: 'Pages of the usage log' });
     await pager.getByRole('button', { name: 'Next page' }).click();
     await pager.getByText('Page 2').waitFor();
-    await table.waitFor();
-    // The oldest entries (bob's creation, the first sign-in) are further back.
-    assert.notEqual(await table.innerText(), first);
+    // The pager moves before the rows arrive: wait for the rows. The oldest entries (bob's creation, the first
+    // sign-in) are further back.
+    const second = await waitUntil('the second page of the log', async () => {
+      const text = await table.innerText();
+      return text !== first ? text : undefined;
+    });
+    assert.match(second, /user_create/);
     await shoot('superuser-logs');
   });
 

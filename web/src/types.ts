@@ -71,3 +71,24 @@ export interface AppToken {
   expiration: string | null;
   token_code?: string;
 }
+
+/** One usage-log entry (GET .../logs). */
+export interface LogEntry {
+  kind: string;
+  metadata: Record<string, unknown>;
+  ip: string | null;
+  datetime: string;
+  performer?: { kind: string; name: string; is_robot: boolean };
+  namespace?: { kind: string; name: string };
+}
+
+export interface LogPage {
+  start_time: string;
+  end_time: string;
+  logs: LogEntry[];
+  next_page?: string;
+}
+
+export type RepositoryRole = 'read' | 'write' | 'admin';
+
+export const REPOSITORY_ROLES: readonly RepositoryRole[] = ['read', 'write', 'admin'];

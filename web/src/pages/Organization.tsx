@@ -1,8 +1,11 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, errorText } from '../api.js';
-import { CopyField } from '../components/CopyField.js';
 import { ErrorNote } from '../components/ErrorNote.js';
+import { UsageLog } from '../components/UsageLog.js';
 import { useLoad } from '../components/useLoad.js';
+import { usePlace } from '../router.js';
+import { DefaultPermissions } from './DefaultPermissions.js';
+import { Robots } from './OrganizationRobots.js';
 
 interface TeamView {
   name: string;
@@ -18,20 +21,34 @@ interface OrganizationView {
   ordered_teams?: string[];
 }
 
-interface RobotView {
-  name: string;
-  description: string;
-  token?: string;
-}
-
 const ROLES = ['member', 'creator', 'admin'] as const;
 
 function orgPath(org: string): string {
   return `/organization/${encodeURIComponent(org)}`;
 }
 
-/** One team: its members, adding and removing one (admins only). */
-function Team({ org, team, canAdmin, onChange }: { org: string; team: TeamView; canAdmin: boolean; onChange: () => Promise<void> }) {
+/**
+ * One team: its members, adding and removing one (admins only). `lastAdmin` names the one user left in
+ * any admin team, when this team holds them: the server refuses to remove them (the organization would have
+ * no admin), so no Remove button is offered.
+ */
+function Team({
+  org,
+  team,
+  canAdmin,
+  adminsKnown,
+  lastAdmin,
+  onChange,
+}: {
+  org: string;
+  team: TeamView;
+  canAdmin: boolean;
+  /** False while the organization's admins are loading: an admin team then offers no Remove yet. */
+  adminsKnown: boolean;
+  lastAdmin: string | null;
+  onChange: () => Promise<void>;
+}) {
+  const mayRemove = (name: string) => canAdmin && (team.role !== 'admin' || adminsKnown) && name !== lastAdmin;
   const path = `${orgPath(org)}/team/${encodeURIComponent(team.name)}/members`;
   // Only the team's members and the organization's admins may list a team: for anyone else a 403 means
   // "not yours to see", said plainly rather than as an error.
@@ -50,8 +67,9 @@ function Team({ org, team, canAdmin, onChange }: { org: string; team: TeamView; 
     try {
       await api(method, `${path}/${encodeURIComponent(name)}`, method === 'PUT' ? {} : undefined);
       setMember('');
-      await members.reload();
+      // The organization's count of admins first: until it is known again no Remove is wrongly offered.
       await onChange();
+      await members.reload();
     } catch (failure) {
       setError(errorText(failure));
     }
@@ -68,7 +86,8 @@ function Team({ org, team, canAdmin, onChange }: { org: string; team: TeamView; 
         {(members.value?.members ?? []).map((m) => (
           <li key={m.name}>
             {m.name}{' '}
-            {canAdmin ? (
+            {canAdmin && m.name === lastAdmin ? <span class="muted">(the last admin: add another before removing)</span> : null}
+            {mayRemove(m.name) ? (
               <button type="button" class="danger" onClick={() => change('DELETE', m.name)} aria-label={`Remove ${m.name} from ${team.name}`}>
                 Remove
               </button>
@@ -95,113 +114,92 @@ function Team({ org, team, canAdmin, onChange }: { org: string; team: TeamView; 
   );
 }
 
-/** Robot accounts: create one (its token shown once), regenerate a token, delete. */
-function Robots({ org }: { org: string }) {
-  const robots = useLoad(() => api<{ robots: RobotView[] }>('GET', `${orgPath(org)}/robots`), [org]);
-  const [short, setShort] = useState('');
-  const [fresh, setFresh] = useState<RobotView | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const act = async (run: () => Promise<RobotView | undefined>) => {
-    setError(null);
-    try {
-      const answer = await run();
-      setFresh(answer?.token !== undefined ? answer : null);
-      await robots.reload();
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-  };
-  const shortOf = (name: string) => name.slice(name.indexOf('+') + 1);
-  return (
-    <section aria-labelledby="robots-heading">
-      <h2 id="robots-heading">Robot accounts</h2>
-      <form
-        class="row"
-        onSubmit={(event) => {
-          event.preventDefault();
-          void act(async () => {
-            const robot = await api<RobotView>('PUT', `${orgPath(org)}/robots/${encodeURIComponent(short)}`, {});
-            setShort('');
-            return robot;
-          });
-        }}
-      >
-        <label for="robot-name">Robot name</label>
-        <input id="robot-name" required value={short} onInput={(e) => setShort(e.currentTarget.value)} />
-        <button type="submit" class="primary">
-          Create robot
-        </button>
-      </form>
-      <ErrorNote error={error ?? robots.error} />
-      {fresh?.token !== undefined ? (
-        <div class="notice" role="status">
-          <p>
-            Token of <strong>{fresh.name}</strong>. Copy it now: it is not shown again.
-          </p>
-          <CopyField label={`token of ${fresh.name}`} value={fresh.token} />
-        </div>
-      ) : null}
-      {robots.value !== undefined && robots.value.robots.length === 0 ? <p>No robot accounts.</p> : null}
-      <ul>
-        {(robots.value?.robots ?? []).map((robot) => (
-          <li key={robot.name}>
-            <code>{robot.name}</code>{' '}
-            <button
-              type="button"
-              onClick={() => act(() => api<RobotView>('POST', `${orgPath(org)}/robots/${encodeURIComponent(shortOf(robot.name))}/regenerate`, {}))}
-              aria-label={`Regenerate token of ${robot.name}`}
-            >
-              Regenerate token
-            </button>{' '}
-            <button
-              type="button"
-              class="danger"
-              onClick={() =>
-                act(async () => {
-                  await api('DELETE', `${orgPath(org)}/robots/${encodeURIComponent(shortOf(robot.name))}`);
-                  return undefined;
-                })
-              }
-              aria-label={`Delete ${robot.name}`}
-            >
-              Delete
-            </button>
-          </li>
-        ))}
-      </ul>
-    </section>
-  );
+const TABS = [
+  { id: 'teams', label: 'Teams and robots' },
+  { id: 'defaults', label: 'Default permissions' },
+  { id: 'logs', label: 'Usage log' },
+] as const;
+
+interface MemberView {
+  name: string;
+  is_robot: boolean;
+  teams: { name: string }[];
 }
 
-/** An organization: its teams and members; for its admins, creating teams and robot accounts. */
+/**
+ * The one (team, user) pair that keeps the organization administered, when only one is left: the users of
+ * its admin teams, counted per team, as the server counts them (robots do not count).
+ */
+function lastAdminOf(view: OrganizationView | undefined, members: MemberView[] | undefined): { team: string; user: string } | null {
+  if (view?.teams === undefined || members === undefined) return null;
+  const adminTeams = new Set(Object.values(view.teams).filter((t) => t.role === 'admin').map((t) => t.name));
+  const pairs = members.filter((m) => !m.is_robot).flatMap((m) => m.teams.filter((t) => adminTeams.has(t.name)).map((t) => ({ team: t.name, user: m.name })));
+  return pairs.length === 1 ? pairs[0]! : null;
+}
+
+/**
+ * An organization (/organization/<name>?tab=...): its teams and members; for its admins, creating teams and
+ * robot accounts with their permissions, the default permissions and the usage log.
+ */
 export function Organization({ name }: { name: string }) {
+  const place = usePlace();
   const org = useLoad(() => api<OrganizationView>('GET', orgPath(name)), [name]);
+  const view = org.value;
+  const isAdmin = view?.is_admin === true;
+  const members = useLoad(async () => (isAdmin ? (await api<{ members: MemberView[] }>('GET', `${orgPath(name)}/members`)).members : undefined), [name, isAdmin]);
   const [teamName, setTeamName] = useState('');
   const [role, setRole] = useState<string>('member');
   const [error, setError] = useState<string | null>(null);
-  const view = org.value;
+  const reload = async () => {
+    await org.reload();
+    await members.reload();
+  };
   const createTeam = async (event: Event) => {
     event.preventDefault();
     setError(null);
     try {
       await api('PUT', `${orgPath(name)}/team/${encodeURIComponent(teamName)}`, { role });
       setTeamName('');
-      await org.reload();
+      await reload();
     } catch (failure) {
       setError(errorText(failure));
     }
   };
+  const tabs = isAdmin ? TABS : TABS.filter((t) => t.id === 'teams');
+  const requested = place.query.get('tab');
+  const active = tabs.some((t) => t.id === requested) ? requested : 'teams';
+  const lastAdmin = lastAdminOf(view, members.value);
   return (
     <section>
+      <p class="crumbs">
+        <a href="/organizations">Organizations</a>
+      </p>
       <h1>{name}</h1>
-      <ErrorNote error={org.error} />
+      <ErrorNote error={org.error ?? members.error} />
       {view !== undefined && !view.is_member ? <p>You are not a member of this organization.</p> : null}
-      {view?.is_member ? (
+      {isAdmin ? (
+        <nav class="tabs" aria-label="Organization sections">
+          {tabs.map((t) => (
+            <a key={t.id} href={`${orgPath(name)}?tab=${t.id}`} aria-current={t.id === active ? 'page' : undefined}>
+              {t.label}
+            </a>
+          ))}
+        </nav>
+      ) : null}
+      {view?.is_member && active === 'teams' ? (
         <section aria-labelledby="teams-heading">
           <h2 id="teams-heading">Teams</h2>
           <ul class="plain">
             {(view.ordered_teams ?? []).map((team) => (
-              <Team key={team} org={name} team={view.teams![team]!} canAdmin={view.is_admin} onChange={org.reload} />
+              <Team
+                key={team}
+                org={name}
+                team={view.teams![team]!}
+                canAdmin={view.is_admin}
+                adminsKnown={members.value !== undefined}
+                lastAdmin={lastAdmin?.team === team ? lastAdmin.user : null}
+                onChange={reload}
+              />
             ))}
           </ul>
           {view.is_admin ? (
@@ -223,7 +221,9 @@ export function Organization({ name }: { name: string }) {
           <ErrorNote error={error} />
         </section>
       ) : null}
-      {view?.is_admin ? <Robots org={name} /> : null}
+      {isAdmin && active === 'teams' ? <Robots org={name} /> : null}
+      {isAdmin && active === 'defaults' ? <DefaultPermissions org={name} /> : null}
+      {isAdmin && active === 'logs' ? <UsageLog path={`${orgPath(name)}/logs`} label={`Usage log of ${name}`} /> : null}
     </section>
   );
 }

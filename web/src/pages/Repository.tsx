@@ -1,8 +1,10 @@
 import { api, repositoryPath } from '../api.js';
 import { ErrorNote } from '../components/ErrorNote.js';
+import { UsageLog } from '../components/UsageLog.js';
 import { useLoad } from '../components/useLoad.js';
 import { repositoryHref } from '../router.js';
 import type { RepositoryDetail } from '../types.js';
+import { RepositoryPermissions } from './RepositoryPermissions.js';
 import { RepositorySettings } from './RepositorySettings.js';
 import { TagHistory } from './TagHistory.js';
 import { TagList } from './TagList.js';
@@ -10,8 +12,13 @@ import { TagList } from './TagList.js';
 const TABS = [
   { id: 'tags', label: 'Tags' },
   { id: 'history', label: 'Tag history' },
+  { id: 'permissions', label: 'Permissions' },
+  { id: 'logs', label: 'Usage log' },
   { id: 'settings', label: 'Settings' },
 ] as const;
+
+/** Tabs only a repository's admins see (the server refuses the rest anyway). */
+const ADMIN_TABS: ReadonlySet<string> = new Set(['permissions', 'logs', 'settings']);
 
 type TabId = (typeof TABS)[number]['id'];
 
@@ -19,7 +26,7 @@ type TabId = (typeof TABS)[number]['id'];
 export function Repository({ namespace, name, tab }: { namespace: string; name: string; tab: string | null }) {
   const detail = useLoad(() => api<RepositoryDetail>('GET', repositoryPath(namespace, name)), [namespace, name]);
   const repo = detail.value;
-  const tabs = TABS.filter((t) => t.id !== 'settings' || repo?.can_admin === true);
+  const tabs = TABS.filter((t) => !ADMIN_TABS.has(t.id) || repo?.can_admin === true);
   const active: TabId = tabs.some((t) => t.id === tab) ? (tab as TabId) : 'tags';
   return (
     <section>
@@ -45,6 +52,8 @@ export function Repository({ namespace, name, tab }: { namespace: string; name: 
           </nav>
           {active === 'tags' ? <TagList repo={repo} /> : null}
           {active === 'history' ? <TagHistory repo={repo} /> : null}
+          {active === 'permissions' ? <RepositoryPermissions repo={repo} /> : null}
+          {active === 'logs' ? <UsageLog path={`${repositoryPath(namespace, name)}/logs`} label={`Usage log of ${namespace}/${name}`} /> : null}
           {active === 'settings' ? <RepositorySettings repo={repo} onChange={detail.reload} /> : null}
         </>
       ) : null}

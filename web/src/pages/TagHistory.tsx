@@ -16,11 +16,13 @@ const PAGE_SIZE = 50;
 export function TagHistory({ repo }: { repo: RepositoryDetail }) {
   const [page, setPage] = useState(1);
   const [status, setStatus] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // A failed restore is explained on the row whose Restore was pressed.
+  const [error, setError] = useState<{ key: string; text: string } | null>(null);
   const base = repositoryPath(repo.namespace, repo.name);
   const history = useLoad(() => api<TagPage>('GET', `${base}/tag/?limit=${PAGE_SIZE}&page=${page}`), [base, page]);
   const current = new Map((history.value?.tags ?? []).filter((tag) => tag.end_ts === undefined).map((tag) => [tag.name, tag.manifest_digest]));
 
+  const keyOf = (tag: Tag) => `${tag.name}@${tag.start_ts}@${tag.manifest_digest}`;
   const restore = async (tag: Tag) => {
     setError(null);
     try {
@@ -28,14 +30,14 @@ export function TagHistory({ repo }: { repo: RepositoryDetail }) {
       setStatus(`Restored ${tag.name} to ${shortDigest(tag.manifest_digest)}.`);
       await history.reload();
     } catch (failure) {
-      setError(errorText(failure));
+      setError({ key: keyOf(tag), text: errorText(failure) });
     }
   };
 
   const list = history.value?.tags ?? [];
   return (
     <div>
-      <ErrorNote error={history.error ?? error} />
+      <ErrorNote error={history.error} />
       <p class="status" aria-live="polite">
         {status}
       </p>
@@ -58,7 +60,7 @@ export function TagHistory({ repo }: { repo: RepositoryDetail }) {
               {list.map((tag) => {
                 const restorable = tag.end_ts !== undefined && current.get(tag.name) !== tag.manifest_digest;
                 return (
-                  <tr key={`${tag.name}@${tag.start_ts}@${tag.manifest_digest}`}>
+                  <tr key={keyOf(tag)}>
                     <th scope="row">{tag.name}</th>
                     <td>
                       <code title={tag.manifest_digest}>{shortDigest(tag.manifest_digest)}</code>
@@ -73,6 +75,7 @@ export function TagHistory({ repo }: { repo: RepositoryDetail }) {
                             Restore
                           </button>
                         ) : null}
+                        {error?.key === keyOf(tag) ? <ErrorNote error={error.text} /> : null}
                       </td>
                     ) : null}
                   </tr>
