@@ -1,6 +1,6 @@
 // Issue 14's soak test: two `quayside serve` instances (three processes: one with two workers) on one PostgreSQL
 // database and one LocalStorage directory, the garbage collector running every second in each process with a
-// 2 s time machine window and an 8 s push grace period, while hand-written clients and skopeo push images that
+// 2 s time machine window and a 10 s push grace period, while hand-written clients and skopeo push images that
 // share layers, move and delete tags and pull, for SOAK_SECONDS (default 30). Then: no failed request (no
 // MANIFEST_BLOB_UNKNOWN, no 5xx, no GC error) in the run, and once the window and grace have passed a final
 // `quayside gc` leaves storage holding exactly the blobs the remaining manifests reference, and every tag that
@@ -22,7 +22,7 @@ import { handWorker, skopeoWorker, SoakModel } from './soak-workload.js';
 
 const SOAK_MS = Number(process.env.SOAK_SECONDS ?? 30) * 1000;
 const WINDOW_S = 2;
-const GRACE_S = 8;
+const GRACE_S = 10;
 const REPOSITORIES = ['e2e/soak-a', 'e2e/soak-b', 'e2e/soak-c'];
 const HAND_WORKERS = 4;
 
