@@ -8,6 +8,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { createMetadata } from '../../src/db/kysely-metadata.js';
 import { MissingReferenceError, type GarbagePolicy, type Metadata } from '../../src/db/metadata.js';
 import { ALL_DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+import { lockWaits } from '../helpers/lock-waits.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -110,16 +111,4 @@ for (const dialect of ALL_DIALECTS) {
       }
     });
   });
-}
-
-/** Sessions of this test's database waiting for a row lock (PostgreSQL: pg_stat_activity; MariaDB: InnoDB's transactions). */
-async function lockWaits(fresh: FreshDatabase): Promise<number> {
-  const name = new URL(fresh.uri.replace(/^mysql\+pymysql:/, 'mysql:')).pathname.slice(1);
-  if (fresh.database.dialect === 'postgres') {
-    const rows = await sql<{ n: number | string }>`select count(*) as n from pg_stat_activity where datname = ${name} and wait_event_type = 'Lock'`.execute(fresh.database.db);
-    return Number(rows.rows[0]?.n ?? 0);
-  }
-  const rows = await sql<{ n: number | string }>`select count(*) as n from information_schema.innodb_trx t
-    join information_schema.processlist p on p.id = t.trx_mysql_thread_id where t.trx_state = 'LOCK WAIT' and p.db = ${name}`.execute(fresh.database.db);
-  return Number(rows.rows[0]?.n ?? 0);
 }
