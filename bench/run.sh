@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds quayside, then runs the registry, load-balancer, TLS and object-storage benchmarks (each when it is
-# built). `bench/run.sh tls [--quick]` (or registry, lb, objects) runs that one only. Other arguments (e.g. --quick)
+# built). `bench/run.sh tls [--quick]` (or registry, lb, objects, gc) runs that one only; gc (issue 14's
+# garbage-collection benchmarks, on the local PostgreSQL) runs only when asked for. Other arguments (e.g. --quick)
 # are passed to each. Exits non-zero if any benchmark failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 only=""
 case "${1:-}" in
-  registry|lb|tls|objects) only="$1"; shift ;;
+  registry|lb|tls|objects|gc) only="$1"; shift ;;
 esac
 wanted() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
@@ -15,6 +16,15 @@ wanted() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 # benchmarks only need their own output to exist.
 if ! npm run build --silent; then
   echo "bench/run.sh: the build reported errors (tsc output emitted anyway)" >&2
+fi
+status=0
+if [ "$only" = gc ]; then
+  echo "== garbage collection: one pass, store level =="
+  node dist/bench/gc-pass.js "$@" || status=1
+  echo
+  echo "== garbage collection: a pass under push and pull load =="
+  node dist/bench/gc-load.js "$@" || status=1
+  exit "$status"
 fi
 for tool in docker-registry wrk; do
   command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is not installed (apt-get install $([ "$tool" = docker-registry ] && echo docker-registry || echo wrk))" >&2; exit 1; }
@@ -24,7 +34,6 @@ if [ ! -f dist/bench/registry-bench.js ] || [ ! -f dist/src/cli/main.js ]; then
   exit 1
 fi
 
-status=0
 if wanted registry; then
   echo "== registry benchmark =="
   node dist/bench/registry-bench.js "$@" || status=1

@@ -59,6 +59,7 @@ export function registryOptionsFrom(config: Config): RegistryOptions {
     uploadExpiryMs: config.BLOB_UPLOAD_EXPIRY_S * 1000,
     proxyStorage: config.FEATURE_PROXY_STORAGE,
     ...(config.FEATURE_GARBAGE_COLLECTION && { gc: gcOptionsFrom(config) }),
+    pushGraceMs: gcOptionsFrom(config).graceMs,
   };
 }
 

@@ -149,7 +149,7 @@ const objectSchema = z.object({
   // grace period of blobs and manifests pushed but not yet tagged; the pause between passes is Quayside's.
   FEATURE_GARBAGE_COLLECTION: z.boolean().default(true),
   DEFAULT_TAG_EXPIRATION: z.string().regex(/^[0-9]+[smhdw]$/, 'a number and one of s, m, h, d, w (e.g. 2w)').default('2w'),
-  PUSH_TEMP_TAG_EXPIRATION_SEC: z.number().int().min(60).max(30 * 24 * 3600).default(3600),
+  PUSH_TEMP_TAG_EXPIRATION_SEC: z.number().int().min(1).max(30 * 24 * 3600).default(3600),
   GC_INTERVAL_S: z.number().int().min(1).max(7 * 24 * 3600).default(600),
   // An upload session not written for this long is purged with its temporary object (Quayside key).
   BLOB_UPLOAD_EXPIRY_S: z.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),

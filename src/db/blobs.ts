@@ -58,6 +58,32 @@ export class KyselyBlobIndex implements BlobIndex {
     return row && { digest: row.digest, size: toNumber(row.size), createdAt: toDate(row.created_at) };
   }
 
+  async holdLinkedBlob(repositoryId: number, digest: string, graceMs: number): Promise<BlobRecord | undefined> {
+    const row = await this.database.db
+      .selectFrom('repository_blob')
+      .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+      .select(['blob.digest', 'blob.size', 'blob.created_at', 'repository_blob.created_at as linked_at', 'repository_blob.touched_at'])
+      .where('repository_blob.repository_id', '=', repositoryId)
+      .where('repository_blob.digest', '=', digest)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const blob = { digest: row.digest, size: toNumber(row.size), createdAt: toDate(row.created_at) };
+    const now = this.now();
+    if (toNumber(row.touched_at ?? row.linked_at) >= now - graceMs / 2) return blob;
+    // GC deletes a link only after re-reading it with a lock and finding it older than the grace period: this
+    // update either commits first (GC then sees it fresh and keeps it) or waits for GC's commit and finds no
+    // row (the link is gone: the client must upload the blob, so it is told the blob is unknown).
+    const result = await retryOnDeadlock(() =>
+      this.database.db
+        .updateTable('repository_blob')
+        .set({ touched_at: now })
+        .where('repository_id', '=', repositoryId)
+        .where('digest', '=', digest)
+        .executeTakeFirst(),
+    );
+    return result.numUpdatedRows > 0n ? blob : undefined;
+  }
+
   async linkedDigests(repositoryId: number, digests: readonly string[]): Promise<Set<string>> {
     return presentDigests(digests, async (batch) => {
       const rows = await this.database.db

@@ -126,6 +126,12 @@ export interface BlobIndex {
   /** The blob, only if linked into this repository. */
   getLinkedBlob(repositoryId: number, digest: string): Promise<BlobRecord | undefined>;
   /**
+   * getLinkedBlob for a client that will rely on the link (a push's HEAD, a mount's source): the link is then
+   * kept from garbage collection for at least half of `graceMs` from now (its touched_at refreshed when older),
+   * or, when GC removed it first, undefined. See docs/gc.md.
+   */
+  holdLinkedBlob(repositoryId: number, digest: string, graceMs: number): Promise<BlobRecord | undefined>;
+  /**
    * Which of `digests` are linked into this repository, looked up in bounded batches (one query per
    * LOOKUP_BATCH_SIZE digests), however many are asked.
    */

@@ -1,6 +1,6 @@
 import type { BlobRecord } from '../db/metadata.js';
 import { BlobNotFoundError, type ByteRange } from '../storage/blob-store.js';
-import type { RouteContext, RouteHandler } from './context.js';
+import { pushGraceMsOf, type RouteContext, type RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { auditRepositoryEvent } from './audit-events.js';
 import { parseRangeHeader } from './range-headers.js';
@@ -14,13 +14,18 @@ import { parseRangeHeader } from './range-headers.js';
 /** Blobs never change under their digest, so caches may keep them for a year. */
 const CACHE_CONTROL = 'max-age=31536000';
 
-/** The blob as linked into ctx.name, else BLOB_UNKNOWN. */
-async function linkedBlob(ctx: RouteContext): Promise<BlobRecord> {
+/**
+ * The blob as linked into ctx.name, else BLOB_UNKNOWN. A HEAD is how docker, podman and skopeo decide not to
+ * upload a layer before pushing a manifest that needs it, so a HEAD's 200 holds the link from garbage
+ * collection until that manifest can come (holdLinkedBlob); a GET only reads.
+ */
+async function linkedBlob(ctx: RouteContext, hold: boolean): Promise<BlobRecord> {
   const digest = ctx.params.digest ?? '';
   const unknown = () => new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   const repository = await ctx.deps.metadata.repositories.getRepository(ctx.name);
   if (repository === undefined) throw unknown();
-  const blob = await ctx.deps.metadata.blobs.getLinkedBlob(repository.id, digest);
+  const { blobs } = ctx.deps.metadata;
+  const blob = hold ? await blobs.holdLinkedBlob(repository.id, digest, pushGraceMsOf(ctx.deps.options)) : await blobs.getLinkedBlob(repository.id, digest);
   if (blob === undefined) throw unknown();
   return blob;
 }
@@ -41,7 +46,7 @@ function payloadHeaders(size: number, length: number, range: ByteRange | undefin
 
 /** Answers GET (withBody) or HEAD for a linked blob, honouring Range and If-None-Match. */
 async function serveBlob(ctx: RouteContext, withBody: boolean): Promise<void> {
-  const blob = await linkedBlob(ctx);
+  const blob = await linkedBlob(ctx, !withBody);
   const { reply, request, deps } = ctx;
   const etag = `"${blob.digest}"`;
   reply.headers({

@@ -22,6 +22,16 @@ export interface RegistryOptions {
   uploadExpiryMs: number;
   /** Garbage collection in this instance (docs/gc.md); none: off. */
   gc?: { intervalMs: number; timeMachineMs: number; graceMs: number };
+  /**
+   * PUSH_TEMP_TAG_EXPIRATION_SEC in ms (default one hour), also when this instance does not collect: another
+   * instance or `quayside gc` may, so a blob HEAD or mount holds the link for half of it (docs/gc.md).
+   */
+  pushGraceMs?: number;
+}
+
+/** The grace period links are held for (see RegistryOptions.pushGraceMs). */
+export function pushGraceMsOf(options: RegistryOptions): number {
+  return options.pushGraceMs ?? options.gc?.graceMs ?? 3_600_000;
 }
 
 /** What every /v2 handler may use; built once in createApp and passed in, never imported as a global. */

@@ -3,7 +3,7 @@ import { parseDigest } from '../oci/digest.js';
 import { repositoryNameProblem } from '../oci/names.js';
 import type { RepositoryRecord, UploadRecord } from '../db/metadata.js';
 import { UploadNotFoundError, UploadOffsetError } from '../storage/blob-store.js';
-import type { RegistryDeps, RouteContext, RouteHandler } from './context.js';
+import { pushGraceMsOf, type RegistryDeps, type RouteContext, type RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { declaredLength, hasBody, meterRequestBody, type BodyLimits } from './body.js';
 import { parseUploadContentRange } from './range-headers.js';
@@ -253,7 +253,8 @@ async function tryMount(ctx: RouteContext, params: URLSearchParams): Promise<boo
   const { metadata } = ctx.deps;
   const source = await metadata.repositories.getRepository(from);
   if (source === undefined) return false;
-  const blob = await metadata.blobs.getLinkedBlob(source.id, digest.digest);
+  // Held, so GC cannot unlink it from the source and remove the blob before the target's link exists.
+  const blob = await metadata.blobs.holdLinkedBlob(source.id, digest.digest, pushGraceMsOf(ctx.deps.options));
   if (blob === undefined) return false;
   const target = await ctx.deps.access.repositoryForPush(ctx.grant, ctx.name);
   await metadata.blobs.linkBlob(target.id, blob.digest);
