@@ -57,6 +57,7 @@ describe('README: several registry instances behind the balancer', () => {
       ['--proxy-port 8443 &', `--proxy-port ${proxyPort} &`],
       // Its status port defaults to the fixed 9101; 0 lets the kernel choose.
       ['quayside lb run --config lb.yaml &', 'quayside lb run --config lb.yaml --status-port 0 &'],
+      ['--resolve localhost:8443:$instance https://localhost:8443/v1/_ping', `--resolve localhost:${proxyPort}:$instance https://localhost:${proxyPort}/v1/_ping`],
       ['https://localhost/', `https://${registry}/`],
       ['-u team localhost', `-u team ${registry}`],
       ['docker://localhost/', `docker://${registry}/`],
