@@ -63,6 +63,7 @@ export function buildAuthServices(deps: AuthServicesDeps): RunningAuthServices {
     issuer: tokens,
     verifier: tokens,
     keys,
+    now,
     start: () => keys.start(),
     stop: () => keys.stop(),
   };

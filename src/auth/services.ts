@@ -99,4 +99,6 @@ export interface AuthServices {
   issuer: TokenIssuer;
   verifier: TokenVerifier;
   audit: AuditLog;
+  /** Milliseconds since the epoch: the clock tag expiries are judged by (the metadata's; tests inject one). */
+  now?: () => number;
 }
