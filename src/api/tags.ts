@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MissingReferenceError, type TagRecord } from '../db/metadata.js';
+import { isCurrentTag, MissingReferenceError, type TagRecord } from '../db/metadata.js';
 import { isValidDigest } from '../oci/digest.js';
 import { isValidTag } from '../oci/names.js';
 import type { ContextByAccess } from './access.js';
@@ -137,7 +137,7 @@ export const tagRoutes: RepositoryRouteTable = {
       if (query.specificTag !== undefined && !isValidTag(query.specificTag)) throw badRequest('specificTag is not a valid tag name');
       let history = await ctx.services.metadata.tags.tagHistory(repository.id, query.specificTag);
       const now = (ctx.services.now ?? Date.now)();
-      if (query.onlyActiveTags === true) history = history.filter((tag) => tag.lifetimeEnd === null || tag.lifetimeEnd.getTime() > now);
+      if (query.onlyActiveTags === true) history = history.filter((tag) => isCurrentTag(tag, now));
       const start = (page - 1) * limit;
       const tags = history.slice(start, start + limit);
       const facts = await manifestFacts(ctx, tags);

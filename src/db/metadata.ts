@@ -103,6 +103,11 @@ export interface TagRecord {
   lifetimeEnd: Date | null;
 }
 
+/** Whether the tag lifetime is current at `now` (ms): no end, or an end (its expiry) still ahead. */
+export function isCurrentTag(tag: Pick<TagRecord, 'lifetimeEnd'>, now: number): boolean {
+  return tag.lifetimeEnd === null || tag.lifetimeEnd.getTime() > now;
+}
+
 /** Bounds of an expiry set through the API, relative to the tag's start (LABELED_EXPIRATION_MINIMUM/MAXIMUM). */
 export interface ExpiryBounds {
   minMs: number;
