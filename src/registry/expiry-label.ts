@@ -1,7 +1,7 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import { DOCKER_CONFIG, OCI_IMAGE_CONFIG } from '../oci/media-types.js';
 import { parseQuayDuration } from '../gc/duration.js';
-import type { BlobReader } from '../storage/blob-store.js';
+import { BlobNotFoundError, type BlobReader } from '../storage/blob-store.js';
 
 /**
  * The `quay.expires-after` label (docs/tag-expiration.md): an image whose config carries it, e.g.
@@ -38,7 +38,14 @@ export function expiryLabelSeconds(configBytes: Buffer): number | null {
 export async function readExpiryLabel(blobs: BlobReader, config: Descriptor | undefined): Promise<number | null> {
   if (config === undefined || (config.mediaType !== OCI_IMAGE_CONFIG && config.mediaType !== DOCKER_CONFIG)) return null;
   if (config.size > MAX_CONFIG_BYTES) return null;
-  const stream = await blobs.read(config.digest);
+  let stream;
+  try {
+    stream = await blobs.read(config.digest);
+  } catch (error) {
+    // Linked but not in storage: the labels cannot be known, and refusing the push is not this reader's call.
+    if (error instanceof BlobNotFoundError) return null;
+    throw error;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of stream) {

@@ -208,6 +208,7 @@ export const putManifest: RouteHandler = async (ctx) => {
     bytes,
     references: parsed.references,
     // Quay reads the label from the config blob when the manifest is pushed; every tag pointed at it expires.
+    // (A manifest already stored keeps what its first push read: putManifest writes no row again.)
     expiresAfterS: parsed.kind === 'image' ? await readExpiryLabel(deps.blobs, parsed.config) : null,
   };
   try {
