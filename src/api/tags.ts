@@ -13,8 +13,9 @@ import { parseBody, parseQuery, queryBoolean, queryInteger } from './validation.
 import { windowName } from '../gc/tag-expiration.js';
 
 /**
- * Tags of a repository with their history (/repository/{repo}/tag/...): list, create or move, delete,
- * and restore to an earlier manifest. Every tag row is one lifetime, so history comes for free.
+ * Tags of a repository with their history (/repository/{repo}/tag/...): list, create or move, set or clear an
+ * expiry, delete, and restore to an earlier manifest within the namespace's time machine window. Every tag row
+ * is one lifetime, so history comes for free; an expiry is a lifetime end still ahead (docs/tag-expiration.md).
  */
 
 const ListQuery = z.object({
