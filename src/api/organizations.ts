@@ -8,6 +8,7 @@ import { audit, created, noContent, ok, type ApiContext } from './context.js';
 import { memberView } from './format.js';
 import { route, slashed } from './route.js';
 import { checkName, email, nameInput, parseBody } from './validation.js';
+import { changeNamespaceWindow, NamespaceWindowBody, namespaceWindowS } from './namespace-window.js';
 
 /** Organizations: create, view, delete, and list members (/organization/...). */
 
@@ -34,6 +35,26 @@ export async function teamsWithMembers(ctx: ApiContext, org: AccountRecord): Pro
   return teams.map((team, index) => ({ team, members: members[index]! }));
 }
 
+/** Quay's organization view: teams for members; email and the time machine window for admins. */
+async function organizationView(ctx: ApiContext, org: AccountRecord): Promise<Record<string, unknown>> {
+  const identity = ctx.identity;
+  const services = ctx.services;
+  const isAdmin = identity.kind === 'user' && (await services.policy.administersNamespace(identity, org.name));
+  const myTeams = identity.kind === 'user' ? await services.accounts.teams.teamsOf(org.id, identity.id) : [];
+  const isMember = isAdmin || myTeams.length > 0;
+  const view: Record<string, unknown> = { name: org.name, is_admin: isAdmin, is_member: isMember };
+  if (isAdmin) {
+    view.email = org.email;
+    view.tag_expiration_s = await namespaceWindowS(services, org);
+  }
+  if (isMember) {
+    const teams = await teamsWithMembers(ctx, org);
+    view.teams = Object.fromEntries(teams.map(({ team, members }) => [team.name, teamView(team, members.length)]));
+    view.ordered_teams = teams.map(({ team }) => team.name);
+  }
+  return view;
+}
+
 /** Registers /organization/. */
 export function organizationRoutes(app: FastifyInstance, services: AuthServices): void {
   route(app, services, {
@@ -53,20 +74,18 @@ export function organizationRoutes(app: FastifyInstance, services: AuthServices)
     method: 'GET',
     url: '/organization/:org',
     access: 'public',
+    handler: async (ctx) => ok(await organizationView(ctx, await loadOrganization(ctx, ctx.params.org ?? ''))),
+  });
+
+  // Quay's changeOrganizationDetails; of its fields Quayside reads the time machine window.
+  route(app, services, {
+    method: 'PUT',
+    url: '/organization/:org',
+    access: 'orgAdmin',
     handler: async (ctx) => {
-      const org = await loadOrganization(ctx, ctx.params.org ?? '');
-      const identity = ctx.identity;
-      const isAdmin = identity.kind === 'user' && (await services.policy.administersNamespace(identity, org.name));
-      const myTeams = identity.kind === 'user' ? await services.accounts.teams.teamsOf(org.id, identity.id) : [];
-      const isMember = isAdmin || myTeams.length > 0;
-      const view: Record<string, unknown> = { name: org.name, is_admin: isAdmin, is_member: isMember };
-      if (isAdmin) view.email = org.email;
-      if (isMember) {
-        const teams = await teamsWithMembers(ctx, org);
-        view.teams = Object.fromEntries(teams.map(({ team, members }) => [team.name, teamView(team, members.length)]));
-        view.ordered_teams = teams.map(({ team }) => team.name);
-      }
-      return ok(view);
+      const body = parseBody(NamespaceWindowBody, ctx.request.body);
+      if (body.tag_expiration_s !== undefined) await changeNamespaceWindow(ctx, ctx.org, body.tag_expiration_s, 'org_change_tag_expiration');
+      return ok(await organizationView(ctx, ctx.org));
     },
   });
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { namespaceNameProblem } from '../auth/names.js';
 import type { AuthServices } from '../auth/services.js';
-import type { RepositoryRecord } from '../db/metadata.js';
+import { isCurrentTag, type RepositoryRecord } from '../db/metadata.js';
 import { repositoryNameProblem } from '../oci/names.js';
 import { roleAtLeast } from './access.js';
 import { auditRepository, created, noContent, ok } from './context.js';
@@ -47,7 +47,9 @@ const LIST_PAGE = 100;
 async function lastModified(services: AuthServices, repository: RepositoryRecord): Promise<number | null> {
   let latest: number | null = null;
   for (const tag of await services.metadata.tags.tagHistory(repository.id)) {
-    for (const when of [tag.lifetimeStart, tag.lifetimeEnd]) {
+    // An end still ahead is an expiry, not a change yet.
+    const ended = tag.lifetimeEnd !== null && tag.lifetimeEnd.getTime() <= (services.now ?? Date.now)() ? tag.lifetimeEnd : null;
+    for (const when of [tag.lifetimeStart, ended]) {
       if (when !== null && (latest === null || epochSeconds(when) > latest)) latest = epochSeconds(when);
     }
   }
@@ -130,9 +132,10 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
       const split = splitRepositoryName(repository.name);
       const namespace = await ctx.services.accounts.accounts.getAccount(split.namespace);
       const history = await ctx.services.metadata.tags.tagHistory(repository.id);
+      const now = (ctx.services.now ?? Date.now)();
       const tags = Object.fromEntries(
         history
-          .filter((tag) => tag.lifetimeEnd === null)
+          .filter((tag) => isCurrentTag(tag, now))
           .map((tag) => [tag.name, { name: tag.name, manifest_digest: tag.manifestDigest, start_ts: epochSeconds(tag.lifetimeStart), last_modified: quayDate(tag.lifetimeStart) }]),
       );
       return ok({
@@ -142,6 +145,10 @@ export const repositoryResourceRoutes: RepositoryRouteTable = {
         description: repository.description,
         is_public: repository.visibility === 'public',
         is_organization: namespace?.kind === 'organization',
+        // Quay's namespace_user_removed_tag_expiration_s: how long deleted tags here can be restored.
+        tag_expiration_s:
+          (namespace !== undefined && namespace.kind !== 'robot' ? await ctx.services.accounts.accounts.getTagExpiration(namespace.id) : null) ??
+          ctx.services.options.tagExpiration.defaultS,
         is_starred: false,
         can_write: roleAtLeast(role, 'write'),
         can_admin: roleAtLeast(role, 'admin'),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MissingReferenceError, type TagRecord } from '../db/metadata.js';
+import { isCurrentTag, MissingReferenceError, type TagRecord } from '../db/metadata.js';
 import { isValidDigest } from '../oci/digest.js';
 import { isValidTag } from '../oci/names.js';
 import type { ContextByAccess } from './access.js';
@@ -10,10 +10,12 @@ import { manifestDownloadSize, manifestShape } from './manifest-view.js';
 import type { RepositoryPath } from './paths.js';
 import type { RepositoryRouteTable } from './repository-routes.js';
 import { parseBody, parseQuery, queryBoolean, queryInteger } from './validation.js';
+import { windowName } from '../gc/tag-expiration.js';
 
 /**
- * Tags of a repository with their history (/repository/{repo}/tag/...): list, create or move, delete,
- * and restore to an earlier manifest. Every tag row is one lifetime, so history comes for free.
+ * Tags of a repository with their history (/repository/{repo}/tag/...): list, create or move, set or clear an
+ * expiry, delete, and restore to an earlier manifest within the namespace's time machine window. Every tag row
+ * is one lifetime, so history comes for free; an expiry is a lifetime end still ahead (docs/tag-expiration.md).
  */
 
 const ListQuery = z.object({
@@ -25,6 +27,11 @@ const ListQuery = z.object({
 
 const digest = z.string().max(200).refine(isValidDigest, 'must be a digest such as sha256:<64 hex digits>');
 const TagBody = z.object({ manifest_digest: digest });
+/** Quay's ChangeTag: either or both; expiration is a Unix time in seconds, null to clear it. */
+const ChangeTagBody = z.object({
+  manifest_digest: digest.optional(),
+  expiration: z.number({ error: 'must be a Unix time in seconds, or null' }).nonnegative().nullable().optional(),
+});
 
 const DEFAULT_LIMIT = 50;
 
@@ -61,13 +68,11 @@ function tagOf(path: RepositoryPath): string {
 }
 
 /**
- * Points the path's tag at the body's manifest_digest (PUT and restore alike: both routes declare write access;
- * the manifest must be in this repository); returns what the tag pointed at before, for the audit row.
+ * Points the path's tag at `manifestDigest` (the route declares write access; the manifest must be in this
+ * repository); returns what the tag pointed at before, for the audit row.
  */
-async function pointTag(ctx: ContextByAccess['repository:write'], path: RepositoryPath) {
-  const tag = tagOf(path);
+async function pointTag(ctx: ContextByAccess['repository:write'], tag: string, manifestDigest: string) {
   const { repository } = ctx;
-  const manifestDigest = parseBody(TagBody, ctx.request.body).manifest_digest;
   if (!(await ctx.services.metadata.manifests.hasManifest(repository.id, manifestDigest))) {
     throw notFound(`manifest ${manifestDigest} not found in this repository`);
   }
@@ -82,6 +87,46 @@ async function pointTag(ctx: ContextByAccess['repository:write'], path: Reposito
   return { repository, tag, manifestDigest, previous };
 }
 
+/** PUT's move: create_tag or move_tag in the audit log, as Quay writes them. */
+async function moveTag(ctx: ContextByAccess['repository:write'], tag: string, manifestDigest: string): Promise<void> {
+  const { repository, previous } = await pointTag(ctx, tag, manifestDigest);
+  if (previous === undefined) {
+    auditRepository(ctx, 'create_tag', repository.name, { tag, manifest_digest: manifestDigest, username: ctx.identity.name });
+  } else if (previous !== manifestDigest) {
+    auditRepository(ctx, 'move_tag', repository.name, {
+      tag,
+      manifest_digest: manifestDigest,
+      original_manifest_digest: previous,
+      username: ctx.identity.name,
+    });
+  }
+}
+
+/** Quay's rules for an expiry: the feature must be on, and a time must lie ahead (null clears). */
+function checkExpiration(ctx: ContextByAccess['repository:write'], expiration: number | null): void {
+  if (!ctx.services.options.tagExpiration.changeable) {
+    throw badRequest('tag expiration cannot be changed on this registry (FEATURE_CHANGE_TAG_EXPIRATION is off)');
+  }
+  if (expiration !== null && expiration * 1000 <= (ctx.services.now ?? Date.now)()) {
+    throw badRequest('expiration must be a Unix time in seconds in the future, or null to clear it');
+  }
+}
+
+/** Sets or clears the current tag's expiry (clamped as Quay does: see ExpiryBounds); change_tag_expiration. */
+async function changeExpiration(ctx: ContextByAccess['repository:write'], tag: string, expiration: number | null): Promise<void> {
+  const { repository } = ctx;
+  const expiresAt = expiration === null ? null : Math.round(expiration * 1000);
+  const changed = await ctx.services.metadata.tags.setTagExpiration(repository.id, tag, expiresAt, ctx.services.options.tagExpiration.bounds);
+  if (changed === undefined) throw notFound(`tag ${JSON.stringify(tag)} not found`);
+  if (changed.previous === null && expiresAt === null) return;
+  auditRepository(ctx, 'change_tag_expiration', repository.name, {
+    tag,
+    expiration_date: expiresAt === null ? null : quayDate(new Date(expiresAt)),
+    old_expiration_date: changed.previous === null ? null : quayDate(changed.previous),
+    username: ctx.identity.name,
+  });
+}
+
 export const tagRoutes: RepositoryRouteTable = {
   'GET tags': {
     access: 'repository:read',
@@ -92,7 +137,8 @@ export const tagRoutes: RepositoryRouteTable = {
       const limit = query.limit ?? DEFAULT_LIMIT;
       if (query.specificTag !== undefined && !isValidTag(query.specificTag)) throw badRequest('specificTag is not a valid tag name');
       let history = await ctx.services.metadata.tags.tagHistory(repository.id, query.specificTag);
-      if (query.onlyActiveTags === true) history = history.filter((tag) => tag.lifetimeEnd === null);
+      const now = (ctx.services.now ?? Date.now)();
+      if (query.onlyActiveTags === true) history = history.filter((tag) => isCurrentTag(tag, now));
       const start = (page - 1) * limit;
       const tags = history.slice(start, start + limit);
       const facts = await manifestFacts(ctx, tags);
@@ -102,17 +148,14 @@ export const tagRoutes: RepositoryRouteTable = {
   'PUT tag': {
     access: 'repository:write',
     handler: async (ctx, path) => {
-      const { repository, tag, manifestDigest, previous } = await pointTag(ctx, path);
-      if (previous === undefined) {
-        auditRepository(ctx, 'create_tag', repository.name, { tag, manifest_digest: manifestDigest, username: ctx.identity.name });
-      } else if (previous !== manifestDigest) {
-        auditRepository(ctx, 'move_tag', repository.name, {
-          tag,
-          manifest_digest: manifestDigest,
-          original_manifest_digest: previous,
-          username: ctx.identity.name,
-        });
-      }
+      const tag = tagOf(path);
+      const body = parseBody(ChangeTagBody, ctx.request.body);
+      if (body.manifest_digest === undefined && body.expiration === undefined) throw badRequest('give manifest_digest, expiration or both');
+      // Refused before anything changes, so a request that cannot set its expiry does not move the tag either.
+      if (body.expiration !== undefined) checkExpiration(ctx, body.expiration);
+      if (body.manifest_digest !== undefined) await moveTag(ctx, tag, body.manifest_digest);
+      // After the move: a tag created or moved by this request carries the expiry it asked for.
+      if (body.expiration !== undefined) await changeExpiration(ctx, tag, body.expiration);
       return { status: 201, body: 'Updated' };
     },
   },
@@ -132,7 +175,18 @@ export const tagRoutes: RepositoryRouteTable = {
   'POST restore': {
     access: 'repository:write',
     handler: async (ctx, path) => {
-      const { repository, tag, manifestDigest, previous } = await pointTag(ctx, path);
+      const tag = tagOf(path);
+      const manifestDigest = parseBody(TagBody, ctx.request.body).manifest_digest;
+      const { repository } = ctx;
+      const outcome = await ctx.services.metadata.tags.restoreTag(repository.id, tag, manifestDigest, ctx.services.options.tagExpiration.defaultS * 1000);
+      if (outcome.kind === 'missing') throw notFound(`manifest ${manifestDigest} not found in this repository`);
+      if (outcome.kind === 'outside-window') {
+        const window = windowName(ctx.services.options.tagExpiration, outcome.windowMs / 1000);
+        throw badRequest(
+          `tag ${JSON.stringify(tag)} last pointed at ${manifestDigest} until ${outcome.endedAt.toISOString()}, before the time machine window of namespace ${JSON.stringify(repository.namespace)} (${window}): it can no longer be restored`,
+        );
+      }
+      const previous = outcome.previous;
       auditRepository(ctx, 'revert_tag', repository.name, {
         tag,
         manifest_digest: manifestDigest,

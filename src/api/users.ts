@@ -10,6 +10,7 @@ import type { AccountRecord } from '../db/account-metadata.js';
 import { audit, created, noContent, ok, type ApiContext } from './context.js';
 import { badRequest, forbidden, notFound } from './errors.js';
 import { route, slashed } from './route.js';
+import { changeNamespaceWindow, NamespaceWindowBody, namespaceWindowS } from './namespace-window.js';
 import { checkName, email, MAX_NAME_INPUT_LENGTH, MAX_PASSWORD_LENGTH, nameInput, parseBody, parseQuery } from './validation.js';
 
 /** The caller's account (GET/POST /user/) and the superuser's user management (/superuser/users/). */
@@ -71,30 +72,48 @@ async function createUser(ctx: ApiContext, username: string, password: string, u
   return account;
 }
 
+/** Quay's view of the signed-in user, with the time machine window of their namespace. */
+async function userView(ctx: ApiContext, user: UserIdentity): Promise<Record<string, unknown>> {
+  const services = ctx.services;
+  const account = await services.accounts.accounts.getAccountById(user.id);
+  if (account === undefined) throw notFound('user not found');
+  const orgs = await services.accounts.teams.organizationsOf(account.id);
+  return {
+    anonymous: false,
+    username: account.name,
+    email: account.email,
+    verified: true,
+    super_user: user.superuser,
+    can_create_repo: true,
+    tag_expiration_s: await namespaceWindowS(services, account),
+    organizations: orgs.map(({ organization, roles }) => ({
+      name: organization.name,
+      is_org_admin: roles.includes('admin') || user.superuser,
+      can_create_repo: roles.includes('admin') || roles.includes('creator') || user.superuser,
+    })),
+  };
+}
+
 /** Registers /user/ and /superuser/users/. */
 export function userRoutes(app: FastifyInstance, services: AuthServices): void {
   route(app, services, {
     method: 'GET',
     url: slashed('/user/'),
     access: 'user',
+    handler: async (ctx) => ok(await userView(ctx, ctx.identity)),
+  });
+
+  // Quay's changeUserDetails; of its fields Quayside reads the time machine window of the user's namespace.
+  route(app, services, {
+    method: 'PUT',
+    url: slashed('/user/'),
+    access: 'user',
     handler: async (ctx) => {
+      const body = parseBody(NamespaceWindowBody, ctx.request.body);
       const account = await services.accounts.accounts.getAccountById(ctx.identity.id);
       if (account === undefined) throw notFound('user not found');
-      const orgs = await services.accounts.teams.organizationsOf(account.id);
-      const user: UserIdentity = ctx.identity;
-      return ok({
-        anonymous: false,
-        username: account.name,
-        email: account.email,
-        verified: true,
-        super_user: user.superuser,
-        can_create_repo: true,
-        organizations: orgs.map(({ organization, roles }) => ({
-          name: organization.name,
-          is_org_admin: roles.includes('admin') || user.superuser,
-          can_create_repo: roles.includes('admin') || roles.includes('creator') || user.superuser,
-        })),
-      });
+      if (body.tag_expiration_s !== undefined) await changeNamespaceWindow(ctx, account, body.tag_expiration_s, 'user_change_tag_expiration');
+      return ok(await userView(ctx, ctx.identity));
     },
   });
 

@@ -67,6 +67,7 @@ export function buildAuthServices(deps: AuthServicesDeps): RunningAuthServices {
     verifier: tokens,
     keys,
     ...(deps.pullStatistics && { pullStatistics: deps.pullStatistics }),
+    now,
     start: () => keys.start(),
     stop: () => keys.stop(),
   };

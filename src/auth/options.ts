@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { DEFAULT_TAG_EXPIRATION_SETTINGS, tagExpirationFrom, type TagExpirationSettings } from '../gc/tag-expiration.js';
 
 /** The auth layer's settings, mapped from config.yaml by the composition root (see authOptionsFrom). */
 export interface AuthOptions {
@@ -36,6 +37,8 @@ export interface AuthOptions {
   sessionLifetimeS: number;
   /** SESSION_COOKIE_SECURE. */
   sessionCookieSecure: boolean;
+  /** Tag expiries and namespace windows (FEATURE_CHANGE_TAG_EXPIRATION, TAG_EXPIRATION_OPTIONS, ...). */
+  tagExpiration: TagExpirationSettings;
 }
 
 /** Whether a user is a superuser: listed in SUPER_USERS or flagged from the CLI, while FEATURE_SUPER_USERS is on. */
@@ -67,6 +70,7 @@ export function authOptionsFrom(config: Config): AuthOptions {
     loginMaxDelayS: config.LOGIN_MAX_DELAY_S,
     sessionLifetimeS: config.SESSION_LIFETIME_S,
     sessionCookieSecure: config.SESSION_COOKIE_SECURE,
+    tagExpiration: tagExpirationFrom(config),
   };
 }
 
@@ -89,6 +93,7 @@ export function defaultAuthOptions(overrides: Partial<AuthOptions> = {}): AuthOp
     loginMaxDelayS: 60,
     sessionLifetimeS: 12 * 3600,
     sessionCookieSecure: false,
+    tagExpiration: DEFAULT_TAG_EXPIRATION_SETTINGS,
     ...overrides,
   };
 }

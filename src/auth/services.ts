@@ -102,4 +102,6 @@ export interface AuthServices {
   audit: AuditLog;
   /** Pull statistics as written so far (FEATURE_IMAGE_PULL_STATS); none: the feature is off. */
   pullStatistics?: PullStatisticsStore;
+  /** Milliseconds since the epoch: the clock tag expiries are judged by (the metadata's; tests inject one). */
+  now?: () => number;
 }

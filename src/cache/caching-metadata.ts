@@ -21,6 +21,15 @@ export interface CachingDeps {
   invalidate: (group: string) => void;
   ttls?: CacheTtls;
   metrics?: MetricsRegistry;
+  /** The clock tag expiries are compared with (the metadata's; tests inject one). */
+  now?: () => number;
+}
+
+/** When a cached tag or tagged manifest stops being true by itself: the tag's expiry (null: never). */
+function expiryOf(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const end = 'tagLifetimeEnd' in value ? value.tagLifetimeEnd : 'lifetimeEnd' in value ? value.lifetimeEnd : undefined;
+  return end instanceof Date ? end.getTime() : undefined;
 }
 
 /** Every repository lookup (by name or id) is one group: repository writes are rare, lookups constant. */
@@ -35,6 +44,7 @@ export const repositoryGroup = (id: number) => `repository:${id}`;
  */
 export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
   const ttls = deps.ttls ?? DEFAULT_CACHE_TTLS;
+  const now = deps.now ?? Date.now;
   const hits = deps.metrics
     ? new Counter({ name: 'quayside_cache_hits_total', help: 'Metadata lookups answered from the cache', labelNames: ['what'], registers: [deps.metrics] })
     : undefined;
@@ -54,14 +64,20 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
       return load();
     }
     const found = deps.cache.get(key);
-    if (found !== undefined) {
+    // A tag that expired while cached is gone: its expiry, not an invalidation, ended it (no write happened).
+    const foundExpiry = found === undefined ? undefined : expiryOf(found.value);
+    if (found !== undefined && (foundExpiry === undefined || foundExpiry > now())) {
       hits?.inc({ what });
       return found.value as T;
     }
     misses?.inc({ what });
     const ticket = deps.cache.ticket(group);
     const value = await load();
-    if (value !== undefined && value !== null) deps.cache.set(key, group, value, deps.listening() ? ttls.listeningMs : ttls.aloneMs, ticket);
+    if (value !== undefined && value !== null) {
+      const ttl = deps.listening() ? ttls.listeningMs : ttls.aloneMs;
+      const expiry = expiryOf(value);
+      deps.cache.set(key, group, value, expiry === undefined ? ttl : Math.min(ttl, expiry - now()), ticket);
+    }
     return value;
   };
   // The write first, then the invalidation: a reader that loads between the two stores a value the
@@ -103,17 +119,20 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     getTag: (id, name) => cached('tag', `tag:${id}:${name}`, repositoryGroup(id), () => t.getTag(id, name)),
     setTag: (id, name, digest) => writing([repositoryGroup(id)], () => t.setTag(id, name, digest)),
     deleteTag: (id, name) => writing([repositoryGroup(id)], () => t.deleteTag(id, name)),
-    // A tag list changes only through the writes of this repository's group. An empty page is an absence and
-    // is never kept: the first tags pushed through another instance must be listed at once.
-    listTags: async (id, page) => {
-      const key = `tags:${id}:${page.limit}:${page.last ?? ''}`;
-      const names = await cached('tag_list', key, repositoryGroup(id), async () => {
-        const listed = await t.listTags(id, page);
-        return listed.length === 0 ? undefined : listed;
+    // A tag list changes through the writes of this repository's group, and at the earliest expiry of its tags
+    // (kept no longer than that, like a tag). An empty page is an absence and is never kept: the first tags
+    // pushed through another instance must be listed at once.
+    listTags: async (id, page) => (await tags.listTagPage(id, page)).names.slice(),
+    listTagPage: async (id, page) => {
+      const found = await cached('tag_list', `tags:${id}:${page.limit}:${page.last ?? ''}`, repositoryGroup(id), async () => {
+        const listed = await t.listTagPage(id, page);
+        return listed.names.length === 0 ? undefined : listed;
       });
-      return names === undefined ? [] : names.slice();
+      return found ?? { names: [], lifetimeEnd: null };
     },
     tagHistory: (id, name) => t.tagHistory(id, name),
+    setTagExpiration: (id, name, expiresAt, bounds) => writing([repositoryGroup(id)], () => t.setTagExpiration(id, name, expiresAt, bounds)),
+    restoreTag: (id, name, digest, windowMs) => writing([repositoryGroup(id)], () => t.restoreTag(id, name, digest, windowMs)),
   };
 
   // GC deletes manifests and tag history of a repository: what this cache holds of it goes with them.

@@ -10,8 +10,8 @@ import { connectDatabase, ensureSchema, openPreferredStorage, resolveConfig, res
 const HELP = `usage: quayside gc [--dry-run] [--repository NS/REPO] [--config FILE | --config-dir DIR] [--data-dir DIR]
 
   Runs one garbage collection pass now, alongside running servers (docs/gc.md): manifests nothing reaches
-  once the time machine window (DEFAULT_TAG_EXPIRATION) has passed, their blob links, then blobs no
-  repository links. Progress on stderr, a summary on stdout.
+  once the time machine window (the namespace's, else DEFAULT_TAG_EXPIRATION) has passed, their blob
+  links, then blobs no repository links. Progress on stderr, a summary on stdout.
 
   --dry-run              list what would go (one line each) and remove nothing
   --repository NS/REPO   only this repository's manifests and links (then the unlinked blobs)`;

@@ -1,6 +1,7 @@
 import { namespaceNameProblem } from '../auth/names.js';
 import { check, emailProblem, requireAccount, runAdminCommand, type ActionInput, type AdminAction } from './admin-command.js';
 import { CliError } from './cli-error.js';
+import { tagExpirationAction } from './tag-expiration-action.js';
 
 const CREATE_SYNOPSIS = 'NAME --owner USER [--email E]';
 
@@ -12,9 +13,10 @@ const ACTIONS: Readonly<Record<string, AdminAction>> = {
     summary: 'create an organization whose "owners" team holds USER (an existing user)',
     run: createOrganization,
   },
+  'tag-expiration': tagExpirationAction('org', 'organization'),
 };
 
-/** `quayside org create`. */
+/** `quayside org create|tag-expiration`. */
 export function runOrgCommand(argv: string[]): Promise<number> {
   return runAdminCommand('org', ACTIONS, argv);
 }

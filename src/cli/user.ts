@@ -6,6 +6,7 @@ import type { AccountRecord } from '../db/account-metadata.js';
 import type { AdminContext } from './admin-context.js';
 import { check, emailProblem, formatTable, requireAccount, runAdminCommand, type ActionInput, type AdminAction } from './admin-command.js';
 import { CliError } from './cli-error.js';
+import { tagExpirationAction } from './tag-expiration-action.js';
 
 /** More than any password policy asks for; bcrypt only reads the first 72 bytes anyway. */
 const MAX_STDIN_PASSWORD_BYTES = 4096;
@@ -45,6 +46,7 @@ const ACTIONS: Readonly<Record<string, AdminAction>> = {
     summary: 'list users: name, e-mail, enabled, superuser',
     run: listUsers,
   },
+  'tag-expiration': tagExpirationAction('user', 'user'),
 };
 
 /** `quayside user create|passwd|delete|list`. */

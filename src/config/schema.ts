@@ -113,6 +113,12 @@ const dataModelCacheSchema = z.discriminatedUnion(
 
 export type StorageLocationConfig = [string, Record<string, unknown>];
 
+/** Quay's duration form (util/timedeltastring.py): a whole number and one of s, m, h, d, w. */
+const durationSchema = z.string({ error: 'expected a duration such as 2w, 7d, 24h, 30m or 0s' }).regex(/^[0-9]+[smhdw]$/, 'a number and one of s, m, h, d, w (e.g. 2w)');
+
+/** Quay's TAG_EXPIRATION_OPTIONS when the configuration has none. */
+export const QUAY_TAG_EXPIRATION_OPTIONS: readonly string[] = ['0s', '1d', '1w', '2w', '4w'];
+
 const objectSchema = z.object({
   SERVER_HOSTNAME: hostnameSchema.optional(),
   PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
@@ -148,7 +154,14 @@ const objectSchema = z.object({
   // Garbage collection (docs/gc.md): Quay's switch, time machine window (a Quay duration such as 2w) and the
   // grace period of blobs and manifests pushed but not yet tagged; the pause between passes is Quayside's.
   FEATURE_GARBAGE_COLLECTION: z.boolean().default(true),
-  DEFAULT_TAG_EXPIRATION: z.string().regex(/^[0-9]+[smhdw]$/, 'a number and one of s, m, h, d, w (e.g. 2w)').default('2w'),
+  DEFAULT_TAG_EXPIRATION: durationSchema.default('2w'),
+  // Tag expiration and the per-namespace time machine (docs/tag-expiration.md): whether users may set a tag's
+  // expiry and their namespace's window, the windows they may choose (Quay's list when absent; the default
+  // window is always allowed then), and the range an expiry is clamped to after the tag's start.
+  FEATURE_CHANGE_TAG_EXPIRATION: z.boolean().default(true),
+  TAG_EXPIRATION_OPTIONS: z.array(durationSchema, { error: 'expected a list of durations such as [0s, 1d, 1w, 2w, 4w]' }).min(1).optional(),
+  LABELED_EXPIRATION_MINIMUM: durationSchema.default('1h'),
+  LABELED_EXPIRATION_MAXIMUM: durationSchema.default('104w'),
   PUSH_TEMP_TAG_EXPIRATION_SEC: z.number().int().min(1).max(30 * 24 * 3600).default(3600),
   GC_INTERVAL_S: z.number().int().min(1).max(7 * 24 * 3600).default(600),
   // An upload session not written for this long is purged with its temporary object (Quayside key).
@@ -205,6 +218,17 @@ export const configSchema = objectSchema.superRefine((config, ctx) => {
       message: `must be at least INSTANCE_SERVICE_KEY_REFRESH plus REGISTRY_TOKEN_LIFETIME_S (${Math.ceil(keyNeedsS / 60)} minutes), or tokens would outlive their signing key`,
     });
   }
+  // Quay's time machine validator: the default window must be one a namespace could choose.
+  if (config.TAG_EXPIRATION_OPTIONS !== undefined && !config.TAG_EXPIRATION_OPTIONS.includes(config.DEFAULT_TAG_EXPIRATION)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['TAG_EXPIRATION_OPTIONS'],
+      message: `must include DEFAULT_TAG_EXPIRATION (${config.DEFAULT_TAG_EXPIRATION}), the window of every namespace that chose none`,
+    });
+  }
+  if (durationSeconds(config.LABELED_EXPIRATION_MINIMUM) > durationSeconds(config.LABELED_EXPIRATION_MAXIMUM)) {
+    ctx.addIssue({ code: 'custom', path: ['LABELED_EXPIRATION_MINIMUM'], message: `must not be longer than LABELED_EXPIRATION_MAXIMUM (${config.LABELED_EXPIRATION_MAXIMUM})` });
+  }
   if (known.length > 0 && config.DISTRIBUTED_STORAGE_PREFERENCE.length === 0) {
     ctx.addIssue({
       code: 'custom',
@@ -213,6 +237,13 @@ export const configSchema = objectSchema.superRefine((config, ctx) => {
     });
   }
 });
+
+const DURATION_UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** Seconds of a duration the schema accepted ("2w" is 1209600). */
+export function durationSeconds(text: string): number {
+  return Number(text.slice(0, -1)) * (DURATION_UNIT_S[text.slice(-1)] ?? Number.NaN);
+}
 
 /** The validated configuration. */
 export type Config = z.infer<typeof configSchema>;

@@ -108,6 +108,13 @@ export interface AccountStore {
   /** The stored superuser flag of a user (honoured in addition to SUPER_USERS). */
   setSuperuser(userId: number, superuser: boolean): Promise<void>;
   /**
+   * The time machine window of a user's or organization's namespace in seconds (Quay's removed_tag_expiration_s);
+   * null when never set (DEFAULT_TAG_EXPIRATION applies) or when there is no such user or organization.
+   */
+  getTagExpiration(id: number): Promise<number | null>;
+  /** Sets (seconds) or resets to DEFAULT_TAG_EXPIRATION (null) the namespace's window; users and organizations only. */
+  setTagExpiration(id: number, seconds: number | null): Promise<void>;
+  /**
    * Deletes a user, organization or robot with everything that hangs off it (robots, teams, memberships,
    * permissions, app tokens, sessions). Throws StillInUseError when a user or organization still owns
    * repositories (they must be deleted first). False when there was no such account.

@@ -13,7 +13,7 @@ import {
 } from './account-metadata.js';
 import { ACCOUNT_COLUMNS, toAccountRecord } from './account-rows.js';
 import type { Database } from './database.js';
-import { retryOnDeadlock } from './query-helpers.js';
+import { retryOnDeadlock, toNumber } from './query-helpers.js';
 import type { Schema } from './schema.js';
 import { inWriteTransaction, isUniqueViolation } from './write-transaction.js';
 
@@ -146,6 +146,25 @@ export class KyselyAccountStore implements AccountStore {
 
   async setSuperuser(userId: number, superuser: boolean): Promise<void> {
     await this.database.db.updateTable('account').set({ superuser: superuser ? 1 : 0 }).where('id', '=', userId).where('kind', '=', 'user').execute();
+  }
+
+  async getTagExpiration(id: number): Promise<number | null> {
+    const row = await this.database.db
+      .selectFrom('account')
+      .select('removed_tag_expiration_s')
+      .where('id', '=', id)
+      .where('kind', 'in', ['user', 'organization'])
+      .executeTakeFirst();
+    return row === undefined || row.removed_tag_expiration_s === null ? null : toNumber(row.removed_tag_expiration_s);
+  }
+
+  async setTagExpiration(id: number, seconds: number | null): Promise<void> {
+    await this.database.db
+      .updateTable('account')
+      .set({ removed_tag_expiration_s: seconds })
+      .where('id', '=', id)
+      .where('kind', 'in', ['user', 'organization'])
+      .execute();
   }
 
   async deleteAccount(id: number): Promise<boolean> {

@@ -5,6 +5,7 @@ import type { BlobRecord, GarbageIndex, GarbagePolicy, RepositoryGarbage } from 
 import { LOOKUP_BATCH_SIZE } from './lookup-batches.js';
 import { ignoreDuplicate, inRepositoryTransaction, toDate, toNumber } from './query-helpers.js';
 import type { Schema } from './schema.js';
+import { namespaceWindowMs } from './time-machine.js';
 import { inWriteTransaction } from './write-transaction.js';
 
 /** The slices of `items`, LOOKUP_BATCH_SIZE at a time (bind-parameter limits). */
@@ -19,16 +20,19 @@ const touched = (table: 'blob' | 'repository_blob') => sql<number>`coalesce(${sq
 
 interface Marked extends RepositoryGarbage {
   manifestIds: number[];
+  /** Where the repository's time machine window starts: tag lifetimes that ended before it are garbage. */
+  windowStart: number;
 }
 
 /**
  * Mark: everything of the repository reachable from its roots, on one connection (`db` is the transaction when
- * collecting). Roots are current tags, tag lifetimes that ended inside the time machine window, and manifests
- * younger than the grace period (pushed by digest, their index or tag still to come). From a reachable
+ * collecting). Roots are current tags (an expiry still ahead included), tag lifetimes that ended inside the
+ * namespace's time machine window (its removed_tag_expiration_s, else the policy's), and manifests younger than
+ * the grace period (pushed by digest, their index or tag still to come). From a reachable
  * manifest, its children (index entries) and its referrers (manifests whose subject it is) are reachable.
  */
 async function mark(db: Kysely<Schema>, repositoryId: number, policy: GarbagePolicy): Promise<Marked> {
-  const windowStart = policy.now - policy.timeMachineMs;
+  const windowStart = policy.now - (await namespaceWindowMs(db, repositoryId, policy.timeMachineMs));
   const graceStart = policy.now - policy.graceMs;
   const manifests = await db
     .selectFrom('manifest')
@@ -95,6 +99,7 @@ async function mark(db: Kysely<Schema>, repositoryId: number, policy: GarbagePol
     manifestIds: garbage.map((m) => m.id),
     links: links.map((l) => l.digest).filter((d) => !neededBlobs.has(d)).sort(),
     expiredTagLifetimes,
+    windowStart,
   };
 }
 
@@ -114,7 +119,7 @@ export class KyselyGarbageIndex implements GarbageIndex {
   }
 
   async findRepositoryGarbage(repositoryId: number, policy: GarbagePolicy): Promise<RepositoryGarbage> {
-    const { manifestIds: _ids, ...garbage } = await mark(this.database.db, repositoryId, policy);
+    const { manifestIds: _ids, windowStart: _start, ...garbage } = await mark(this.database.db, repositoryId, policy);
     return garbage;
   }
 
@@ -129,7 +134,7 @@ export class KyselyGarbageIndex implements GarbageIndex {
         .deleteFrom('tag')
         .where('repository_id', '=', repositoryId)
         .where('lifetime_end', 'is not', null)
-        .where('lifetime_end', '<', policy.now - policy.timeMachineMs)
+        .where('lifetime_end', '<', marked.windowStart)
         .execute();
       // Uploads link blobs without the repository lock: a locking read sees a link touched after this
       // transaction's snapshot (MySQL reads a snapshot otherwise), and holds it until the delete.

@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
-import { MissingReferenceError, type ManifestIndex, type ManifestRecord, type ManifestReference, type ManifestSummary, type NewManifest } from './metadata.js';
+import { MissingReferenceError, type ManifestIndex, type ManifestRecord, type ManifestReference, type ManifestSummary, type NewManifest, type TaggedManifestRecord } from './metadata.js';
 import { LOOKUP_BATCH_SIZE, presentDigests } from './lookup-batches.js';
 import { ignoreDuplicate, inRepositoryTransaction, toDate, toNumber } from './query-helpers.js';
 import { pointTagAt } from './tags.js';
+import { currentAt } from './time-machine.js';
 import type { Schema } from './schema.js';
 
 const SUMMARY_COLUMNS = [
@@ -79,6 +80,7 @@ export class KyselyManifestIndex implements ManifestIndex {
             size: manifest.bytes.length,
             bytes: manifest.bytes,
             created_at: this.now(),
+            expires_after_s: manifest.expiresAfterS ?? null,
           }),
           'digest',
         ).execute();
@@ -155,18 +157,25 @@ export class KyselyManifestIndex implements ManifestIndex {
     return row && { ...toSummary(row), repositoryId: row.repository_id, bytes: Buffer.from(row.bytes) };
   }
 
-  async getTaggedManifest(repositoryId: number, tag: string): Promise<ManifestRecord | undefined> {
+  async getTaggedManifest(repositoryId: number, tag: string): Promise<TaggedManifestRecord | undefined> {
     const row = await this.database.db
       .selectFrom('tag')
       .innerJoin('manifest', (join) =>
         join.onRef('manifest.repository_id', '=', 'tag.repository_id').onRef('manifest.digest', '=', 'tag.manifest_digest'),
       )
-      .select([...SUMMARY_COLUMNS.map((column) => `manifest.${column}` as const), 'manifest.repository_id', 'manifest.bytes'])
+      .select([...SUMMARY_COLUMNS.map((column) => `manifest.${column}` as const), 'manifest.repository_id', 'manifest.bytes', 'tag.lifetime_end'])
       .where('tag.repository_id', '=', repositoryId)
       .where('tag.name', '=', tag)
-      .where('tag.lifetime_end', 'is', null)
+      .where(currentAt(this.now()))
       .executeTakeFirst();
-    return row && { ...toSummary(row), repositoryId: row.repository_id, bytes: Buffer.from(row.bytes) };
+    return (
+      row && {
+        ...toSummary(row),
+        repositoryId: row.repository_id,
+        bytes: Buffer.from(row.bytes),
+        tagLifetimeEnd: row.lifetime_end === null ? null : toDate(row.lifetime_end),
+      }
+    );
   }
 
   async hasManifest(repositoryId: number, digest: string): Promise<boolean> {
@@ -203,12 +212,13 @@ export class KyselyManifestIndex implements ManifestIndex {
       await trx.deleteFrom('manifest_reference').where('manifest_id', '=', row.id).execute();
       await trx.deleteFrom('manifest').where('id', '=', row.id).execute();
       // Tags pointing here end their lifetime; their history rows stay for restore.
+      const now = this.now();
       await trx
         .updateTable('tag')
-        .set({ lifetime_end: this.now() })
+        .set({ lifetime_end: now })
         .where('repository_id', '=', repositoryId)
         .where('manifest_digest', '=', digest)
-        .where('lifetime_end', 'is', null)
+        .where(currentAt(now))
         .execute();
       return true;
     });

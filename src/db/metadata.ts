@@ -61,6 +61,11 @@ export interface NewManifest {
   /** The exact bytes the client sent. */
   bytes: Buffer;
   references: ManifestReference[];
+  /**
+   * The `quay.expires-after` label of an image's config, in seconds: each tag pointed at this manifest then ends
+   * that long after it started (Quay's rule). Absent or null: no label.
+   */
+  expiresAfterS?: number | null;
 }
 
 export interface ManifestRecord {
@@ -78,6 +83,12 @@ export interface ManifestRecord {
 
 export type ManifestSummary = Omit<ManifestRecord, 'bytes' | 'repositoryId'>;
 
+/** The manifest of a current tag, with the tag's expiry (so that a cache keeps it no longer than that). */
+export interface TaggedManifestRecord extends ManifestRecord {
+  /** When the tag stops naming this manifest; null when it does not expire. */
+  tagLifetimeEnd: Date | null;
+}
+
 export interface TagRecord {
   id: number;
   repositoryId: number;
@@ -85,9 +96,31 @@ export interface TagRecord {
   manifestDigest: string;
   /** When this tag started pointing at manifestDigest. */
   lifetimeStart: Date;
-  /** When it stopped (moved or deleted); null while current. */
+  /**
+   * When it stopped (moved, deleted, expired) or, when later than now, when it expires; null while current and
+   * not expiring. A tag is current while this is null or later than now.
+   */
   lifetimeEnd: Date | null;
 }
+
+/** Whether the tag lifetime is current at `now` (ms): no end, or an end (its expiry) still ahead. */
+export function isCurrentTag(tag: Pick<TagRecord, 'lifetimeEnd'>, now: number): boolean {
+  return tag.lifetimeEnd === null || tag.lifetimeEnd.getTime() > now;
+}
+
+/** Bounds of an expiry set through the API, relative to the tag's start (LABELED_EXPIRATION_MINIMUM/MAXIMUM). */
+export interface ExpiryBounds {
+  minMs: number;
+  maxMs: number;
+}
+
+/** What a restore found in the tag's history. */
+export type RestoreOutcome =
+  | { kind: 'restored'; previous: string | undefined }
+  /** Every lifetime of the tag on that manifest ended before the namespace's time machine window. */
+  | { kind: 'outside-window'; endedAt: Date; windowMs: number }
+  /** The manifest is not (or no longer) in the repository. */
+  | { kind: 'missing' };
 
 /** Page parameters shared by catalog and tag listing: entries strictly after `last`, at most `limit`. */
 export interface Page {
@@ -168,7 +201,7 @@ export interface ManifestIndex {
   putManifest(repositoryId: number, manifest: NewManifest, tags?: readonly string[]): Promise<ManifestRecord>;
   getManifest(repositoryId: number, digest: string): Promise<ManifestRecord | undefined>;
   /** The manifest the current tag points at, in one lookup (the hot path of a pull by tag). */
-  getTaggedManifest(repositoryId: number, tag: string): Promise<ManifestRecord | undefined>;
+  getTaggedManifest(repositoryId: number, tag: string): Promise<TaggedManifestRecord | undefined>;
   /** Existence check without loading bytes (index validation). */
   hasManifest(repositoryId: number, digest: string): Promise<boolean>;
   /** Which of `digests` are manifests of this repository, in bounded batches like BlobIndex.linkedDigests. */
@@ -177,6 +210,12 @@ export interface ManifestIndex {
   deleteManifest(repositoryId: number, digest: string): Promise<boolean>;
   /** Manifests of this repository whose subject is `subjectDigest`, optionally of one artifactType. */
   listReferrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestSummary[]>;
+}
+
+/** A page of current tag names and when it stops being true without any write (an expiry), or null. */
+export interface TagPage {
+  names: string[];
+  lifetimeEnd: Date | null;
 }
 
 export interface TagIndex {
@@ -191,15 +230,31 @@ export interface TagIndex {
   deleteTag(repositoryId: number, name: string): Promise<boolean>;
   /** Current tag names in lexical order. */
   listTags(repositoryId: number, page: Page): Promise<string[]>;
+  /** The same page, with the earliest expiry among its tags: the moment the page changes by itself. */
+  listTagPage(repositoryId: number, page: Page): Promise<TagPage>;
   /** Every lifetime of every tag (or of one tag), newest first: the data for tag history and restore. */
   tagHistory(repositoryId: number, name?: string): Promise<TagRecord[]>;
+  /**
+   * Sets (a time in ms, clamped to `bounds` after the tag's start, as Quay does) or clears (null) the current
+   * tag's expiry; the previous one, or undefined when no current tag has the name.
+   */
+  setTagExpiration(repositoryId: number, name: string, expiresAt: number | null, bounds: ExpiryBounds): Promise<{ previous: Date | null } | undefined>;
+  /**
+   * Points the tag at `manifestDigest` again, unless every lifetime of this tag on that manifest ended before the
+   * namespace's time machine window (its removed_tag_expiration_s, else `defaultWindowMs`). A manifest the tag
+   * never pointed at is a plain move, as Quay's restore is.
+   */
+  restoreTag(repositoryId: number, name: string, manifestDigest: string, defaultWindowMs: number): Promise<RestoreOutcome>;
 }
 
 /** What garbage collection may take, as of `now`. */
 export interface GarbagePolicy {
   /** Milliseconds since the epoch. */
   now: number;
-  /** The time machine: a tag lifetime that ended less than this long ago still keeps its manifest. */
+  /**
+   * The time machine: a tag lifetime that ended less than this long ago still keeps its manifest. The default;
+   * a namespace's own window (removed_tag_expiration_s) takes precedence.
+   */
   timeMachineMs: number;
   /** Manifests, blobs and links written or touched less than this long ago are never garbage (pushes in flight). */
   graceMs: number;

@@ -64,6 +64,8 @@ export interface ManifestTable {
   size: Int64;
   bytes: Buffer;
   created_at: Int64;
+  /** Added by 0007_tag_expiration: the `quay.expires-after` label in seconds; null without one. */
+  expires_after_s: ColumnType<number | string | null, number | null | undefined, number | null>;
 }
 
 export interface ManifestReferenceTable {
@@ -99,6 +101,8 @@ export interface AccountTable {
   created_at: Int64;
   /** 0 or 1: a superuser set from the CLI, in addition to SUPER_USERS. */
   superuser: Generated<number>;
+  /** Added by 0007_tag_expiration: the namespace's time machine window in seconds; null: DEFAULT_TAG_EXPIRATION. */
+  removed_tag_expiration_s: ColumnType<number | string | null, number | null | undefined, number | null>;
 }
 
 export interface TeamTable {

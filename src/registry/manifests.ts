@@ -8,6 +8,7 @@ import { RegistryError } from './errors.js';
 import { queryOf } from './url.js';
 import { auditRepositoryEvent } from './audit-events.js';
 import { parseCheckedManifest } from './manifest-references.js';
+import { readExpiryLabel } from './expiry-label.js';
 
 /**
  * Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, where the router has already checked
@@ -209,6 +210,9 @@ export const putManifest: RouteHandler = async (ctx) => {
     annotations: parsed.annotations,
     bytes,
     references: parsed.references,
+    // Quay reads the label from the config blob when the manifest is pushed; every tag pointed at it expires.
+    // (A manifest already stored keeps what its first push read: putManifest writes no row again.)
+    expiresAfterS: parsed.kind === 'image' ? await readExpiryLabel(deps.blobs, parsed.config) : null,
   };
   try {
     await deps.metadata.manifests.putManifest(repository.id, manifest, tags);

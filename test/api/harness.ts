@@ -68,13 +68,16 @@ export async function startApi(
   beforeRegister?: (app: FastifyInstance) => void,
   /** What the superuser endpoints are given (the storage locations to validate). */
   superuser: SuperuserDeps = {},
+  /** The clock tags are judged by (expiry, time machine); sessions and tokens keep the real one. */
+  tagClock?: () => number,
 ): Promise<Api> {
   const fresh = await freshDatabase(dialect);
-  const metadata = createMetadata(fresh.database);
+  const metadata = createMetadata(fresh.database, { now: tagClock });
   const accounts = createAccountMetadata(fresh.database);
   const audit = new AuditLog(accounts.audit, silent, { flushIntervalMs: 10 });
   const options = defaultAuthOptions({ superUsers: new Set([ADMIN.name]), ...overrides });
   const services = buildAuthServices({ accounts, metadata, options, audit, log: silent, pullStatistics: new KyselyPullStatistics(fresh.database) });
+  if (tagClock !== undefined) services.now = tagClock;
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   beforeRegister?.(app);
   await app.register(apiPlugin(services, superuser), { prefix: '/api/v1' });

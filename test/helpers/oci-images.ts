@@ -161,6 +161,20 @@ export async function buildMultiArchIndex(dir: string, tag: string, layerBytes =
   return readLayoutImage(dir, tag);
 }
 
+/**
+ * A layout whose `tag` is a one-layer image whose config carries `labels` (as `LABEL k=v` in a Dockerfile
+ * writes them, under config.Labels), e.g. { 'quay.expires-after': '2h' }.
+ */
+export async function buildLabelledImage(dir: string, tag: string, labels: Record<string, string>, layerBytes = 16 * 1024): Promise<LayoutImage> {
+  const tar = tarOf({ 'labelled.bin': randomBytes(layerBytes) });
+  const layer = await writeBlob(dir, MEDIA.layerTarGzip, gzipSync(tar));
+  const configJson = { architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'], Labels: labels }, rootfs: { type: 'layers', diff_ids: [sha256(tar)] } };
+  const config = await writeBlob(dir, MEDIA.config, Buffer.from(JSON.stringify(configJson)));
+  const manifest = await writeBlob(dir, MEDIA.manifest, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.manifest, config, layers: [layer] })));
+  await writeIndex(dir, [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }]);
+  return readLayoutImage(dir, tag);
+}
+
 /** The artifact layout: `subject` is a plain image, `artifact` an OCI 1.1 artifact manifest pointing at it. */
 export interface ArtifactLayout {
   subject: LayoutImage;

@@ -59,6 +59,8 @@ export interface TestRegistryOptions {
   redis?: AppDeps['redis'];
   /** Where the app registers its metrics. */
   metrics?: AppDeps['metrics'];
+  /** The metadata's clock (tag expiry, the time machine); tokens and sessions keep the real one. */
+  now?: () => number;
 }
 
 const pinoSilent = pino({ level: 'silent' });
@@ -93,10 +95,11 @@ export function testAuthServices(database: Database, metadata: Metadata, options
 export async function startTestRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'quayside-registry-test-'));
   const { database, drop } = await openMetadataDatabase(options.dialect ?? 'sqlite', dir);
-  const baseMetadata = createMetadata(database);
+  const baseMetadata = createMetadata(database, { now: options.now });
   const metadata = options.wrapMetadata ? options.wrapMetadata(baseMetadata) : baseMetadata;
   const blobs = options.blobs ?? new LocalBlobStore(join(dir, 'storage'));
   const auth = testAuthServices(database, metadata, options.authOptions);
+  if (options.now !== undefined) auth.now = options.now;
   const accounts = auth.accounts;
   await auth.start();
   const app = await createApp({

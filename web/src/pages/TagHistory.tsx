@@ -20,7 +20,9 @@ export function TagHistory({ repo }: { repo: RepositoryDetail }) {
   const [error, setError] = useState<{ key: string; text: string } | null>(null);
   const base = repositoryPath(repo.namespace, repo.name);
   const history = useLoad(() => api<TagPage>('GET', `${base}/tag/?limit=${PAGE_SIZE}&page=${page}`), [base, page]);
-  const current = new Map((history.value?.tags ?? []).filter((tag) => tag.end_ts === undefined).map((tag) => [tag.name, tag.manifest_digest]));
+  // A tag is current until its end; an end still ahead is an expiry (docs/tag-expiration.md).
+  const isCurrent = (tag: Tag) => tag.end_ts === undefined || tag.end_ts * 1000 > Date.now();
+  const current = new Map((history.value?.tags ?? []).filter(isCurrent).map((tag) => [tag.name, tag.manifest_digest]));
 
   const keyOf = (tag: Tag) => `${tag.name}@${tag.start_ts}@${tag.manifest_digest}`;
   const restore = async (tag: Tag) => {
@@ -58,7 +60,7 @@ export function TagHistory({ repo }: { repo: RepositoryDetail }) {
             </thead>
             <tbody>
               {list.map((tag) => {
-                const restorable = tag.end_ts !== undefined && current.get(tag.name) !== tag.manifest_digest;
+                const restorable = !isCurrent(tag) && current.get(tag.name) !== tag.manifest_digest;
                 return (
                   <tr key={keyOf(tag)}>
                     <th scope="row">{tag.name}</th>
@@ -67,7 +69,7 @@ export function TagHistory({ repo }: { repo: RepositoryDetail }) {
                     </td>
                     <td>{formatBytes(tag.size)}</td>
                     <td>{formatEpoch(tag.start_ts)}</td>
-                    <td>{tag.end_ts === undefined ? 'now' : formatEpoch(tag.end_ts)}</td>
+                    <td>{tag.end_ts === undefined ? 'now' : isCurrent(tag) ? `now (expires ${formatEpoch(tag.end_ts)})` : formatEpoch(tag.end_ts)}</td>
                     {repo.can_write ? (
                       <td>
                         {restorable ? (
