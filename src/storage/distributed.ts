@@ -39,6 +39,8 @@ export interface DistributedStoreOptions {
   /** A location that has not answered a stat or the start of a read by then has failed (default 10 s). */
   answerTimeoutMs?: number;
   breaker?: Omit<CircuitBreakerOptions, 'now'>;
+  /** The locations whose ping() makes this store's (DISTRIBUTED_STORAGE_PREFERENCE, as Quay's health); default the first. */
+  preferred?: readonly string[];
 }
 
 export const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
@@ -325,9 +327,10 @@ export class DistributedBlobStore implements BlobStore {
 
   // ---- lifecycle ----
 
-  /** The first location must work (it takes the pushes); /health/endtoend checks every location itself. */
+  /** Every preferred location must work (Quay's storage health); the others are listed apart by /health/endtoend. */
   async ping(): Promise<void> {
-    await this.primary.store.ping();
+    const names = this.options.preferred ?? [this.primary.name];
+    await Promise.all(this.locations.filter((location) => names.includes(location.name)).map((location) => location.store.ping()));
   }
 
   async close(): Promise<void> {
