@@ -69,7 +69,7 @@ export function nextAttemptAt(now: number, attempts: number, policy: BackoffPoli
 export interface ReplicationWorker {
   /** Looks for due jobs now (a push just queued some). */
   wake(): void;
-  /** Finishes the copies in flight (their leases are renewed until then), then stops. */
+  /** Abandons the copies in flight (their jobs are due again at once, for any instance), then stops. */
   stop(): Promise<void>;
 }
 
@@ -78,6 +78,7 @@ export function startReplicationWorker(options: ReplicationWorkerOptions): Repli
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const idleMs = options.idleMs ?? 2_000;
   let stopped = false;
+  const stopping = new AbortController();
   // A wake-up that comes while the loops are busy is kept, so that the jobs it announces are not left to the idle pause.
   let woken = false;
   const sleepers = new Set<() => void>();
@@ -114,7 +115,7 @@ export function startReplicationWorker(options: ReplicationWorkerOptions): Repli
         await idle();
         continue;
       }
-      await runJob(job, { ...options, now, leaseMs });
+      await runJob(job, { ...options, now, leaseMs, stopping: stopping.signal });
     }
   };
   const loops = Array.from({ length: options.concurrency ?? 2 }, () => loop());
@@ -122,13 +123,19 @@ export function startReplicationWorker(options: ReplicationWorkerOptions): Repli
     wake: wakeAll,
     async stop() {
       stopped = true;
+      stopping.abort();
       wakeAll();
       await Promise.all(loops);
     },
   };
 }
 
-type JobContext = ReplicationWorkerOptions & { now: () => number; leaseMs: number };
+type JobContext = ReplicationWorkerOptions & {
+  now: () => number;
+  leaseMs: number;
+  /** Aborted when the worker stops: the copy is abandoned and the job handed back at once. */
+  stopping?: AbortSignal;
+};
 
 /** One attempt at one job, its lease renewed meanwhile; never throws (the outcome goes to the queue). */
 export async function runJob(job: ClaimedJob, context: JobContext): Promise<JobOutcome> {
@@ -143,9 +150,17 @@ export async function runJob(job: ClaimedJob, context: JobContext): Promise<JobO
   renewal.unref();
   let outcome: JobOutcome;
   try {
-    outcome = await replicate(job, context, lost.signal);
+    const signal = context.stopping === undefined ? lost.signal : AbortSignal.any([lost.signal, context.stopping]);
+    outcome = await replicate(job, context, signal);
     await queue.complete(job);
   } catch (error) {
+    if (context.stopping?.aborted === true) {
+      // Shutting down is not the copy's fault: due again now, for whichever instance claims it first.
+      log.info({ digest: job.digest, to: job.location }, 'replication: copy abandoned by a stopping instance; job handed back');
+      await queue.fail(job, 'the instance copying it stopped', context.now()).catch(() => undefined);
+      context.observer?.jobFinished('retried', job.location);
+      return 'retried';
+    }
     const retryAt = nextAttemptAt(context.now(), job.attempts, context.backoff ?? DEFAULT_BACKOFF);
     outcome = retryAt === undefined ? 'failed' : 'retried';
     log.warn(

@@ -33,6 +33,15 @@ class SelfCopyingLocal extends LocalBlobStore {
   }
 }
 
+/** A real local location whose reads send their first bytes, then stall (a backend that stopped answering mid-stream). */
+class StallingLocal extends LocalBlobStore {
+  override async read(): Promise<Readable> {
+    const stalled = new Readable({ read() {} });
+    stalled.push(Buffer.alloc(1024));
+    return stalled;
+  }
+}
+
 describe('replication worker', () => {
   let dir: string;
   let fresh: FreshDatabase;
@@ -175,6 +184,24 @@ describe('replication worker', () => {
     const policy = { baseMs: 1000, maxMs: 5000, maxAttempts: 5 };
     assert.deepEqual([1, 2, 3, 4].map((attempt) => nextAttemptAt(0, attempt, policy)), [1000, 2000, 4000, 5000]);
     assert.equal(nextAttemptAt(0, 5, policy), undefined);
+  });
+
+  it('hands a copy in flight back to the queue, due at once, when it stops', async () => {
+    const stalling = { name: 'us', store: new StallingLocal(path.join(dir, 'us')) };
+    const data = pattern(50_000, 9);
+    const digest = await pushed(us, data);
+    clock = Date.now();
+    const worker = startReplicationWorker({ ...context([stalling, eu]), now: Date.now, idleMs: 60_000, concurrency: 1 });
+    const leased = () => fresh.database.db.selectFrom('replication_job').select(['lease_owner', 'attempts', 'next_attempt_at']).where('digest', '=', digest).executeTakeFirst();
+    await waitUntil('the copy started', async () => (await leased())?.lease_owner != null);
+    await worker.stop();
+    const row = await leased();
+    assert.equal(row?.lease_owner, null, 'the job is still leased by a stopped instance');
+    assert.ok(Number(row?.next_attempt_at) <= Date.now());
+    assert.ok(logged.some((entry) => entry.message === 'replication: copy abandoned by a stopping instance; job handed back' && entry.details.digest === digest));
+    assert.equal(await eu.store.stat(digest), undefined);
+    clock = Date.now();
+    assert.equal(await runJob(await claim(), context()), 'copied');
   });
 
   it('runs queued jobs in the background until stopped, woken by a push', async () => {
