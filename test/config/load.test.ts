@@ -117,7 +117,9 @@ describe('parseConfig: a real Quay configuration', () => {
     assert.ok(!warnings.some((w) => w.startsWith('FEATURE_APP_SPECIFIC_TOKENS')));
     // FEATURE_CHANGE_TAG_EXPIRATION and TAG_EXPIRATION_OPTIONS are read since tag expiration landed.
     assert.ok(!warnings.some((w) => w.startsWith('FEATURE_CHANGE_TAG_EXPIRATION') || w.startsWith('TAG_EXPIRATION_OPTIONS')));
-    assert.equal(warnings.length, 22, 'one line for each of the 22 unused Quay keys');
+    // FEATURE_STORAGE_REPLICATION is read since geo-replication landed.
+    assert.ok(!warnings.some((w) => w.startsWith('FEATURE_STORAGE_REPLICATION')));
+    assert.equal(warnings.length, 21, 'one line for each of the 21 unused Quay keys');
     assert.equal(new Set(warnings).size, warnings.length);
     assert.ok(!('SECRET_KEY' in config));
   });
