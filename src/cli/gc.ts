@@ -5,7 +5,7 @@ import { runGcPass, type GcSummary } from '../gc/pass.js';
 import { repositoryNameProblem } from '../oci/names.js';
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
-import { connectDatabase, ensureSchema, openPreferredStorage, resolveConfig, resolveDataDir } from './runtime.js';
+import { connectDatabase, ensureSchema, openDistributedStorage, resolveConfig, resolveDataDir } from './runtime.js';
 
 const HELP = `usage: quayside gc [--dry-run] [--repository NS/REPO] [--config FILE | --config-dir DIR] [--data-dir DIR]
 
@@ -71,11 +71,12 @@ export async function runGcCommand(argv: string[]): Promise<number> {
       if (repository === undefined) throw new CliError(`quayside gc: no repository named ${JSON.stringify(name)}`);
       repositoryId = repository.id;
     }
-    const storage = await openPreferredStorage(checked);
+    const quiet = { info: () => undefined, warn: (object: object, message: string) => process.stderr.write(`${message}: ${JSON.stringify(object)}\n`) };
+    // Every location: a collected blob is deleted from each one that holds it.
+    const storage = await openDistributedStorage(checked, database, quiet);
     try {
       const dryRun = values['dry-run'];
       const { intervalMs: _interval, ...timings } = gcOptionsFrom(checked.config);
-      const quiet = { info: () => undefined, warn: (object: object, message: string) => process.stderr.write(`${message}: ${JSON.stringify(object)}\n`) };
       const summary = await runGcPass(metadata, storage, quiet, {
         ...timings,
         holder: `cli:${hostname()}:${process.pid}`,

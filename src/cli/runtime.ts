@@ -8,6 +8,8 @@ import { migrateToLatest, pendingMigrations } from '../db/migrate.js';
 import type { ConnectionLog } from '../db/pool-bounds.js';
 import { buildStorageLocation, describeStorageFailure, parseStorageLocation, StorageConfigError, type ParsedStorageLocation } from '../storage/factory.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { DistributedBlobStore, type DistributedStoreLog, type DistributedStoreObserver, type StorageLocation } from '../storage/distributed.js';
+import { KyselyPlacementIndex } from '../db/placements.js';
 import { CliError } from './cli-error.js';
 import { caListWith } from '../net/extra-ca.js';
 import { checkEdgeFiles, chooseConfigLocation, configFileOf, type ConfigLocation, type EdgeFiles } from './config-dir.js';
@@ -29,9 +31,9 @@ export interface CheckedConfig {
   /** The config directory's certificate pair and extra CAs (none without --config-dir). */
   edge: EdgeFiles;
   database: DatabaseConfig;
-  /** The first preferred location, the only one that serves blobs until geo-replication. */
+  /** The first preferred location: where this instance's pushes go. */
   storage: { location: string; config: StorageLocationConfig };
-  /** Every location of DISTRIBUTED_STORAGE_CONFIG, parsed by its driver, the preferred one first. */
+  /** Every location of DISTRIBUTED_STORAGE_CONFIG, parsed by its driver, in this instance's preference order. */
   locations: ParsedStorageLocation[];
 }
 
@@ -93,27 +95,19 @@ export async function checkConfiguration(location: ConfigLocation | string | und
   // The schema guarantees a preference naming configured locations whenever locations are configured.
   const preferred = config.DISTRIBUTED_STORAGE_PREFERENCE[0] ?? Object.keys(config.DISTRIBUTED_STORAGE_CONFIG)[0]!;
   // Every location is parsed by its driver, used or not: a bad one must not wait for the day it is preferred.
-  const locations: ParsedStorageLocation[] = [];
+  const parsed = new Map<string, ParsedStorageLocation>();
   for (const [name, location] of Object.entries(config.DISTRIBUTED_STORAGE_CONFIG)) {
     try {
-      const parsed = parseStorageLocation(name, location);
-      if (name === preferred) locations.unshift(parsed);
-      else locations.push(parsed);
+      parsed.set(name, parseStorageLocation(name, location));
     } catch (error) {
       if (error instanceof StorageConfigError) throw new CliError(`${source}: ${error.message}`);
       throw error;
     }
   }
-  for (const name of Object.keys(config.DISTRIBUTED_STORAGE_CONFIG)) {
-    if (name !== preferred) {
-      warnings.push(`storage location ${name} is not used: only the first of DISTRIBUTED_STORAGE_PREFERENCE (${preferred}) serves blobs until geo-replication`);
-    }
-  }
-  if (config.DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS.length > 0) {
-    warnings.push(
-      `DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS (${config.DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS.join(', ')}) is not used yet: blobs are not replicated until geo-replication`,
-    );
-  }
+  // This instance's preference order, then the locations it does not name (they still serve as fallbacks).
+  const order = [...new Set([preferred, ...config.DISTRIBUTED_STORAGE_PREFERENCE, ...parsed.keys()])];
+  const locations = order.flatMap((name) => (parsed.has(name) ? [parsed.get(name)!] : []));
+  warnings.push(...replicationWarnings(config));
   const edge = await checkEdgeFiles(chosen.dir, config);
   return {
     config,
@@ -124,6 +118,18 @@ export async function checkConfiguration(location: ConfigLocation | string | und
     storage: { location: preferred, config: config.DISTRIBUTED_STORAGE_CONFIG[preferred]! },
     locations,
   };
+}
+
+/** The geo-replication settings that cannot do what they seem to ask for (docs/geo-replication.md). */
+function replicationWarnings(config: Config): string[] {
+  const required = config.DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS;
+  if (config.FEATURE_STORAGE_REPLICATION && required.length === 0) {
+    return ['FEATURE_STORAGE_REPLICATION is true but DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS is empty: pushed blobs are not replicated'];
+  }
+  if (!config.FEATURE_STORAGE_REPLICATION && required.length > 0) {
+    return [`DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS (${required.join(', ')}) has no effect while FEATURE_STORAGE_REPLICATION is false: pushed blobs are not replicated`];
+  }
+  return [];
 }
 
 /** checkConfiguration, with its warnings written to stderr (one `warning:` line each). */
@@ -237,23 +243,37 @@ export async function checkStorageLocations(
 }
 
 /**
- * The blob store of the first preferred location, after every location was built and checked: the preferred
- * one must pass (else one CliError line); another one that fails is a warning, since nothing reads it until
- * geo-replication, but its parameters were already refused at parse time if they were wrong.
+ * Every location's store, in this instance's preference order, after each was built and checked: the first
+ * (where pushes go) must pass, else one CliError line; another one that fails is a warning and stays in the
+ * list: reads fall back from it, its circuit breaker keeps it out of the way while it fails, and it is used
+ * again once it works (docs/geo-replication.md).
  */
-export async function openPreferredStorage(checked: CheckedConfig): Promise<BlobStore> {
+export async function openStorageLocations(checked: CheckedConfig): Promise<StorageLocation[]> {
   const checks = await checkStorageLocations(checked);
   const [preferred, ...others] = checks;
   for (const other of others) {
     if (other.failure !== undefined) process.stderr.write(`warning: storage location ${other.location.name}: ${other.failure}\n`);
-    await other.store.close?.().catch(() => undefined);
   }
   if (preferred === undefined) throw new CliError('no storage location is configured');
   if (preferred.failure !== undefined) {
-    await preferred.store.close?.().catch(() => undefined);
+    await Promise.allSettled(checks.map((check) => check.store.close?.()));
     throw new CliError(`storage location ${preferred.location.name}: ${preferred.failure}`);
   }
-  return preferred.store;
+  return checks.map((check) => ({ name: check.location.name, store: check.store }));
+}
+
+/** The placement-aware store over the locations (src/storage/distributed.ts), its placements in `database`. */
+export function placementAwareStore(
+  locations: readonly StorageLocation[],
+  database: Database,
+  options: { log: DistributedStoreLog; observer?: DistributedStoreObserver },
+): DistributedBlobStore {
+  return new DistributedBlobStore({ locations, placements: new KyselyPlacementIndex(database, Date.now), ...options });
+}
+
+/** openStorageLocations, then placementAwareStore: for commands that connect the database first (gc). */
+export async function openDistributedStorage(checked: CheckedConfig, database: Database, log: DistributedStoreLog): Promise<DistributedBlobStore> {
+  return placementAwareStore(await openStorageLocations(checked), database, { log });
 }
 
 /** The first line of an error's message; a connection refused on every address of a host name (an AggregateError

@@ -27,7 +27,9 @@ import { CliError } from './cli-error.js';
 import { EarlyListener } from './early-listener.js';
 import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan, type ServeListeners } from './serve-listeners.js';
-import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openPreferredStorage, describeDatabase, type CheckedConfig } from './runtime.js';
+import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openStorageLocations, describeDatabase, type CheckedConfig } from './runtime.js';
+import type { StorageLocation } from '../storage/distributed.js';
+import { geoReplicationParts } from './geo-replication.js';
 
 const HELP = `usage: quayside serve [options]
 
@@ -42,7 +44,9 @@ const HELP = `usage: quayside serve [options]
   --workers N|auto    worker processes serving the ports (env QUAYSIDE_WORKERS, config WORKER_COUNT_REGISTRY; default
                       auto: one per CPU); 1 serves from this process alone
   --metrics-port PORT Prometheus /metrics, summed over the workers (env QUAYSIDE_METRICS_PORT; default none)
-  --no-migrate        do not apply database migrations on start (refuse to start if some are pending)`;
+  --no-migrate        do not apply database migrations on start (refuse to start if some are pending)
+  --no-replication    do not run the geo-replication worker in this instance (config STORAGE_REPLICATION_WORKER: false;
+                      pushes still queue copies for the instances that run it; docs/geo-replication.md)`;
 
 const MANIFEST_LIMIT_BYTES = 4 * 1024 * 1024;
 const DRAIN_TIMEOUT_MS = 30_000;
@@ -73,6 +77,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     workers: { type: 'string' },
     'metrics-port': { type: 'string' },
     'no-migrate': { type: 'boolean', default: false },
+    'no-replication': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -89,7 +94,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const dataDir = resolveDataDir(values['data-dir']);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const location = { file: values.config, dir: values['config-dir'] };
-  if (cluster.isWorker) return runWorker(location, dataDir, ports);
+  const replicationWorker = !values['no-replication'];
+  if (cluster.isWorker) return runWorker(location, dataDir, ports, replicationWorker);
 
   // Every check that can fail comes before the first side effect on shared state: the configuration (the
   // same checks as `config validate`), the port, the storage directory, the database connection. Only then
@@ -108,7 +114,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   let started = false;
   try {
     if (metricsPort !== undefined) metricsListener = await EarlyListener.bind(address, metricsPort);
-    const store = await openPreferredStorage(checked);
+    const locations = await openStorageLocations(checked);
     // The logger exists before the database, so a connection lost at any moment is logged, never unhandled.
     const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
     const metrics = processMetrics();
@@ -116,13 +122,13 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     try {
       await ensureSchema(database, !values['no-migrate'], say);
       started = true;
-      const running = { listeners, plan, address, store, database, say, logger, metricsListener, metrics };
+      const running = { listeners, plan, address, locations, database, say, logger, metricsListener, metrics, replicationWorker };
       if (workers === 1) {
         await serveUntilSignal(checked, { ...running, role: 'single' });
       } else {
         await sayStartup(checked, running);
         // The workers open their own stores; this process only deals out connections.
-        await store.close?.();
+        await Promise.allSettled(locations.map((l) => l.store.close?.()));
         await superviseWorkers(checked, { ...running, workers });
       }
     } finally {
@@ -142,7 +148,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
  * the configuration, bound the ports and migrated; this builds the application and serves the connections the
  * primary sends (src/cluster/dispatched-listener.ts). Nothing it holds in memory is needed by another worker.
  */
-async function runWorker(location: { file?: string; dir?: string }, dataDir: string, requested: { http?: number; https?: number; proxy?: number }): Promise<number> {
+async function runWorker(location: { file?: string; dir?: string }, dataDir: string, requested: { http?: number; https?: number; proxy?: number }, replicationWorker: boolean): Promise<number> {
   const ports = JSON.parse(process.env[WORKER_PORTS_ENV] ?? '{}') as Partial<Record<ListenerKind, number>>;
   const listeners: Partial<Record<ListenerKind, DispatchedListener>> = {};
   for (const kind of ['http', 'https', 'proxy'] as const) {
@@ -156,14 +162,14 @@ async function runWorker(location: { file?: string; dir?: string }, dataDir: str
   try {
     const checked = await resolveConfig(location, dataDir);
     const plan = planListeners(checked, { http: requested.http, https: requested.https, proxy: requested.proxy });
-    const store = await openPreferredStorage(checked);
+    const locations = await openStorageLocations(checked);
     const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
     const metrics = processMetrics();
     const database = await connectDatabase(checked, logger, metrics.database.onQuery);
     try {
       // The primary applied the migrations; a worker only refuses a schema it does not know.
       await ensureSchema(database, false, () => undefined);
-      await serveUntilSignal(checked, { listeners, plan, address: '', store, database, say: (line) => process.stdout.write(`${line}\n`), logger, metrics, role: 'worker' });
+      await serveUntilSignal(checked, { listeners, plan, address: '', locations, database, say: (line) => process.stdout.write(`${line}\n`), logger, metrics, role: 'worker', replicationWorker });
     } finally {
       await database.close();
     }
@@ -179,7 +185,10 @@ interface Running {
   listeners: ServeListeners;
   plan: ListenerPlan;
   address: string;
-  store: Awaited<ReturnType<typeof openPreferredStorage>>;
+  /** Every storage location, in this instance's preference order (the first takes the pushes). */
+  locations: StorageLocation[];
+  /** Whether this process runs the replication worker (--no-replication, STORAGE_REPLICATION_WORKER). */
+  replicationWorker: boolean;
   database: Awaited<ReturnType<typeof connectDatabase>>;
   say: (line: string) => void;
   logger: Logger;
@@ -233,8 +242,10 @@ function listeningLines(address: string, plan: ListenerPlan, listeners: ServeLis
 }
 
 /** The lines about what serves: the database, the storage, and the first user to create when there is none. */
-async function sayStartup(checked: CheckedConfig, { store, database, say }: Pick<Running, 'store' | 'database' | 'say'>): Promise<void> {
-  say(`metadata: ${describeDatabase(checked.database)}; blobs: ${store.kind} storage location "${checked.storage.location}"`);
+async function sayStartup(checked: CheckedConfig, { locations, database, say }: Pick<Running, 'locations' | 'database' | 'say'>): Promise<void> {
+  const others = locations.slice(1).map((l) => l.name);
+  const fallback = others.length === 0 ? '' : ` (then ${others.join(', ')})`;
+  say(`metadata: ${describeDatabase(checked.database)}; blobs: ${locations[0]!.store.kind} storage location "${checked.storage.location}"${fallback}`);
   if ((await createAccountMetadata(database).accounts.listAccounts({ limit: 1 }, 'user')).length === 0) {
     say('no users yet: create the first one with `quayside user create NAME --superuser` (same --data-dir or --config as serve)');
   }
@@ -275,9 +286,11 @@ async function superviseWorkers(checked: CheckedConfig, { listeners, plan, addre
   await metrics?.close();
 }
 
-async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, store, database, say, logger, metricsListener, metrics: serving, role }: Running & { role: Role }): Promise<void> {
+async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, locations, database, say, logger, metricsListener, metrics: serving, role, replicationWorker }: Running & { role: Role }): Promise<void> {
   const config = checked.config;
   const metrics = serving.registry;
+  const geo = geoReplicationParts(config, { locations, database, logger, metrics, workerEnabled: replicationWorker && config.STORAGE_REPLICATION_WORKER });
+  const store = geo.store;
   if (database.poolStats) serving.database.watchPool(database.poolStats);
   // A worker's metrics are collected by the primary's /metrics (prom-client's cluster aggregation).
   // (Constructing an AggregatorRegistry is what makes prom-client answer the primary's requests in a worker.)
@@ -297,6 +310,8 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const app = await createApp({
     metadata,
     blobs: store,
+    replication: geo.replication,
+    informationalChecks: geo.informationalChecks,
     options: registryOptionsFrom(config),
     auth,
     logger,
@@ -314,7 +329,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const metricsServer = metricsListener === undefined ? undefined : await serveMetrics(metricsListener, () => metrics.metrics(), metrics.contentType, logger);
   if (role === 'single') {
     for (const line of listeningLines(address, plan, listeners, metricsListener)) say(line);
-    await sayStartup(checked, { store, database, say });
+    await sayStartup(checked, { locations, database, say });
   } else {
     process.send?.({ type: 'quayside:ready' } satisfies ReadyMessage);
   }

@@ -121,6 +121,10 @@ const objectSchema = z.object({
   DISTRIBUTED_STORAGE_CONFIG: z.record(locationName, storageLocationSchema).default({}),
   DISTRIBUTED_STORAGE_PREFERENCE: z.array(locationName).default([]),
   DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: z.array(locationName).default([]),
+  // Geo-replication (docs/geo-replication.md): Quay's switch; and Quayside's, whether this instance runs the
+  // replication worker (`serve --no-replication` turns it off too).
+  FEATURE_STORAGE_REPLICATION: z.boolean().default(false),
+  STORAGE_REPLICATION_WORKER: z.boolean().default(true),
   FEATURE_ANONYMOUS_ACCESS: z.boolean().default(true),
   FEATURE_REFERRERS_API: z.boolean().default(true),
   FEATURE_USER_CREATION: z.boolean().default(true),

@@ -175,6 +175,10 @@ export class KyselyGarbageIndex implements GarbageIndex {
       if (locking) reference = reference.forUpdate();
       if ((await link.executeTakeFirst()) !== undefined || (await reference.executeTakeFirst()) !== undefined) return false;
       await deleteStored();
+      // deleteStored removed the blob from every location (src/storage/distributed.ts): no placement, and no
+      // copy left to make, survives the blob's row.
+      await trx.deleteFrom('blob_placement').where('digest', '=', digest).execute();
+      await trx.deleteFrom('replication_job').where('digest', '=', digest).execute();
       await trx.deleteFrom('blob').where('digest', '=', digest).execute();
       return true;
     });

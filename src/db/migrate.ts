@@ -5,6 +5,7 @@ import * as accounts from './migrations/0002_accounts.js';
 import * as accountSuperuser from './migrations/0003_account_superuser.js';
 import * as uploadHashState from './migrations/0004_upload_hash_state.js';
 import * as gcTouch from './migrations/0005_gc_touch.js';
+import * as geoReplication from './migrations/0006_geo_replication.js';
 import type { Schema } from './schema.js';
 
 /** A migration module: its up() gets the dialect because column types differ slightly between dialects. */
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0003_account_superuser': accountSuperuser,
   '0004_upload_hash_state': uploadHashState,
   '0005_gc_touch': gcTouch,
+  '0006_geo_replication': geoReplication,
 };
 
 class StaticProvider implements MigrationProvider {

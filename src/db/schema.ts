@@ -42,6 +42,27 @@ export interface GcLeaseTable {
   expires_at: Int64;
 }
 
+/** Added by 0006_geo_replication: which storage location holds which blob. */
+export interface BlobPlacementTable {
+  digest: string;
+  location: string;
+  created_at: Int64;
+}
+
+/** Added by 0006_geo_replication: a blob still to copy to a location, and who copies it until when. */
+export interface ReplicationJobTable {
+  id: Generated<number>;
+  digest: string;
+  location: string;
+  state: ColumnType<'queued' | 'failed', 'queued' | 'failed' | undefined, 'queued' | 'failed'>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Int64;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<number | string | null, number | null | undefined, number | null>;
+  last_error: string | null;
+  created_at: Int64;
+}
+
 export interface UploadTable {
   id: string;
   repository_id: number;
@@ -187,6 +208,8 @@ export interface Schema {
   repository_blob: RepositoryBlobTable;
   upload: UploadTable;
   gc_lease: GcLeaseTable;
+  blob_placement: BlobPlacementTable;
+  replication_job: ReplicationJobTable;
   manifest: ManifestTable;
   manifest_reference: ManifestReferenceTable;
   tag: TagTable;

@@ -16,6 +16,11 @@ export const INSTANCE_SKIPPED_SERVICES: readonly string[] = ['storage', 'redis']
 export interface HealthRouteOptions {
   /** Every probe, by Quay's service name (database, storage, ...). */
   checks: Record<string, HealthCheck>;
+  /**
+   * /health/endtoend probes that are listed but do not make the answer unhealthy: each storage location as
+   * `storage:<name>` (only the preferred ones count, in `storage`, as in Quay). /health/instance leaves them out.
+   */
+  informational?: Record<string, HealthCheck>;
   timeoutMs?: number;
   /** How /health/instance turns its report into a verdict (HEALTH_CHECKER); default: every probe must pass. */
   instancePolicy?: InstanceHealthPolicy;
@@ -32,8 +37,17 @@ export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const instanceChecks = Object.fromEntries(Object.entries(options.checks).filter(([name]) => !INSTANCE_SKIPPED_SERVICES.includes(name)));
   const asReported = async (report: HealthReport) => report;
-  const respond = (checks: Record<string, HealthCheck>, decide: InstanceHealthPolicy = asReported) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const report = await decide(await runHealthChecks(checks, timeoutMs));
+  const informational = options.informational ?? {};
+  const respond = (checks: Record<string, HealthCheck>, decide: InstanceHealthPolicy = asReported, listed = false) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const [verdict, extra] = await Promise.all([
+      runHealthChecks(checks, timeoutMs).then(decide),
+      listed ? runHealthChecks(informational, timeoutMs) : undefined,
+    ]);
+    let report = verdict;
+    if (extra !== undefined) {
+      if (!extra.healthy) request.log.warn({ failures: extra.failures }, 'health: a storage location that is not preferred failed');
+      report = { ...report, services: { ...report.services, ...extra.services } };
+    }
     if (!report.healthy) request.log.warn({ failures: report.failures }, 'health check failed');
     const status = report.healthy ? 200 : 503;
     const body: HealthBody = { data: { services: report.services }, status_code: status };
@@ -42,7 +56,7 @@ export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
 
   return async function health(instance: FastifyInstance): Promise<void> {
     instance.get('/health/instance', respond(instanceChecks, options.instancePolicy));
-    instance.get('/health/endtoend', respond(options.checks));
+    instance.get('/health/endtoend', respond(options.checks, asReported, true));
     instance.get('/v1/_ping', async (_request, reply) => {
       await reply
         .code(200)

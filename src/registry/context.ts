@@ -33,6 +33,13 @@ export interface RegistryDeps {
   /** Push, pull and delete events. */
   audit: AuditLog;
   log: FastifyBaseLogger;
+  /** Geo-replication (docs/geo-replication.md): hears the blobs a pushed manifest references; none: off. */
+  replication?: BlobsReferencedHook;
+}
+
+/** Queues the copies a pushed manifest's blobs still need; resolves once they are in the shared queue. */
+export interface BlobsReferencedHook {
+  blobsReferenced(digests: readonly string[]): Promise<void>;
 }
 
 /** One matched /v2 request: the repository name is already validated by the router. */

@@ -7,12 +7,12 @@ import type { AuthServices } from '../auth/services.js';
 import { tokenEndpoint } from '../auth/token-endpoint.js';
 import type { RegistryAccess } from '../registry/access.js';
 import { TokenAccess } from '../registry/token-access.js';
-import { registryChecks } from '../health/checks.js';
+import { registryChecks, type HealthCheck } from '../health/checks.js';
 import { healthRoutes } from '../health/routes.js';
 import type { InstanceHealthPolicy } from '../health/rds-health.js';
 import { clientAddress } from '../net/client-address.js';
 import { installEdgeHooks, type EdgeOptions } from './edge-hooks.js';
-import type { RegistryDeps, RegistryOptions } from '../registry/context.js';
+import type { BlobsReferencedHook, RegistryDeps, RegistryOptions } from '../registry/context.js';
 import { failureOf, recordFailure } from '../http/failures.js';
 import { refusalOf, registryPlugin, sendOciError } from '../registry/plugin.js';
 import { matchRoute, parseV2Path } from '../registry/routes.js';
@@ -55,6 +55,13 @@ export interface AppDeps {
   metrics?: MetricsRegistry;
   /** The Redis connection when one is configured (src/redis/): probed by /health/endtoend only. */
   redis?: { ping(): Promise<void> };
+  /**
+   * Geo-replication (docs/geo-replication.md): queues the copies pushed manifests need, and its worker runs
+   * from onReady to onClose like the other background workers; none: off.
+   */
+  replication?: BlobsReferencedHook & { startWorker?: () => { stop(): Promise<void> } };
+  /** More /health/endtoend probes whose failure does not make the instance unhealthy (non-preferred locations). */
+  informationalChecks?: Record<string, HealthCheck>;
 }
 
 function isLoggerInstance(logger: AppDeps['logger']): logger is FastifyBaseLogger {
@@ -228,6 +235,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     access: deps.access ?? new TokenAccess(deps.auth),
     audit: deps.auth.audit,
     log: app.log,
+    ...(deps.replication && { replication: deps.replication }),
   };
 
   // First: the request log and everything after it see the real client address.
@@ -262,6 +270,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   let workers: { stop(): Promise<void> }[] = [];
   app.addHook('onReady', async () => {
     workers = [startUploadPurge(depsForWorkers), startAccountCleanup(deps.auth.accounts, app.log)];
+    const replicationWorker = deps.replication?.startWorker?.();
+    if (replicationWorker !== undefined) workers.push(replicationWorker);
     const gc = depsForWorkers.options.gc;
     if (gc !== undefined) {
       const metrics = deps.metrics === undefined ? undefined : gcMetricsIn(deps.metrics);
@@ -273,7 +283,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     workers = [];
   });
 
-  await app.register(healthRoutes({ checks: registryChecks(deps), timeoutMs: deps.healthTimeoutMs, instancePolicy: deps.healthPolicy }));
+  await app.register(healthRoutes({ checks: registryChecks(deps), informational: deps.informationalChecks, timeoutMs: deps.healthTimeoutMs, instancePolicy: deps.healthPolicy }));
   await app.register(tokenEndpoint(deps.auth));
   await app.register(apiPlugin(deps.auth), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));

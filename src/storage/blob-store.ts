@@ -62,6 +62,13 @@ export interface UploadArea {
 export interface BlobStore extends BlobReader, BlobRemover, UploadArea {
   /** A short name for logs and health output ("local", "s3", "swift"). */
   readonly kind: string;
+  /**
+   * Optional: copies a committed blob from `source` (another location's store) into this store server-side,
+   * without the bytes passing through Quayside. Resolves false when this pair of stores cannot copy
+   * server-side (another service, other credentials): the caller then streams the blob instead. Geo-replication
+   * (src/workers/replication.ts) verifies the copy's size and digest either way.
+   */
+  copyBlobFrom?(source: BlobStore, digest: string): Promise<boolean>;
   /** Resolves when the store can be written and read; used by /health. */
   ping(): Promise<void>;
   close?(): Promise<void>;

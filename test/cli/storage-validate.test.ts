@@ -147,8 +147,8 @@ DISTRIBUTED_STORAGE_PREFERENCE: [main]
 `);
     const result = await runQuayside(work, 'serve', '--config', config, '--data-dir', join(work, 'serve-preferred', 'data'), '--port', '0', '--address', '127.0.0.1');
     assert.equal(result.code, 1, result.stderr);
-    // Besides the warning that `spare` is not used yet, the refusal is one line.
-    const lines = result.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('warning: storage location spare is not used'));
+    // The refusal is one line.
+    const lines = result.stderr.split('\n').filter((line) => line !== '');
     assert.deepEqual(lines, [`storage location main: LocalStorage directory ${broken} is not writable: not a directory`]);
   });
 });

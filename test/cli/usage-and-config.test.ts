@@ -177,14 +177,13 @@ describe('quayside config validate', () => {
       'warning: FEATURE_BUILD_SUPPORT is a Quay key Quayside does not use yet',
       'warning: DB_CONNECTION_ARGS.max_connections has no effect on SQLite (one connection serves each process)',
       'warning: DB_CONNECTION_ARGS.threadlocals is a Quay (peewee) setting that has no effect in Quayside',
-      'warning: storage location there is not used: only the first of DISTRIBUTED_STORAGE_PREFERENCE (here) serves blobs until geo-replication',
-      'warning: DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS (there) is not used yet: blobs are not replicated until geo-replication',
+      'warning: DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS (there) has no effect while FEATURE_STORAGE_REPLICATION is false: pushed blobs are not replicated',
     ]);
 
     const strict = await quayside('config', 'validate', path, '--strict');
     assert.notEqual(strict.code, 0, strict.stdout);
     assert.doesNotMatch(strict.stdout, /valid/);
-    assert.match(strict.stderr, /unused\.yaml: 5 warning\(s\) under --strict/);
+    assert.match(strict.stderr, /unused\.yaml: 4 warning\(s\) under --strict/);
     assert.ok(!strict.stderr.includes('    at '), strict.stderr);
   });
 
