@@ -55,6 +55,7 @@ export function geoReplicationParts(
         placements,
         blobs: new KyselyBlobIndex(database, Date.now),
         owner: `${hostname()}:${process.pid}`,
+        leaseMs: config.STORAGE_REPLICATION_LEASE_S * 1000,
         log: logger,
         ...(metrics && { observer: metrics.worker }),
       });

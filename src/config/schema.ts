@@ -125,6 +125,9 @@ const objectSchema = z.object({
   // replication worker (`serve --no-replication` turns it off too).
   FEATURE_STORAGE_REPLICATION: z.boolean().default(false),
   STORAGE_REPLICATION_WORKER: z.boolean().default(true),
+  // How long a claimed replication job stays with its instance without a renewal (a dead instance's job is taken
+  // again after this).
+  STORAGE_REPLICATION_LEASE_S: z.number().int().min(3).max(3600).default(60),
   FEATURE_ANONYMOUS_ACCESS: z.boolean().default(true),
   FEATURE_REFERRERS_API: z.boolean().default(true),
   FEATURE_USER_CREATION: z.boolean().default(true),

@@ -78,16 +78,29 @@ export function startReplicationWorker(options: ReplicationWorkerOptions): Repli
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const idleMs = options.idleMs ?? 2_000;
   let stopped = false;
-  let wakeUp: (() => void) | undefined;
+  // A wake-up that comes while the loops are busy is kept, so that the jobs it announces are not left to the idle pause.
+  let woken = false;
+  const sleepers = new Set<() => void>();
   const idle = () =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, idleMs);
-      timer.unref();
-      wakeUp = () => {
+      if (woken || stopped) {
+        woken = false;
+        resolve();
+        return;
+      }
+      const done = () => {
         clearTimeout(timer);
+        sleepers.delete(done);
         resolve();
       };
+      const timer = setTimeout(done, idleMs);
+      timer.unref();
+      sleepers.add(done);
     });
+  const wakeAll = () => {
+    if (sleepers.size === 0) woken = true;
+    for (const sleeper of [...sleepers]) sleeper();
+  };
 
   const loop = async (): Promise<void> => {
     while (!stopped) {
@@ -106,10 +119,10 @@ export function startReplicationWorker(options: ReplicationWorkerOptions): Repli
   };
   const loops = Array.from({ length: options.concurrency ?? 2 }, () => loop());
   return {
-    wake: () => wakeUp?.(),
+    wake: wakeAll,
     async stop() {
       stopped = true;
-      wakeUp?.();
+      wakeAll();
       await Promise.all(loops);
     },
   };
