@@ -213,27 +213,32 @@ export class DistributedBlobStore implements BlobStore {
   private answered<T>(location: StorageLocation, work: (signal: AbortSignal) => Promise<T | undefined>, discardLate: (value: T) => void, outer?: AbortSignal): Promise<T | undefined> {
     const controller = new AbortController();
     const forward = () => controller.abort(outer?.reason);
+    // Unlinked on failure only: a stream the attempt returned must still stop when the client goes away.
     outer?.addEventListener('abort', forward, { once: true });
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const pending = work(controller.signal);
     return Promise.race([
-      pending.then((value) => {
-        settled = true;
-        return value;
-      }),
+      pending.then(
+        (value) => {
+          settled = true;
+          return value;
+        },
+        (error: unknown) => {
+          outer?.removeEventListener('abort', forward);
+          throw error;
+        },
+      ),
       new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => {
           if (settled) return;
           controller.abort();
+          outer?.removeEventListener('abort', forward);
           pending.then((late) => late !== undefined && discardLate(late), () => undefined);
           reject(new NoAnswerError(location.name, this.timeoutMs));
         }, this.timeoutMs);
       }),
-    ]).finally(() => {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', forward);
-    });
+    ]).finally(() => clearTimeout(timer));
   }
 
   private failed(location: string, digest: string, error: unknown, what: string): void {

@@ -156,6 +156,24 @@ describe('quayside config validate', () => {
     assert.equal(existsSync(dataDir), false);
   });
 
+  it('warns when geo-replication is switched on with nowhere to replicate to, and refuses a lease too short', async () => {
+    const locations = 'DISTRIBUTED_STORAGE_CONFIG:\n  us: [LocalStorage, {storage_path: /srv/us}]\n  eu: [LocalStorage, {storage_path: /srv/eu}]\nDISTRIBUTED_STORAGE_PREFERENCE: [us, eu]\n';
+    const nowhere = await file('replication-nowhere.yaml', `${locations}FEATURE_STORAGE_REPLICATION: true\n`);
+    const result = await quayside('config', 'validate', nowhere);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stderr.split('\n').filter((line) => line !== ''), [
+      'warning: FEATURE_STORAGE_REPLICATION is true but DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS is empty: pushed blobs are not replicated',
+    ]);
+    const complete = await file('replication-ok.yaml', `${locations}FEATURE_STORAGE_REPLICATION: true\nDISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: [us, eu]\n`);
+    const ok = await quayside('config', 'validate', complete);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stderr, '');
+    const shortLease = await file('replication-lease.yaml', `${locations}STORAGE_REPLICATION_LEASE_S: 1\n`);
+    assertOneLineFailure(await quayside('config', 'validate', shortLease), 1, /STORAGE_REPLICATION_LEASE_S/);
+    const unknownTarget = await file('replication-target.yaml', `${locations}DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: [ap]\n`);
+    assertOneLineFailure(await quayside('config', 'validate', unknownTarget), 1, /storage location "ap" is not in DISTRIBUTED_STORAGE_CONFIG/);
+  });
+
   it('warns by name about what it accepts but does not use, and fails under --strict', async () => {
     const path = await file(
       'unused.yaml',

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -43,6 +43,8 @@ describe('geo-replication across two serve instances', { timeout: 600_000 }, () 
   let db: Database;
   let config: string;
   const running: RegistryServer[] = [];
+  /** The image of the first test, replicated to both locations. */
+  let firstImage: LayoutImage | undefined;
 
   before(async () => {
     requireCommand('skopeo', 'apt-get install skopeo');
@@ -112,6 +114,7 @@ describe('geo-replication across two serve instances', { timeout: 600_000 }, () 
     const a = await instance('us');
     const b = await instance('eu');
     const image = await buildUmociImage(join(work, 'img1'), 'v1');
+    firstImage = image;
     const digests = blobsOf(image);
     await skopeo(['copy', '--dest-tls-verify=false', `oci:${image.dir}:v1`, ref(a, 'e2e/geo:v1')]);
     await waitUntil('every blob in both locations', () => replicatedEverywhere(digests), 60_000, 50);
@@ -195,5 +198,36 @@ describe('geo-replication across two serve instances', { timeout: 600_000 }, () 
       .map((line) => JSON.parse(line) as { digest: string; to: string })
       .map((event) => `${event.digest} ${event.to}`);
     assert.equal(new Set(copies).size, copies.length, `a blob was copied twice: ${copies.join('\n')}`);
+    await a.stop();
+    await b.stop();
+  });
+
+  test('when its own location fails, an instance serves pulls from the other location, byte for byte', async () => {
+    assert.ok(firstImage, 'the first test replicated an image');
+    const image = firstImage;
+    const a = await instance('us');
+    // A real failure of the whole us location, even for root: its blob tree becomes a symlink loop (ELOOP).
+    const tree = join(work, 'us', 'sha256');
+    await rename(tree, `${tree}.away`);
+    await symlink(tree, tree);
+    try {
+      const out = join(work, 'pull-failover');
+      await skopeo(['copy', '--src-tls-verify=false', ref(a, 'e2e/geo:v1'), `oci:${out}:v1`]);
+      assert.ok((await readLayoutImage(out, 'v1')).manifestBytes.equals(image.manifestBytes));
+      assert.deepEqual(await hashLayoutBlobs(out), await hashLayoutBlobs(image.dir));
+      const metrics = await (await fetch(a.metricsUrl)).text();
+      assert.ok(counter(metrics, 'quayside_storage_fallback_reads_total', 'location="us"') >= 1, 'no fallback from us was counted');
+      assert.ok(counter(metrics, 'quayside_storage_reads_total', 'location="eu"') >= blobsOf(image).length - 1);
+      const blobGets = (status: number) => counter(metrics, 'quayside_http_requests_total', `method="GET",route="/v2/<name>/blobs/<digest>",status="${status}"`);
+      assert.ok(blobGets(200) >= blobsOf(image).length - 1, 'the blob GETs are not counted as expected');
+      assert.equal(blobGets(503), 0);
+      assert.equal(blobGets(500), 0);
+      const lines = [...a.process.stdoutLines(), ...a.process.stderrLines()];
+      assert.ok(lines.some((line) => line.includes('storage: location us failed; trying the next location holding the blob')));
+    } finally {
+      await rm(tree);
+      await rename(`${tree}.away`, tree);
+    }
+    await a.stop();
   });
 });

@@ -24,7 +24,18 @@ describe('README object-storage example', () => {
     const result = await run(process.execPath, [quaysideCli(), 'config', 'validate', file], { timeoutMs: 60_000 });
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /valid/);
-    // The second location is named, so its one warning is that it does not serve blobs yet.
-    assert.match(result.stderr, /storage location swift is not used/);
+    // The second location is a read fallback (docs/geo-replication.md): nothing to warn about.
+    assert.equal(result.stderr, '');
+  });
+
+  it('the geo-replication example validates as written, without a warning', async () => {
+    const block = blockStarting(await readmeBlocks('yaml'), /^DISTRIBUTED_STORAGE_CONFIG:\n {2}us:/);
+    assert.match(block, /FEATURE_STORAGE_REPLICATION: true/);
+    const file = join(work, 'geo.yaml');
+    await writeFile(file, `${block}\n`);
+    const result = await run(process.execPath, [quaysideCli(), 'config', 'validate', file], { timeoutMs: 60_000 });
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /valid/);
+    assert.equal(result.stderr, '');
   });
 });
