@@ -164,6 +164,13 @@ describe('geo-replication on two Swift clusters', { timeout: 900_000 }, () => {
     assert.ok(counter(metricsB, 'quayside_storage_reads_total', 'location="us"') >= digests.length - 1, 'served from us');
     assert.ok(counter(metricsB, 'quayside_storage_fallback_reads_total', 'location="eu"') >= 1, 'fallbacks from eu counted');
     assert.deepEqual(failedRequests(b), [], 'no request failed');
+    // An outage is not a lost copy: verify reports eu's placements unreachable and --repair leaves them.
+    const verifyDown = await runQuayside(work, 'storage', 'verify', '--repair', '--config', config);
+    assert.equal(verifyDown.code, 1, verifyDown.stdout + verifyDown.stderr);
+    assert.equal(verifyDown.stdout.split('\n').filter((line) => line.startsWith('unreachable ') && line.includes(' in eu: ')).length, digests.length, verifyDown.stdout);
+    assert.match(verifyDown.stderr, /^warning: storage location eu: /m);
+    assert.match(verifyDown.stdout, new RegExp(`, ${digests.length} unreachable, 0 in unknown locations, 0 repaired in`));
+    assert.ok(await placedIn(digests, ['us', 'eu']), 'no placement forgotten');
 
     // eu is back: once its breaker lets a trial through, B reads from eu again.
     await euProxy.start();
