@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Builds quayside, then runs the registry, load-balancer, TLS and object-storage benchmarks (each when it is
-# built). `bench/run.sh tls [--quick]` (or registry, lb, objects, gc) runs that one only; gc (issue 14's
-# garbage-collection benchmarks, on the local PostgreSQL) runs only when asked for. Other arguments (e.g. --quick)
+# Builds quayside, then runs the registry, load-balancer, TLS, object-storage and geo-replication benchmarks
+# (each when it is built). `bench/run.sh tls [--quick]` (or registry, lb, objects, geo, gc) runs that one only;
+# gc (issue 14's garbage-collection benchmarks, on the local PostgreSQL) runs only when asked for. Other arguments (e.g. --quick)
 # are passed to each. Exits non-zero if any benchmark failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 only=""
 case "${1:-}" in
-  registry|lb|tls|objects|gc) only="$1"; shift ;;
+  registry|lb|tls|objects|geo|gc) only="$1"; shift ;;
 esac
 wanted() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
@@ -69,6 +69,17 @@ if wanted objects; then
     node dist/bench/object-storage.js "$@" || status=1
   else
     echo "bench/run.sh: Swift or Keystone is not installed (run npm test once, or apt-get install swift swift-proxy swift-object swift-container swift-account memcached keystone): object-storage benchmark skipped" >&2
+    status=1
+  fi
+fi
+if wanted geo; then
+  # Two Swift clusters (the tests' rigs): replication throughput and the cost of a fallback read.
+  if command -v swift-proxy-server >/dev/null && command -v keystone-manage >/dev/null; then
+    echo
+    echo "== geo-replication benchmark =="
+    node dist/bench/geo-replication.js "$@" || status=1
+  else
+    echo "bench/run.sh: Swift or Keystone is not installed (run npm test once): geo-replication benchmark skipped" >&2
     status=1
   fi
 fi

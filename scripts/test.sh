@@ -46,30 +46,39 @@ npm run build --silent
 echo "test: node $(node --version), $(haproxy -v | head -n 1), $(etcd --version | head -n 1), skopeo $(skopeo --version | awk '{print $3}'), $(podman --version), $(dockerd --version)"
 
 # One object-storage server (Swift + Keystone + s3api) for the whole run: a cold start takes 35-100 s, too
-# long to pay per test file. Its description goes to the tests through QUAYSIDE_OBJECT_STORAGE; it is
-# stopped whatever the tests' exit code.
+# long to pay per test file. Its description goes to the tests through QUAYSIDE_OBJECT_STORAGE. A second,
+# independent Swift cluster (tempauth + s3api, no Keystone; the other location of the geo-replication tests)
+# starts alongside it and goes to them through QUAYSIDE_SECOND_SWIFT. Both are stopped whatever the tests'
+# exit code.
 object_storage_dir=$(mktemp -d)
-object_storage_state="$object_storage_dir/object-storage.json"
-node dist/test/helpers/object-storage/main.js "$object_storage_state" >"$object_storage_dir/server.log" 2>&1 &
-object_storage_pid=$!
+object_storage_pids=()
 stop_object_storage() {
-  kill -TERM "$object_storage_pid" 2>/dev/null && wait "$object_storage_pid" 2>/dev/null
+  for pid in "${object_storage_pids[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   rm -rf "$object_storage_dir"
 }
 trap stop_object_storage EXIT
-for _ in $(seq 1 600); do
-  [ -f "$object_storage_state" ] && break
-  kill -0 "$object_storage_pid" 2>/dev/null || break
-  sleep 0.5
-done
-if [ -f "$object_storage_state" ]; then
-  cat "$object_storage_dir/server.log"
-  export QUAYSIDE_OBJECT_STORAGE="$object_storage_state"
-else
-  # The object-storage tests then start their own server and fail loudly with the reason; the rest runs.
-  echo "test: the object-storage server did not start:"
-  cat "$object_storage_dir/server.log"
-fi
+node dist/test/helpers/object-storage/main.js "$object_storage_dir/object-storage.json" >"$object_storage_dir/server.log" 2>&1 &
+object_storage_pids+=($!)
+node dist/test/helpers/object-storage/main.js "$object_storage_dir/second-swift.json" --second >"$object_storage_dir/second.log" 2>&1 &
+object_storage_pids+=($!)
+# wait_for_server <description file> <pid> <log> <variable>: exports the variable once the file exists.
+wait_for_server() {
+  for _ in $(seq 1 600); do
+    [ -f "$1" ] && break
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.5
+  done
+  if [ -f "$1" ]; then
+    cat "$3"
+    export "$4=$1"
+  else
+    # The tests that need it then start their own server and fail loudly with the reason; the rest runs.
+    echo "test: the object-storage server ($4) did not start:"
+    cat "$3"
+  fi
+}
+wait_for_server "$object_storage_dir/object-storage.json" "${object_storage_pids[0]}" "$object_storage_dir/server.log" QUAYSIDE_OBJECT_STORAGE
+wait_for_server "$object_storage_dir/second-swift.json" "${object_storage_pids[1]}" "$object_storage_dir/second.log" QUAYSIDE_SECOND_SWIFT
 
 # Every `quayside serve` a test starts runs in one process unless the test asks for workers (test/cluster/ does,
 # and checks the multi-process default): ~100 servers start during a run, three files at a time, on 2 cores.

@@ -16,8 +16,8 @@ const HELP = `usage: quayside gc [--dry-run] [--repository NS/REPO] [--config FI
   --dry-run              list what would go (one line each) and remove nothing
   --repository NS/REPO   only this repository's manifests and links (then the unlinked blobs)`;
 
-/** A bar on a terminal, one line per phase change elsewhere (logs, CI). */
-function progressWriter(): (progress: { phase: string; done: number; total: number }) => void {
+/** A bar on a terminal, one line per phase change elsewhere (logs, CI); storage backfill and verify use it too. */
+export function progressWriter(): (progress: { phase: string; done: number; total: number }) => void {
   const tty = process.stderr.isTTY === true;
   let lastPhase = '';
   return ({ phase, done, total }) => {

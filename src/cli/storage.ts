@@ -1,29 +1,58 @@
 import { parseCommandArgs } from './args.js';
-import { checkStorageLocations, resolveConfig, resolveDataDir } from './runtime.js';
+import { CliError } from './cli-error.js';
+import { connectDatabase, checkStorageLocations, ensureSchema, resolveConfig, resolveDataDir, type CheckedConfig } from './runtime.js';
+import { backfillTargets, runBackfill } from './storage-backfill.js';
+import { runVerify, type VerifyFinding } from './storage-verify.js';
 
 const USAGE = `usage: quayside storage validate [--config FILE | --config-dir DIR] [--data-dir DIR]
+       quayside storage backfill [--location NAME]... [--config FILE | --config-dir DIR] [--data-dir DIR]
+       quayside storage verify [--repair] [--location NAME]... [--config FILE | --config-dir DIR] [--data-dir DIR]
 
-Checks every location of DISTRIBUTED_STORAGE_CONFIG as Quay does: writes <storage_path>/_verify with
-"testing 123" and reads it back. One line per location (ok, or what failed); exit 1 if any failed.`;
+  validate  checks every location of DISTRIBUTED_STORAGE_CONFIG as Quay does: writes <storage_path>/_verify
+            with "testing 123" and reads it back. One line per location (ok, or what failed); exit 1 if any
+            failed.
+  backfill  queues a replication job for every blob missing from each location of
+            DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS (or each --location), e.g. after adding a location; the
+            serving instances' replication workers copy them. Progress on stderr, a summary on stdout.
+  verify    checks that each placement's object exists in its location with the blob's size; one line per
+            bad placement, a summary, exit 1 if any is bad. --repair deletes a wrong object, forgets the
+            placement and queues a copy (an unreachable location is reported, never repaired).
+  Both backfill and verify are safe while instances serve (docs/geo-replication.md).`;
 
-/**
- * `quayside storage validate`: the configuration as `serve` reads it (same one-line refusals), then Quay's
- * marker check on every location at once. Progress goes to stderr as each check starts; the verdicts go to
- * stdout, one line per location in configuration order (the preferred one first).
- */
+type Action = 'validate' | 'backfill' | 'verify';
+
+/** `quayside storage validate | backfill | verify`. */
 export async function runStorageCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('storage', argv, {
     config: { type: 'string' },
     'config-dir': { type: 'string' },
     'data-dir': { type: 'string' },
+    location: { type: 'string', multiple: true },
+    repair: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   const [action, ...rest] = positionals;
-  if (values.help || action !== 'validate' || rest.length > 0) {
+  if (values.help || action === undefined) {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
+  if (action !== 'validate' && action !== 'backfill' && action !== 'verify') {
+    throw new CliError(`quayside storage: unknown action ${JSON.stringify(action)} (validate, backfill or verify)`, 2);
+  }
+  if (rest.length > 0) throw new CliError(`quayside storage ${action}: unexpected argument ${JSON.stringify(rest[0])}`, 2);
+  const locations = values.location ?? [];
+  if (values.repair && action !== 'verify') throw new CliError(`quayside storage ${action}: --repair is an option of storage verify`, 2);
+  if (locations.length > 0 && action === 'validate') throw new CliError('quayside storage validate: --location is an option of backfill and verify', 2);
   const checked = await resolveConfig({ file: values.config, dir: values['config-dir'] }, resolveDataDir(values['data-dir']));
+  const run: Record<Action, () => Promise<number>> = {
+    validate: () => validate(checked),
+    backfill: () => backfill(checked, locations),
+    verify: () => verify(checked, locations, values.repair),
+  };
+  return run[action]();
+}
+
+async function validate(checked: CheckedConfig): Promise<number> {
   const checks = await checkStorageLocations(checked, {
     onStart: (location) => process.stderr.write(`checking storage location ${location.name} (${location.driver.name})...\n`),
   });
@@ -40,4 +69,61 @@ export async function runStorageCommand(argv: string[]): Promise<number> {
   }
   if (failed > 0) process.stderr.write(`${failed} of ${checks.length} storage location(s) failed\n`);
   return failed > 0 ? 1 : 0;
+}
+
+async function backfill(checked: CheckedConfig, flags: readonly string[]): Promise<number> {
+  const targets = backfillTargets(checked, flags);
+  const started = Date.now();
+  const database = await connectDatabase(checked);
+  try {
+    await ensureSchema(database, true, (line) => process.stderr.write(`${line}\n`));
+    const summaries = await runBackfill(database, targets);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    for (const { location, queued, alreadyThere } of summaries) {
+      process.stdout.write(`backfill ${location}: queued ${queued} blob copies (${alreadyThere} blobs already there) in ${seconds} s\n`);
+    }
+  } finally {
+    await database.close();
+  }
+  return 0;
+}
+
+function describeFinding(finding: VerifyFinding): string {
+  const { placement, problem, detail, repaired } = finding;
+  return `${problem} ${placement.digest} in ${placement.location}: ${detail}${repaired ? ' (repaired: placement forgotten, copy queued)' : ''}\n`;
+}
+
+async function verify(checked: CheckedConfig, flags: readonly string[], repair: boolean): Promise<number> {
+  const configured = checked.locations.map((location) => location.name);
+  for (const name of flags) {
+    if (!configured.includes(name)) {
+      throw new CliError(`quayside storage verify: --location ${JSON.stringify(name)} is not in DISTRIBUTED_STORAGE_CONFIG (${configured.join(', ')})`, 2);
+    }
+  }
+  const started = Date.now();
+  const database = await connectDatabase(checked);
+  // Every location, failing ones included: their placements are reported unreachable, not lost.
+  const checks = await checkStorageLocations(checked);
+  for (const check of checks) {
+    if (check.failure !== undefined) process.stderr.write(`warning: storage location ${check.location.name}: ${check.failure}\n`);
+  }
+  try {
+    await ensureSchema(database, true, (line) => process.stderr.write(`${line}\n`));
+    const summary = await runVerify(
+      database,
+      checks.map((check) => ({ name: check.location.name, store: check.store })),
+      { repair, ...(flags.length > 0 && { only: flags }), onFinding: (finding) => process.stdout.write(describeFinding(finding)) },
+    );
+    const count = (problem: string) => summary.findings.filter((finding) => finding.problem === problem).length;
+    const repaired = summary.findings.filter((finding) => finding.repaired).length;
+    process.stdout.write(
+      `verified ${summary.checked} placements: ${summary.ok} ok, ${count('missing')} missing, ${count('wrong-size')} wrong size, ` +
+        `${count('unreachable')} unreachable, ${count('unknown-location')} in unknown locations` +
+        `${repair ? `, ${repaired} repaired` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
+    return summary.findings.some((finding) => !finding.repaired) ? 1 : 0;
+  } finally {
+    await Promise.allSettled(checks.map((check) => check.store.close?.()));
+    await database.close();
+  }
 }

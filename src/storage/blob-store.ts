@@ -72,6 +72,11 @@ export interface BlobStore extends BlobReader, BlobRemover, UploadArea {
   /** Resolves when the store can be written and read; used by /health. */
   ping(): Promise<void>;
   close?(): Promise<void>;
+  /**
+   * Copies the committed blob from `source` to this store server-side when possible; resolves false when
+   * this pair cannot (different service, endpoint or credentials), so the caller streams instead.
+   */
+  copyBlobFrom?(source: BlobStore, digest: string): Promise<boolean>;
 }
 
 export class BlobNotFoundError extends Error {

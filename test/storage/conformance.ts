@@ -276,6 +276,15 @@ export function runBlobStoreConformance(name: string, makeStore: () => Promise<S
         assert.deepEqual(await readAll(store, sha256(other)), other, 'a neighbour is untouched');
       }));
 
+    test('delete removes a blob committed from a single append (a plain object on Swift, not an SLO)', () =>
+      withStore(async (store) => {
+        const data = pattern(2048, 12);
+        const digest = sha256(data);
+        await store.commitUpload(await upload(store, data, 1), digest);
+        await store.delete(digest);
+        assert.equal(await store.stat(digest), undefined);
+      }));
+
     test('a body that fails midway leaves the upload at its previous size', () =>
       withStore(async (store) => {
         const first = pattern(10_000, 21);

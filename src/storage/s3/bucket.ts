@@ -50,17 +50,20 @@ export class Bucket {
     }
   }
 
-  private copySource(key: string): string {
-    return `${encodeURIComponent(this.name)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  private copySource(key: string, bucket: string): string {
+    return `${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  /** One server-side CopyObject; `asBlob` drops the source's metadata (an upload state's) for a plain blob. */
-  async copy(from: string, to: string, options: { asBlob?: boolean } = {}): Promise<void> {
+  /**
+   * One server-side CopyObject; `asBlob` drops the source's metadata (an upload state's) for a plain blob;
+   * `fromBucket` copies from another bucket of the same service (geo-replication), this one by default.
+   */
+  async copy(from: string, to: string, options: { asBlob?: boolean; fromBucket?: string } = {}): Promise<void> {
     await this.client.send(
       new CopyObjectCommand({
         Bucket: this.name,
         Key: to,
-        CopySource: this.copySource(from),
+        CopySource: this.copySource(from, options.fromBucket ?? this.name),
         ...(options.asBlob === true ? { MetadataDirective: 'REPLACE', ContentType: BLOB_CONTENT_TYPE, Metadata: {} } : {}),
       }),
       { requestTimeout: this.longRequestTimeoutMs },
@@ -68,7 +71,7 @@ export class Bucket {
   }
 
   /** A server-side multipart copy of `from` in the ranges of `parts`; nothing is left behind when it fails. */
-  async copyInRanges(from: string, to: string, parts: readonly CopyPart[]): Promise<void> {
+  async copyInRanges(from: string, to: string, parts: readonly CopyPart[], fromBucket = this.name): Promise<void> {
     const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.name, Key: to, ContentType: BLOB_CONTENT_TYPE }));
     const copyId = created.UploadId;
     if (copyId === undefined) throw new Error(`CreateMultipartUpload of ${to} answered no UploadId`);
@@ -82,7 +85,7 @@ export class Bucket {
             Key: to,
             UploadId: copyId,
             PartNumber: part.partNumber,
-            CopySource: this.copySource(from),
+            CopySource: this.copySource(from, fromBucket),
             CopySourceRange: `bytes=${part.start}-${part.end}`,
           }),
           { requestTimeout: this.longRequestTimeoutMs },

@@ -26,6 +26,11 @@ export function isNotFound(error: unknown): boolean {
   return httpStatusOf(error) === 404 && error.name !== 'NoSuchBucket';
 }
 
+/** Our credentials may not do this (another bucket's policy refuses them): 403 or an AccessDenied. */
+export function isAccessDenied(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AccessDenied' || httpStatusOf(error) === 403);
+}
+
 /** A bad Range: the blob is shorter than the start. */
 export function isInvalidRange(error: unknown): boolean {
   return error instanceof Error && (error.name === 'InvalidRange' || httpStatusOf(error) === 416);

@@ -19,11 +19,12 @@ import {
 import { VERIFY_MARKER_CONTENT, VERIFY_MARKER_NAME } from '../driver.js';
 import { BLOB_CONTENT_TYPE, Bucket } from './bucket.js';
 import { createS3Client } from './client.js';
-import { isInvalidRange, isNotFound, S3Faults } from './errors.js';
+import { isAccessDenied, isInvalidRange, isNotFound, S3Faults } from './errors.js';
 import { checkUploadId, KeyLayout } from './keys.js';
 import type { S3StoreOptions } from './options.js';
 import { writeParts } from './part-writer.js';
 import { planCopy, planTruncate } from './parts.js';
+import { sameS3Service } from './same-service.js';
 import { parseStateMetadata, stateMetadata, type UploadState } from './upload-state.js';
 
 export interface S3StoreContext {
@@ -114,6 +115,35 @@ export class S3BlobStore implements BlobStore {
 
   delete(digest: string): Promise<void> {
     return this.faults.run(() => this.bucket.deleteKey(this.keys.blob(digest)));
+  }
+
+  /**
+   * Server-side copy from another S3 store of the same service and credentials (same-service.ts): one
+   * CopyObject, or UploadPartCopy in ranges above 5 GiB. False for any other pair, or when this store's
+   * credentials may not read the source bucket, so the caller streams.
+   */
+  copyBlobFrom(source: BlobStore, digest: string): Promise<boolean> {
+    if (!(source instanceof S3BlobStore) || !sameS3Service(this.options, source.options)) return Promise.resolve(false);
+    return this.faults.run(async () => {
+      const from = source.keys.blob(digest);
+      const to = this.keys.blob(digest);
+      if ((await this.bucket.headSize(to)) !== undefined) return true;
+      let size = 0;
+      try {
+        size = await this.bucket.client.send(new HeadObjectCommand({ Bucket: source.bucket.name, Key: from })).then((head) => head.ContentLength ?? 0);
+      } catch (error) {
+        if (isNotFound(error)) throw new BlobNotFoundError(digest);
+        if (isAccessDenied(error)) return false;
+        throw error;
+      }
+      try {
+        await this.copyAssembled(from, to, size, source.bucket.name);
+        return true;
+      } catch (error) {
+        if (isAccessDenied(error)) return false;
+        throw error;
+      }
+    });
   }
 
   // ---- uploads ----
@@ -378,14 +408,14 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** Copies the assembled upload to its blob key, server-side: one CopyObject, or a multipart copy above 5 GiB. */
-  private async copyAssembled(from: string, to: string, size: number): Promise<void> {
+  private async copyAssembled(from: string, to: string, size: number, fromBucket = this.bucket.name): Promise<void> {
     const plan = planCopy(size, {
       multipartCopy: this.options.multipartCopy,
       maxPartBytes: this.options.maxCopyPartBytes,
       ...(this.options.singleCopyLimitBytes === undefined ? {} : { singleCopyLimitBytes: this.options.singleCopyLimitBytes }),
     });
-    if (plan.kind === 'single') await this.bucket.copy(from, to, { asBlob: true });
-    else await this.bucket.copyInRanges(from, to, plan.parts);
+    if (plan.kind === 'single') await this.bucket.copy(from, to, { asBlob: true, fromBucket });
+    else await this.bucket.copyInRanges(from, to, plan.parts, fromBucket);
   }
 
   /** Removes everything of an upload: the state first (so it is gone at once), then parts and objects. */

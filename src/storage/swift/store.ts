@@ -4,6 +4,7 @@ import { BlobNotFoundError, UploadNotFoundError, UploadOffsetError, type BlobSto
 import { VERIFY_MARKER_CONTENT, VERIFY_MARKER_NAME } from '../driver.js';
 import { blobRelativePath, checkUploadId } from '../local.js';
 import type { SwiftClient, SwiftCall } from './client.js';
+import { copySwiftBlob, replicaSegmentFolder } from './copy.js';
 import { abortError, drain, header, readText, type HttpResponse } from './http.js';
 import { SegmentSource } from './segments.js';
 import { signTempUrl } from './temp-url.js';
@@ -113,7 +114,8 @@ export class SwiftBlobStore implements BlobStore {
   }
 
   async delete(digest: string): Promise<void> {
-    // multipart-manifest=delete removes an SLO with all its segments (nested ones too), or a plain object.
+    // multipart-manifest=delete removes an SLO with all its segments (nested ones too); Swift (2.30 at least)
+    // refuses it for a plain object ("Not an SLO manifest", a blob pushed in one append), deleted plainly.
     const response = await this.client.call({
       method: 'DELETE',
       object: this.blobName(digest),
@@ -127,6 +129,10 @@ export class SwiftBlobStore implements BlobStore {
     if (response.status === 200 && text !== '') {
       const result = JSON.parse(text) as { 'Response Status'?: string; Errors?: unknown[] };
       const status = result['Response Status'] ?? '200';
+      if (status.startsWith('400') && JSON.stringify(result.Errors ?? []).includes('Not an SLO manifest')) {
+        await this.deleteObjects([this.blobName(digest)]);
+        return;
+      }
       if (!/^(200|204|404)/.test(status) || (result.Errors?.length ?? 0) > 0) {
         throw this.client.statusFault(Number.parseInt(status, 10) || 500, 'DELETE blob (multipart-manifest=delete)', text);
       }
@@ -140,6 +146,24 @@ export class SwiftBlobStore implements BlobStore {
     const url = new URL(session.storageUrl);
     url.pathname = this.client.objectPath(session, object);
     return signTempUrl({ key: this.tempUrlKey, method: 'GET', url, expiresAt: Math.floor(this.now() / 1000) + this.tuning.tempUrlTtlSeconds });
+  }
+
+  /** Server-side copy from another Swift store of the same cluster and account (copy.ts); false otherwise. */
+  async copyBlobFrom(source: BlobStore, digest: string): Promise<boolean> {
+    if (!(source instanceof SwiftBlobStore)) return false;
+    if ((await this.stat(digest)) !== undefined) return true;
+    return copySwiftBlob({ client: source.client, object: source.blobName(digest) }, {
+      client: this.client,
+      object: this.blobName(digest),
+      segmentPrefix: `${this.prefix}segments/${replicaSegmentFolder(digest)}/`,
+      write: (call) => this.write(call),
+      putManifest: (prefix, blob, segments) => this.putManifest(prefix, blob, segments),
+      deleteObjects: (names) => this.deleteObjects(names),
+      fail: (response, what, text) => {
+        this.expect(response, [], what, text);
+        throw new Error(`${what} answered ${response.status}`);
+      },
+    }, digest);
   }
 
   // --- uploads -------------------------------------------------------------------------------------------
@@ -248,7 +272,7 @@ export class SwiftBlobStore implements BlobStore {
         await this.putChecked(blob, { headers: { 'x-copy-from': `/${this.client.container}/${only.name}` } }, 'COPY segment to blob');
         await this.deleteObjects([only.name]);
       } else {
-        await this.putManifest(uploadId, blob, segments);
+        await this.putManifest(this.segmentPrefix(uploadId), blob, segments);
       }
     } catch (error) {
       await this.touchMarker(uploadId).catch(() => undefined);
@@ -310,15 +334,15 @@ export class SwiftBlobStore implements BlobStore {
     return this.manifestLimitLookup;
   }
 
-  /** Writes the SLO manifest, nesting manifests of at most the manifest limit's entries when needed. */
-  private async putManifest(uploadId: string, blob: string, segments: SegmentEntry[]): Promise<void> {
+  /** Writes the SLO manifest, nesting manifests (under `nestedPrefix`) of at most the manifest limit's entries when needed. */
+  private async putManifest(nestedPrefix: string, blob: string, segments: readonly { name: string; bytes: number }[]): Promise<void> {
     const limit = await this.manifestLimit();
     let entries = segments.map((segment) => ({ path: `/${this.client.container}/${segment.name}`, size_bytes: segment.bytes }));
     for (let level = 1; entries.length > limit; level += 1) {
       const grouped: typeof entries = [];
       for (let i = 0; i < entries.length; i += limit) {
         const group = entries.slice(i, i + limit);
-        const name = `${this.segmentPrefix(uploadId)}manifest-${level}-${String(grouped.length).padStart(6, '0')}`;
+        const name = `${nestedPrefix}manifest-${level}-${String(grouped.length).padStart(6, '0')}`;
         await this.putChecked(name, { query: { 'multipart-manifest': 'put' }, body: JSON.stringify(group) }, 'PUT nested SLO manifest');
         grouped.push({ path: `/${this.client.container}/${name}`, size_bytes: group.reduce((sum, entry) => sum + entry.size_bytes, 0) });
       }

@@ -9,17 +9,30 @@ import { spawnDaemon, tcpAccepts, waitReady, type Daemon } from './daemons.js';
 import { KEYSTONE_REGION, SERVICE_USER, keystoneToken, provisionKeystone, startKeystone } from './keystone.js';
 import { startSwiftBackends, startSwiftProxy, swiftLayout } from './swift.js';
 
-/** Everything a test needs to talk to the server; JSON-serializable. */
-export interface ObjectStorageDescription {
+/**
+ * What every Swift cluster of the tests offers (the full server, and the tempauth-only second one that
+ * geo-replication tests use as another location); JSON-serializable.
+ */
+export interface SwiftClusterDescription {
   /** The scratch directory (logs of every daemon are there). */
   root: string;
   /** The proxy, e.g. http://127.0.0.1:41234 (no trailing slash). */
   proxyUrl: string;
   /**
-   * Swift v1 auth (tempauth), on a second proxy over the same backends whose pipeline has no Keystone (fast
-   * for tempauth tokens); the main proxy accepts the same tokens too.
+   * Swift v1 auth (tempauth), on a proxy over the same backends whose pipeline has no Keystone (fast for
+   * tempauth tokens); the full server's main proxy accepts the same tokens too.
    */
   v1: { authUrl: string; user: string; key: string; storageUrl: string; proxyUrl: string };
+  /** s3api (path style, SigV4) with tempauth-backed credentials: access key `account:user`, the v1 key. */
+  s3: { endpoint: string; region: string; tempauth: { accessKeyId: string; secretAccessKey: string } };
+  /** The account-level X-Account-Meta-Temp-URL-Key of its accounts. */
+  tempUrlKey: string;
+  /** What a private proxy over the same backends is configured from. */
+  proxyConfig: ProxyConfig;
+}
+
+/** Everything a test needs to talk to the full server (Keystone too); JSON-serializable. */
+export interface ObjectStorageDescription extends SwiftClusterDescription {
   /** Keystone v3 password auth for a project member (an operator of its Swift account). */
   keystone: {
     authUrl: string;
@@ -45,14 +58,10 @@ export interface ObjectStorageDescription {
     secretAccessKey: string;
     tempauth: { accessKeyId: string; secretAccessKey: string };
   };
-  /** The account-level X-Account-Meta-Temp-URL-Key of both accounts (v1 and Keystone). */
-  tempUrlKey: string;
-  /** What a private proxy over the same backends is configured from. */
-  proxyConfig: ProxyConfig;
 }
 
-export interface RunningObjectStorage {
-  description: ObjectStorageDescription;
+export interface RunningObjectStorage<D extends SwiftClusterDescription = ObjectStorageDescription> {
+  description: D;
   stop(): Promise<void>;
 }
 
@@ -152,6 +161,63 @@ export async function startObjectStorage(): Promise<RunningObjectStorage> {
         secretAccessKey: provisioned.ec2.secret,
         tempauth: { accessKeyId: v1User, secretAccessKey: TEMPAUTH.key },
       },
+      tempUrlKey: TEMP_URL_KEY,
+      proxyConfig,
+    };
+    return { description, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * A second, independent Swift cluster (its own memcached, rings, backends and proxy on fresh ports) with
+ * tempauth only and s3api: no Keystone, so it is up in a fraction of the full server's cold start. The
+ * geo-replication tests use it as the other location.
+ */
+export async function startTempauthSwift(): Promise<RunningObjectStorage<SwiftClusterDescription>> {
+  const memcachedBin = requireCommand('memcached', 'apt-get install memcached');
+  const root = await mkdtemp(join(tmpdir(), 'quayside-swift-second-'));
+  const daemons: Daemon[] = [];
+  const stop = async () => {
+    await Promise.all(daemons.reverse().map((daemon) => daemon.stop()));
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    // No Keystone runs: its port is only written into filter sections the pipeline does not load.
+    const ports: SwiftPorts = { account: await freePort(), container: await freePort(), object: await freePort(), memcached: await freePort(), keystone: 0 };
+    const proxyPort = await freePort();
+    const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+    const memcached = spawnDaemon({
+      name: 'memcached',
+      command: memcachedBin,
+      args: ['-l', '127.0.0.1', '-p', String(ports.memcached), '-U', '0', '-u', 'root', '-m', '64'],
+      logFile: join(root, 'memcached.log'),
+    });
+    daemons.push(memcached);
+    const backends = startSwiftBackends(root, ports).then((started) => {
+      daemons.push(...started);
+    });
+    await Promise.all([backends, waitReady(memcached, 'accept connections', () => tcpAccepts(ports.memcached))]);
+    const proxyConfig: ProxyConfig = {
+      port: proxyPort,
+      ports,
+      layout: swiftLayout(root),
+      serviceUser: { name: 'unused', password: 'unused', project: 'unused' },
+      tempauth: TEMPAUTH,
+      auth: 'tempauth-only',
+    };
+    daemons.push(await startSwiftProxy(root, proxyConfig));
+    const v1User = `${TEMPAUTH.account}:${TEMPAUTH.user}`;
+    const authUrl = `${proxyUrl}/auth/v1.0`;
+    const v1 = await v1Auth(authUrl, v1User, TEMPAUTH.key);
+    await setAccountMeta(v1.storageUrl, v1.token, { 'x-account-meta-temp-url-key': TEMP_URL_KEY });
+    const description: SwiftClusterDescription = {
+      root,
+      proxyUrl,
+      v1: { authUrl, user: v1User, key: TEMPAUTH.key, storageUrl: v1.storageUrl, proxyUrl },
+      s3: { endpoint: proxyUrl, region: 'us-east-1', tempauth: { accessKeyId: v1User, secretAccessKey: TEMPAUTH.key } },
       tempUrlKey: TEMP_URL_KEY,
       proxyConfig,
     };
