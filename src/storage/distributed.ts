@@ -142,11 +142,18 @@ export class DistributedBlobStore implements BlobStore {
   }
 
   async redirectUrl(digest: string): Promise<string | undefined> {
-    // Signing a URL asks nothing of the backend, so only the breaker and the placements say where to go.
     const holders = await this.holders(digest);
-    const usable = holders.find((location) => this.breakers.get(location.name)!.state() !== 'open') ?? holders[0];
-    if (usable === undefined || usable.store.redirectUrl === undefined) return undefined;
-    return usable.store.redirectUrl(digest);
+    // One holder: no choice to make, and signing a URL asks nothing of the backend.
+    if (holders.length <= 1) return holders[0]?.store.redirectUrl?.(digest);
+    // Several: a signed URL says nothing of whether its location is up, and a client sent to a dead one fails.
+    // So the first holder that answers a HEAD for the blob (the breaker and the answer timeout as for reads) is
+    // the one the client goes to; one without signed URLs means the bytes are streamed from here (undefined).
+    const found = await this.firstHolder(
+      digest,
+      async (store) => ((await store.stat(digest)) === undefined ? undefined : { url: await store.redirectUrl?.(digest) }),
+      () => undefined,
+    );
+    return found?.value.url;
   }
 
   /**

@@ -156,6 +156,34 @@ describe('distributed store', () => {
     assert.equal(served.at(-1), 'us', 'the location is used again once it works');
   });
 
+  it('redirects a client only to a holder that answers for the blob, never to a failing location', async () => {
+    const data = pattern(20_000, 15);
+    const digest = await replicated(data);
+    // LocalStorage signs no URLs; each location here signs one naming itself, so the choice can be seen.
+    const signing = (location: StorageLocation): StorageLocation => ({
+      name: location.name,
+      store: Object.assign(Object.create(location.store) as LocalBlobStore, { redirectUrl: async (d: string) => `https://${location.name}.example/${d}` }),
+    });
+    const store = storePreferring(signing(setup.us), signing(setup.eu));
+    assert.equal(await store.redirectUrl(digest), `https://us.example/${digest}`);
+    const tree = path.join(setup.dir, 'us', 'sha256');
+    await rename(tree, `${tree}.away`);
+    await symlink(tree, tree);
+    try {
+      assert.equal(await store.redirectUrl(digest), `https://eu.example/${digest}`, 'us fails: the client goes to eu');
+      assert.deepEqual(fallbacks, ['us']);
+    } finally {
+      await rm(tree);
+      await rename(`${tree}.away`, tree);
+    }
+    // A placement whose object is gone (a lost copy) sends no client there either.
+    const lost = pattern(10_000, 16);
+    const lostDigest = await replicated(lost);
+    await rm(path.join(setup.dir, 'eu', blobRelativePath(lostDigest)));
+    const fromEu = storePreferring(signing(setup.eu), signing(setup.us));
+    assert.equal(await fromEu.redirectUrl(lostDigest), `https://us.example/${lostDigest}`);
+  });
+
   it('continues a read broken off mid-stream from the next holder, at the exact byte', async () => {
     const data = pattern(3 * 1024 * 1024, 6);
     const digest = await replicated(data);

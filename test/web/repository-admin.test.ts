@@ -128,7 +128,8 @@ describe('repository permissions, settings and usage log in Chromium', () => {
     assert.equal(await page.locator('.badge').innerText(), 'private');
     await page.getByRole('button', { name: 'Make public' }).click();
     await page.getByText('The repository is now public.').waitFor();
-    assert.equal(await page.locator('.badge').innerText(), 'public');
+    // The badge follows once the page has read the repository again.
+    await page.locator('.badge', { hasText: /^public$/ }).waitFor();
     const detail = await call(page.request, 'GET', '/repository/acme/app');
     assert.equal(detail.is_public, true);
     assert.equal(detail.description, 'The acme application image');
