@@ -19,7 +19,7 @@ export interface PullStatisticsLog {
 export interface PullStatisticsOptions {
   store: PullStatisticsStore;
   log: PullStatisticsLog;
-  /** Counts go here while it is up (shared by every instance); in memory otherwise. */
+  /** Counts move here every second while it is up (shared by every instance); they stay in memory otherwise. */
   redis?: RedisConnection;
   /** Prefix of the Redis keys (default quayside:). */
   keyPrefix?: string;
@@ -34,9 +34,10 @@ export interface PullStatisticsOptions {
 const DEFAULT_MAX_PENDING_ENTRIES = 100_000;
 
 /**
- * Pull statistics (docs/redis.md): a pull adds to a counter in Redis, or in memory while Redis is away, and a
- * periodic flush writes the sums to the database in one transaction per batch. A pull therefore costs no
- * database write; the statistics lag by at most one flush interval.
+ * Pull statistics (docs/redis.md): a pull adds to a counter in this process's memory; every second the counts
+ * move to Redis (where every instance's meet) while it is up, and a periodic flush writes the sums to the
+ * database in one transaction per batch. A pull therefore costs neither a database write nor a Redis call;
+ * the statistics lag by at most one flush interval.
  */
 export class PullStatistics implements PullRecorder {
   private readonly pending = new PendingPulls();
@@ -44,7 +45,7 @@ export class PullStatistics implements PullRecorder {
   private readonly now: () => number;
   private readonly maxPending: number;
   private overflowLogged = false;
-  private readonly counted: Counter<'where'> | undefined;
+  private readonly counted: Counter | undefined;
   private readonly flushed: Counter | undefined;
 
   constructor(private readonly options: PullStatisticsOptions) {
@@ -55,7 +56,7 @@ export class PullStatistics implements PullRecorder {
         ? undefined
         : new RedisPulls(options.redis.client, { prefix: options.keyPrefix ?? 'quayside:', staleAfterMs: Math.max(10 * options.flushIntervalMs, 300_000), now: this.now });
     const registers = options.metrics === undefined ? undefined : [options.metrics];
-    this.counted = registers && new Counter({ name: 'quayside_pulls_counted_total', help: 'Manifest pulls counted for pull statistics, by where they were counted', labelNames: ['where'], registers });
+    this.counted = registers && new Counter({ name: 'quayside_pulls_counted_total', help: 'Manifest pulls counted for pull statistics', registers });
     this.flushed = registers && new Counter({ name: 'quayside_pull_statistics_flushed_total', help: 'Pulls written to the database by the pull-statistics flush', registers });
   }
 
@@ -68,28 +69,37 @@ export class PullStatistics implements PullRecorder {
   }
 
   private count(manifest: PulledManifest, tag?: { repositoryId: number; name: string }): void {
-    const at = this.now();
-    const inMemory = () => {
-      if (this.pending.size >= this.maxPending) {
-        if (!this.overflowLogged) this.options.log.warn({ entries: this.pending.size }, 'pull statistics: too many distinct pulls waiting for the database; pulls go uncounted until a flush succeeds');
-        this.overflowLogged = true;
-        return;
-      }
-      this.counted?.inc({ where: 'memory' });
-      if (tag === undefined) this.pending.addManifestPull(manifest.id, at);
-      else this.pending.addTagPull(tag.repositoryId, tag.name, manifest, at);
-    };
-    if (this.redisPulls === undefined || this.options.redis?.isUp() !== true) {
-      inMemory();
+    if (this.pending.size >= this.maxPending) {
+      if (!this.overflowLogged) this.options.log.warn({ entries: this.pending.size }, 'pull statistics: too many distinct pulls waiting to be written; pulls go uncounted until a flush succeeds');
+      this.overflowLogged = true;
       return;
     }
-    // Redis answers within its command timeout or the pull is counted here instead.
-    this.redisPulls.record(manifest, at, tag).then(() => this.counted?.inc({ where: 'redis' }), inMemory);
+    this.counted?.inc();
+    const at = this.now();
+    if (tag === undefined) this.pending.addManifestPull(manifest.id, at);
+    else this.pending.addTagPull(tag.repositoryId, tag.name, manifest, at);
   }
 
-  /** Writes what was counted (in memory and in Redis) to the database; rejects when a write was refused. */
+  /**
+   * Moves what this process counted to Redis, where every instance's counts meet (called every second while
+   * serving); never rejects: when Redis refuses, the counts stay here and the flush writes them itself.
+   */
+  async spill(): Promise<void> {
+    if (this.redisPulls === undefined || this.options.redis?.isUp() !== true || this.pending.size === 0) return;
+    const batch = this.pending.take();
+    try {
+      await this.redisPulls.add(batch);
+    } catch {
+      this.pending.restore(batch);
+    }
+  }
+
+  /** Writes what was counted (here, and in Redis) to the database; rejects when a write was refused. */
   async flush(): Promise<void> {
     let failure: unknown;
+    const viaRedis = this.redisPulls !== undefined && this.options.redis?.isUp() === true;
+    if (viaRedis) await this.spill();
+    // What is still here (no Redis, Redis down, or a spill it refused) goes to the database directly.
     const batch = this.pending.take();
     try {
       await this.write(batch);
@@ -98,7 +108,7 @@ export class PullStatistics implements PullRecorder {
       this.pending.restore(batch);
       failure = error;
     }
-    if (this.redisPulls !== undefined && this.options.redis?.isUp() === true) {
+    if (viaRedis && this.redisPulls !== undefined) {
       try {
         // (Not inside `this.flushed?.inc(...)`: without metrics the optional call would skip the flush itself.)
         const written = await this.redisPulls.flush((b) => this.options.store.add(b));

@@ -1,30 +1,43 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { PullBatch } from '../db/pull-statistics.js';
-import { PendingPulls, type PulledManifest } from './pending-pulls.js';
+import { PendingPulls } from './pending-pulls.js';
 
 /**
- * Pull counts in Redis, shared by every instance: a pull is one script call (HINCRBY and a "latest" field),
- * and a flush takes the whole live hash by renaming it, so that each count reaches the database once.
+ * Pull counts in Redis, shared by every instance: each process adds what it counted in memory (one script call
+ * per batch: HINCRBY and a "latest" field per entry), and a flush takes the whole live hash by renaming it, so
+ * that each count reaches the database once.
  *
  * Fields of the live hash (tags never contain spaces):
  *   `m <manifest id>` pulls, `M <manifest id>` latest pull (ms)
  *   `t <repository id> <tag>` pulls, `T <repository id> <tag>` "<latest pull ms> <manifest digest>"
  */
 
-const RECORD = `
+// Adds a batch: ARGV = manifest entry count, then (id, count, latest) per manifest, then tag entry count, then
+// (repository id, tag, digest, count, latest) per tag.
+const ADD_BATCH = `
 local function latest(field, at, value)
   local current = redis.call('HGET', KEYS[1], field)
   if (not current) or tonumber(string.match(current, '^(%d+)')) <= tonumber(at) then redis.call('HSET', KEYS[1], field, value) end
 end
-redis.call('HINCRBY', KEYS[1], 'm ' .. ARGV[2], 1)
-latest('M ' .. ARGV[2], ARGV[1], ARGV[1])
-if ARGV[3] then
-  local tag = ARGV[3] .. ' ' .. ARGV[4]
-  redis.call('HINCRBY', KEYS[1], 't ' .. tag, 1)
-  latest('T ' .. tag, ARGV[1], ARGV[1] .. ' ' .. ARGV[5])
+local i = 2
+for _ = 1, tonumber(ARGV[1]) do
+  redis.call('HINCRBY', KEYS[1], 'm ' .. ARGV[i], ARGV[i + 1])
+  latest('M ' .. ARGV[i], ARGV[i + 2], ARGV[i + 2])
+  i = i + 3
+end
+local tags = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, tags do
+  local tag = ARGV[i] .. ' ' .. ARGV[i + 1]
+  redis.call('HINCRBY', KEYS[1], 't ' .. tag, ARGV[i + 3])
+  latest('T ' .. tag, ARGV[i + 4], ARGV[i + 4] .. ' ' .. ARGV[i + 2])
+  i = i + 5
 end
 return 1`;
+
+/** Entries per script call: bounds the time one call holds Redis. */
+const ENTRIES_PER_CALL = 500;
 
 const CLAIM = `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) return 1 end return 0`;
 
@@ -68,9 +81,21 @@ export class RedisPulls {
     this.flushingPattern = `${options.prefix}pulls:flushing:`;
   }
 
-  async record(manifest: PulledManifest, at: number, tag?: { repositoryId: number; name: string }): Promise<void> {
-    const args = tag === undefined ? [at, manifest.id] : [at, manifest.id, tag.repositoryId, tag.name, manifest.digest];
-    await this.client.eval(RECORD, 1, this.live, ...args.map(String));
+  /** Adds a batch of counted pulls to the live hash (in calls of at most ENTRIES_PER_CALL entries). */
+  async add(batch: PullBatch): Promise<void> {
+    for (let m = 0, t = 0; m < batch.manifests.length || t < batch.tags.length; ) {
+      const manifests = batch.manifests.slice(m, m + ENTRIES_PER_CALL);
+      const tags = batch.tags.slice(t, t + Math.max(0, ENTRIES_PER_CALL - manifests.length));
+      m += manifests.length;
+      t += tags.length;
+      const args = [
+        manifests.length,
+        ...manifests.flatMap((e) => [e.manifestId, e.count, e.lastAt]),
+        tags.length,
+        ...tags.flatMap((e) => [e.repositoryId, e.tag, e.manifestDigest, e.count, e.lastAt]),
+      ];
+      await this.client.eval(ADD_BATCH, 1, this.live, ...args.map(String));
+    }
   }
 
   private claimName(): string {

@@ -89,7 +89,9 @@ describe('pull statistics with Redis and a database', () => {
     for (let i = 0; i < 5; i++) a.tagPulled(repo, 'counted', manifest);
     for (let i = 0; i < 3; i++) b.tagPulled(repo, 'counted', manifest);
     b.digestPulled(manifest);
-    await waitUntil('nine pulls in Redis', async () => (await redisA.client.hget(`${keyPrefix}pulls:live`, `m ${manifest.id}`)) === '9');
+    assert.equal(await redisA.client.exists(`${keyPrefix}pulls:live`), 0, 'a pull costs no Redis call: it is counted in memory');
+    await Promise.all([a.spill(), b.spill()]);
+    assert.equal(await redisA.client.hget(`${keyPrefix}pulls:live`, `m ${manifest.id}`), '9', 'both instances\' counts meet in Redis');
     assert.equal(await store.forTag(repo, 'counted'), undefined, 'a pull writes nothing to the database');
     await Promise.all([a.flush(), b.flush()]);
     await a.flush();
@@ -113,6 +115,22 @@ describe('pull statistics with Redis and a database', () => {
     clock += 400_000;
     await statistics.flush();
     assert.equal((await store.forTag(repo, 'left'))?.pullCount, 4);
+    assert.deepEqual(await redis.client.keys(`${keyPrefix}*`), []);
+  });
+
+  it('moves a large batch to Redis in several calls, and adds to what is there', async () => {
+    const keyPrefix = `test:${randomBytes(4).toString('hex')}:`;
+    const redis = await connect();
+    const statistics = new PullStatistics({ store, log: silent, redis, keyPrefix, flushIntervalMs: 1_000 });
+    for (let i = 0; i < 1_200; i++) statistics.tagPulled(repo, `many-${i}`, manifest);
+    await statistics.spill();
+    statistics.tagPulled(repo, 'many-0', manifest);
+    await statistics.spill();
+    assert.equal(await redis.client.hget(`${keyPrefix}pulls:live`, `t ${repo} many-0`), '2');
+    assert.equal(await redis.client.hget(`${keyPrefix}pulls:live`, `t ${repo} many-1199`), '1');
+    assert.equal(await redis.client.hget(`${keyPrefix}pulls:live`, `m ${manifest.id}`), '1201');
+    await statistics.flush();
+    assert.equal((await store.forTag(repo, 'many-1199'))?.pullCount, 1);
     assert.deepEqual(await redis.client.keys(`${keyPrefix}*`), []);
   });
 
@@ -146,13 +164,15 @@ describe('pull statistics with Redis and a database', () => {
       await privateRedis.kill();
       await waitUntil('the connection to notice', () => !redis.isUp());
       for (let i = 0; i < 4; i++) statistics.tagPulled(repo, 'outage', manifest);
+      await statistics.spill();
       await statistics.flush();
       assert.equal((await store.forTag(repo, 'outage'))?.pullCount, 4);
 
       await privateRedis.restart();
       await waitUntil('the connection to come back', () => redis.isUp());
       statistics.tagPulled(repo, 'outage', manifest);
-      await waitUntil('a pull counted in Redis', async () => (await redis.client.hget(`${keyPrefix}pulls:live`, `t ${repo} outage`)) === '1');
+      await statistics.spill();
+      assert.equal(await redis.client.hget(`${keyPrefix}pulls:live`, `t ${repo} outage`), '1', 'counted in Redis again');
       await statistics.flush();
       assert.equal((await store.forTag(repo, 'outage'))?.pullCount, 5);
     });
