@@ -1,23 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMetadata } from '../../src/db/kysely-metadata.js';
-import type { ManifestRecord, Metadata } from '../../src/db/metadata.js';
+import type { Metadata } from '../../src/db/metadata.js';
 import { KyselyPullStatistics } from '../../src/db/pull-statistics.js';
+import { putTestManifest } from '../helpers/test-manifests.js';
 import { ALL_DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
-
-const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
-
-async function putManifest(metadata: Metadata, repositoryId: number, n: number): Promise<ManifestRecord> {
-  return metadata.manifests.putManifest(repositoryId, {
-    digest: digest(n),
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    artifactType: null,
-    subjectDigest: null,
-    annotations: null,
-    bytes: Buffer.from(JSON.stringify({ schemaVersion: 2, n })),
-    references: [],
-  });
-}
 
 for (const dialect of ALL_DIALECTS) {
   describe(`pull statistics on ${dialect}`, () => {
@@ -33,8 +20,8 @@ for (const dialect of ALL_DIALECTS) {
 
     it('adds batches up: counts sum, the latest pull keeps its date and the manifest the tag named', async () => {
       const repo = (await metadata.repositories.ensureRepository('stats/sum')).id;
-      const one = await putManifest(metadata, repo, 1);
-      const two = await putManifest(metadata, repo, 2);
+      const one = await putTestManifest(metadata, repo, 1);
+      const two = await putTestManifest(metadata, repo, 2);
       assert.equal(await store.forTag(repo, 'latest'), undefined);
       await store.add({ tags: [{ repositoryId: repo, tag: 'latest', manifestDigest: one.digest, count: 3, lastAt: 2_000 }], manifests: [{ manifestId: one.id, count: 3, lastAt: 2_000 }] });
       await store.add({ tags: [{ repositoryId: repo, tag: 'latest', manifestDigest: two.digest, count: 2, lastAt: 5_000 }], manifests: [{ manifestId: two.id, count: 2, lastAt: 5_000 }] });
@@ -47,7 +34,7 @@ for (const dialect of ALL_DIALECTS) {
 
     it('counts many tags and manifests in one batch, beyond one statement', async () => {
       const repo = (await metadata.repositories.ensureRepository('stats/many')).id;
-      const manifest = await putManifest(metadata, repo, 100);
+      const manifest = await putTestManifest(metadata, repo, 100);
       const tags = Array.from({ length: 1_200 }, (_, i) => ({ repositoryId: repo, tag: `t${i}`, manifestDigest: manifest.digest, count: i + 1, lastAt: 10_000 + i }));
       await store.add({ tags, manifests: [{ manifestId: manifest.id, count: 7, lastAt: 9 }] });
       assert.equal((await store.forTag(repo, 't1199'))?.pullCount, 1_200);
@@ -58,8 +45,8 @@ for (const dialect of ALL_DIALECTS) {
     it('drops the pulls of a manifest or repository deleted before the flush, and keeps the rest', async () => {
       const repo = (await metadata.repositories.ensureRepository('stats/gone')).id;
       const gone = await metadata.repositories.ensureRepository('stats/deleted');
-      const kept = await putManifest(metadata, repo, 200);
-      const deleted = await putManifest(metadata, repo, 201);
+      const kept = await putTestManifest(metadata, repo, 200);
+      const deleted = await putTestManifest(metadata, repo, 201);
       assert.equal(await metadata.manifests.deleteManifest(repo, deleted.digest), true);
       await metadata.repositories.deleteRepository(gone.id);
       await store.add({
@@ -80,7 +67,7 @@ for (const dialect of ALL_DIALECTS) {
 
     it('forgets the statistics with what they count', async () => {
       const repo = (await metadata.repositories.ensureRepository('stats/cascade')).id;
-      const manifest = await putManifest(metadata, repo, 300);
+      const manifest = await putTestManifest(metadata, repo, 300);
       await store.add({ tags: [{ repositoryId: repo, tag: 'v1', manifestDigest: manifest.digest, count: 1, lastAt: 1 }], manifests: [{ manifestId: manifest.id, count: 1, lastAt: 1 }] });
       assert.equal(await metadata.manifests.deleteManifest(repo, manifest.digest), true);
       assert.equal(await store.forManifest(manifest.id), undefined);

@@ -13,23 +13,12 @@ import { openPullStatistics } from '../../src/stats/open-pull-statistics.js';
 import { PendingPulls } from '../../src/stats/pending-pulls.js';
 import { PullStatistics } from '../../src/stats/pull-recorder.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
+import { putTestManifest, testDigest } from '../helpers/test-manifests.js';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
-const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
-
-async function putManifest(metadata: Metadata, repositoryId: number, n: number): Promise<ManifestRecord> {
-  return metadata.manifests.putManifest(repositoryId, {
-    digest: digest(n),
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    artifactType: null,
-    subjectDigest: null,
-    annotations: null,
-    bytes: Buffer.from(JSON.stringify({ schemaVersion: 2, n })),
-    references: [],
-  });
-}
+const digest = testDigest;
 
 describe('pending pulls in memory', () => {
   it('counts a tag pull for the tag and its manifest, a digest pull for the manifest only', () => {
@@ -73,7 +62,7 @@ describe('pull statistics with Redis and a database', () => {
     metadata = createMetadata(fresh.database);
     store = new KyselyPullStatistics(fresh.database);
     repo = (await metadata.repositories.ensureRepository('stats/app')).id;
-    manifest = await putManifest(metadata, repo, 1);
+    manifest = await putTestManifest(metadata, repo, 1);
   });
   after(async () => {
     for (const connection of connections) await connection.close();

@@ -1,8 +1,9 @@
-// Small checks the browser tests share: signing in on the page, what sticks out past a phone's width, and
+// Small checks the browser tests share: signing in on the page, API calls with the page's session, what sticks out past a phone's width, and
 // screenshots into an ignored folder for a person to look at.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import assert from 'node:assert/strict';
+import type { APIRequestContext, Page } from 'playwright-core';
 import { REPO_ROOT, type Credentials } from '../helpers/processes.js';
 
 /** Where the tests save screenshots: .tmp/ is ignored by git, never committed. */
@@ -36,4 +37,12 @@ export async function screenshotter(page: Page, folder: string): Promise<(name: 
   return async (name) => {
     await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
   };
+}
+
+/** A JSON call with the page's own session (as the UI makes it); asserts success and returns the body. */
+export async function call(request: APIRequestContext, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<Record<string, unknown>> {
+  const response = await request.fetch(`/api/v1${path}`, { method, ...(body === undefined ? {} : { data: body, headers: { 'content-type': 'application/json' } }) });
+  assert.ok(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`);
+  const text = await response.text();
+  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
 }

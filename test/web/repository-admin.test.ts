@@ -4,20 +4,12 @@
 // with write access sees none of these tabs; the permissions tab works by keyboard and at phone width.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { APIRequestContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { E2E_USER, startQuayside, type RegistryServer } from '../helpers/processes.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
-import { elementsPastTheEdge, screenshotter, signIn } from './page-checks.js';
+import { call, elementsPastTheEdge, screenshotter, signIn } from './page-checks.js';
 
 const BOB = { username: 'bob', password: 'bob-password-1' };
-
-/** A JSON call with the page's own session (as the UI makes it); asserts success and returns the body. */
-async function call(request: APIRequestContext, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const response = await request.fetch(`/api/v1${path}`, { method, ...(body === undefined ? {} : { data: body, headers: { 'content-type': 'application/json' } }) });
-  assert.ok(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`);
-  const text = await response.text();
-  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-}
 
 describe('repository permissions, settings and usage log in Chromium', () => {
   let server: RegistryServer;
