@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { UserIdentity } from '../auth/identity.js';
 import { namespaceNameProblem } from '../auth/names.js';
-import { hashPassword, passwordProblem } from '../auth/passwords.js';
+import { hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord } from '../db/account-metadata.js';
 import { audit, created, noContent, ok, type ApiContext } from './context.js';
@@ -94,6 +94,32 @@ async function userView(ctx: ApiContext, user: UserIdentity): Promise<Record<str
   };
 }
 
+/**
+ * PUT /user/'s body: Quay's `password` (the new one) and `tag_expiration_s`. Quay asks for a fresh sign-in before a
+ * password change; Quayside asks for the current password in the same request (`current_password`), so that
+ * neither a stolen session cookie nor an app-specific token can take the account over.
+ */
+const UpdateUserBody = NamespaceWindowBody.extend({
+  password: z.string().max(MAX_PASSWORD_LENGTH).optional(),
+  current_password: z.string().max(MAX_PASSWORD_LENGTH).optional(),
+});
+
+/** Changes the caller's own password after checking the current one; every session of the account ends. */
+async function changeOwnPassword(ctx: ApiContext, account: AccountRecord, password: string, current: string | undefined): Promise<void> {
+  if (current === undefined) throw badRequest('changing the password needs current_password, the password in use now');
+  const hash = (await ctx.services.accounts.accounts.getSecrets(account.id))?.passwordHash ?? null;
+  const right = hash !== null && (await verifyPassword(current, hash));
+  if (!right) {
+    audit(ctx, 'user_change_password_failed', { namespace: account.name }, { username: account.name });
+    throw forbidden('current_password is not the password of this account');
+  }
+  checkName(passwordProblem(password));
+  await ctx.services.accounts.accounts.setPasswordHash(account.id, await hashPassword(password));
+  // Every session, this one included, must sign in again with the new password.
+  await ctx.services.accounts.sessions.deleteForAccount(account.id);
+  audit(ctx, 'user_change_password', { namespace: account.name }, { username: account.name });
+}
+
 /** Registers /user/ and /superuser/users/. */
 export function userRoutes(app: FastifyInstance, services: AuthServices): void {
   route(app, services, {
@@ -103,15 +129,17 @@ export function userRoutes(app: FastifyInstance, services: AuthServices): void {
     handler: async (ctx) => ok(await userView(ctx, ctx.identity)),
   });
 
-  // Quay's changeUserDetails; of its fields Quayside reads the time machine window of the user's namespace.
+  // Quay's changeUserDetails; of its fields Quayside reads the time machine window of the user's namespace and
+  // the password.
   route(app, services, {
     method: 'PUT',
     url: slashed('/user/'),
     access: 'user',
     handler: async (ctx) => {
-      const body = parseBody(NamespaceWindowBody, ctx.request.body);
+      const body = parseBody(UpdateUserBody, ctx.request.body);
       const account = await services.accounts.accounts.getAccountById(ctx.identity.id);
       if (account === undefined) throw notFound('user not found');
+      if (body.password !== undefined) await changeOwnPassword(ctx, account, body.password, body.current_password);
       if (body.tag_expiration_s !== undefined) await changeNamespaceWindow(ctx, account, body.tag_expiration_s, 'user_change_tag_expiration');
       return ok(await userView(ctx, ctx.identity));
     },

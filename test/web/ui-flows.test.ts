@@ -149,6 +149,33 @@ describe('the web UI in Chromium', () => {
     await page.getByText(/No tags\. Push one/).waitFor();
   });
 
+  test('the password is changed on the account page: a wrong current one is refused in words, then the new one signs in', async () => {
+    await page.goto('/account');
+    await page.getByRole('heading', { name: 'Account settings' }).waitFor();
+    const newPassword = 'e2e-password-changed-1';
+    await page.getByLabel('Current password').fill('not-the-password');
+    await page.getByLabel('New password', { exact: true }).fill(newPassword);
+    await page.getByLabel('New password again').fill(newPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    const refused = page.getByRole('alert');
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /current_password is not the password/);
+    await page.getByLabel('Current password').fill(E2E_USER.password);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForURL(/\/signin\?changed=password$/);
+    await page.getByRole('status').filter({ hasText: 'Your password was changed' }).waitFor();
+    await page.getByLabel('Username').fill(E2E_USER.username);
+    await page.getByLabel('Password').fill(newPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => url.pathname === '/');
+    const old = await fetch(`${server.url}/api/v1/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: E2E_USER.username, password: E2E_USER.password }),
+    });
+    assert.equal(old.status, 403, 'the old password no longer signs in');
+  });
+
   test('signing out ends the session on the server and returns to sign in', async () => {
     const before = (await context.cookies()).find((cookie) => cookie.name === 'quayside_session');
     assert.ok(before !== undefined);

@@ -33,6 +33,11 @@ export function SignIn() {
   return (
     <section class="narrow">
       <h1>Sign in to Quayside</h1>
+      {new URLSearchParams(window.location.search).get('changed') === 'password' ? (
+        <p class="notice" role="status">
+          Your password was changed. Sign in with the new one.
+        </p>
+      ) : null}
       <form onSubmit={submit}>
         <label for="signin-username">Username</label>
         <input id="signin-username" name="username" autoComplete="username" required value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
