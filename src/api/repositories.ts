@@ -32,6 +32,7 @@ const ListQuery = z.object({
   starred: queryBoolean.optional(),
   next_page: z.string().min(1).max(MAX_NAME_INPUT_LENGTH).optional(),
   last_modified: queryBoolean.optional(),
+  quota: queryBoolean.optional(),
   popularity: queryBoolean.optional(),
   repo_kind: z.literal('image').optional(),
 });
@@ -106,6 +107,8 @@ export function repositoryListRoutes(app: FastifyInstance, services: AuthService
       const records = await Promise.all(page.map((name) => services.metadata.repositories.getRepository(name)));
       const present = records.filter((record): record is RepositoryRecord => record !== undefined && record.name.includes('/'));
       const modified = query.last_modified === true ? await Promise.all(present.map((record) => lastModified(services, record))) : undefined;
+      // Quay reports a repository's size as quota_report.quota_bytes; here: the distinct blobs it links.
+      const sizes = query.quota === true ? await services.metadata.blobs.linkedBytes(present.map((record) => record.id)) : undefined;
       const repositories = present.map((record, i) => {
         const split = splitRepositoryName(record.name);
         return {
@@ -116,6 +119,7 @@ export function repositoryListRoutes(app: FastifyInstance, services: AuthService
           kind: 'image',
           state: 'NORMAL',
           ...(modified === undefined ? {} : { last_modified: modified[i] ?? null }),
+          ...(sizes === undefined ? {} : { quota_report: { quota_bytes: sizes.get(record.id) ?? 0, configured_quota: null } }),
         };
       });
       return ok({ repositories, ...(names.length > LIST_PAGE ? { next_page: page[page.length - 1] } : {}) });

@@ -12,6 +12,21 @@ export class KyselyBlobIndex implements BlobIndex {
     private readonly now: () => number,
   ) {}
 
+  async linkedBytes(repositoryIds: readonly number[]): Promise<Map<number, number>> {
+    const sizes = new Map<number, number>();
+    if (repositoryIds.length === 0) return sizes;
+    // One grouped sum over the link table's primary key (repository_id, digest): a page of repositories at once.
+    const rows = await this.database.db
+      .selectFrom('repository_blob')
+      .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+      .select((eb) => ['repository_blob.repository_id', eb.fn.sum<number | string>('blob.size').as('bytes')])
+      .where('repository_blob.repository_id', 'in', [...repositoryIds])
+      .groupBy('repository_blob.repository_id')
+      .execute();
+    for (const row of rows) sizes.set(row.repository_id, toNumber(row.bytes));
+    return sizes;
+  }
+
   async getBlob(digest: string): Promise<BlobRecord | undefined> {
     const row = await this.database.db
       .selectFrom('blob')

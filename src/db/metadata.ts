@@ -150,6 +150,11 @@ export interface RepositoryStore {
 }
 
 export interface BlobIndex {
+  /**
+   * The bytes of the distinct blobs each repository links (what a copy of it occupies), by repository id;
+   * repositories linking nothing are absent.
+   */
+  linkedBytes(repositoryIds: readonly number[]): Promise<Map<number, number>>;
   /** A blob known anywhere in the registry (for cross-repository mounts and dedup). */
   getBlob(digest: string): Promise<BlobRecord | undefined>;
   /** Idempotent. */

@@ -44,6 +44,23 @@ for (const dialect of ALL_DIALECTS) {
       assert.ok(await metadata.blobs.getBlob(digest(2)), 'unlinking keeps the blob row');
     });
 
+    it('sums the distinct blobs each repository links, a page of repositories at once', async () => {
+      const a = await metadata.repositories.ensureRepository('size/a');
+      const b = await metadata.repositories.ensureRepository('size/b');
+      const empty = await metadata.repositories.ensureRepository('size/empty');
+      await metadata.blobs.recordBlob(digest(500), 3_000_000_000);
+      await metadata.blobs.recordBlob(digest(501), 7);
+      await metadata.blobs.linkBlob(a.id, digest(500));
+      await metadata.blobs.linkBlob(a.id, digest(501));
+      await metadata.blobs.linkBlob(a.id, digest(501));
+      await metadata.blobs.linkBlob(b.id, digest(501));
+      const sizes = await metadata.blobs.linkedBytes([a.id, b.id, empty.id]);
+      assert.equal(sizes.get(a.id), 3_000_000_007);
+      assert.equal(sizes.get(b.id), 7);
+      assert.equal(sizes.has(empty.id), false);
+      assert.equal((await metadata.blobs.linkedBytes([])).size, 0);
+    });
+
     it('refuses to link a blob that was never recorded', async () => {
       const repo = await metadata.repositories.ensureRepository('link/unrecorded');
       await assert.rejects(metadata.blobs.linkBlob(repo.id, digest(999)));

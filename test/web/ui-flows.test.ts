@@ -86,6 +86,7 @@ describe('the web UI in Chromium', () => {
     const appRow = table.getByRole('row').filter({ has: page.getByRole('link', { name: 'e2e/app' }) });
     assert.match(await appRow.innerText(), /private/);
     assert.match(await appRow.innerText(), /\d{4}-\d\d-\d\d \d\d:\d\d/, 'last modified is shown');
+    assert.match(await appRow.innerText(), /\d+(\.\d+)? KiB/, 'its size is shown');
     await page.getByLabel('Search repositories').fill('multi');
     await table.getByRole('link', { name: 'e2e/app' }).waitFor({ state: 'detached' });
     assert.equal(await table.getByRole('link').count(), 1);

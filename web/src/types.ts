@@ -14,6 +14,8 @@ export interface RepositorySummary {
   description: string | null;
   is_public: boolean;
   last_modified?: number | null;
+  /** With ?quota=true: the bytes of the distinct blobs the repository links. */
+  quota_report?: { quota_bytes: number; configured_quota: number | null };
 }
 
 export interface RepositoryList {

@@ -2,13 +2,13 @@ import { useState } from 'preact/hooks';
 import { api, errorText } from '../api.js';
 import { ErrorNote } from '../components/ErrorNote.js';
 import { useLoad } from '../components/useLoad.js';
-import { formatEpoch } from '../format.js';
+import { formatBytes, formatEpoch } from '../format.js';
 import { repositoryHref } from '../router.js';
 import { useSession } from '../session.js';
 import type { RepositoryList, RepositorySummary } from '../types.js';
 
 function listPath(nextPage?: string): string {
-  const query = new URLSearchParams({ public: 'true', last_modified: 'true' });
+  const query = new URLSearchParams({ public: 'true', last_modified: 'true', quota: 'true' });
   if (nextPage !== undefined) query.set('next_page', nextPage);
   return `/repository?${query.toString()}`;
 }
@@ -62,6 +62,7 @@ export function Repositories() {
               <th scope="col">Name</th>
               <th scope="col">Visibility</th>
               <th scope="col">Last modified</th>
+              <th scope="col">Size</th>
             </tr>
           </thead>
           <tbody>
@@ -77,6 +78,7 @@ export function Repositories() {
                   <span class={repo.is_public ? 'badge public' : 'badge'}>{repo.is_public ? 'public' : 'private'}</span>
                 </td>
                 <td>{formatEpoch(repo.last_modified)}</td>
+                <td>{formatBytes(repo.quota_report?.quota_bytes)}</td>
               </tr>
             ))}
           </tbody>
