@@ -142,7 +142,8 @@ export class DistributedBlobStore implements BlobStore {
   }
 
   async redirectUrl(digest: string): Promise<string | undefined> {
-    const holders = await this.holders(digest);
+    const recorded = await this.recordedLocations(digest);
+    const holders = this.holders(recorded);
     // One holder: no choice to make, and signing a URL asks nothing of the backend.
     if (holders.length <= 1) return holders[0]?.store.redirectUrl?.(digest);
     // Several: a signed URL says nothing of whether its location is up, and a client sent to a dead one fails.
@@ -152,17 +153,26 @@ export class DistributedBlobStore implements BlobStore {
       digest,
       async (store) => ((await store.stat(digest)) === undefined ? undefined : { url: await store.redirectUrl?.(digest) }),
       () => undefined,
+      { recorded },
     );
     return found?.value.url;
+  }
+
+  /**
+   * The locations recorded as holding the blob; undefined with a single location, which is the only place to
+   * look whatever is recorded, so a blob read on the embedded default costs no placement query.
+   */
+  private async recordedLocations(digest: string): Promise<ReadonlySet<string> | undefined> {
+    if (this.locations.length === 1) return undefined;
+    return new Set(await this.options.placements.locationsOf(digest));
   }
 
   /**
    * The locations to look in, in preference order: those recorded as holding the blob, or, for a blob with no
    * placement at all (pushed before geo-replication), every location.
    */
-  private async holders(digest: string): Promise<StorageLocation[]> {
-    const recorded = new Set(await this.options.placements.locationsOf(digest));
-    if (recorded.size === 0) return [...this.locations];
+  private holders(recorded: ReadonlySet<string> | undefined): StorageLocation[] {
+    if (recorded === undefined || recorded.size === 0) return [...this.locations];
     return this.locations.filter((location) => recorded.has(location.name));
   }
 
@@ -176,11 +186,12 @@ export class DistributedBlobStore implements BlobStore {
     digest: string,
     attempt: (store: BlobStore, signal: AbortSignal) => Promise<T | undefined>,
     discardLate: (value: T) => void,
-    options: { skip?: ReadonlySet<string>; signal?: AbortSignal } = {},
+    options: { skip?: ReadonlySet<string>; signal?: AbortSignal; recorded?: ReadonlySet<string> } = {},
   ): Promise<{ location: string; value: T } | undefined> {
-    const recorded = new Set(await this.options.placements.locationsOf(digest));
-    const legacy = recorded.size === 0;
-    const candidates = this.locations.filter((l) => (legacy || recorded.has(l.name)) && options.skip?.has(l.name) !== true);
+    const recorded = options.recorded ?? (await this.recordedLocations(digest));
+    // A blob with no placement (pushed before geo-replication) is looked for everywhere, and adopted where found.
+    const legacy = recorded !== undefined && recorded.size === 0;
+    const candidates = this.holders(recorded).filter((l) => options.skip?.has(l.name) !== true);
     const avoided: StorageLocation[] = [];
     let failure: unknown;
     const tryOne = async (location: StorageLocation): Promise<T | undefined> => {
