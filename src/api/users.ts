@@ -4,11 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { UserIdentity } from '../auth/identity.js';
 import { namespaceNameProblem } from '../auth/names.js';
-import { hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
+import { hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord } from '../db/account-metadata.js';
 import { audit, created, noContent, ok, type ApiContext } from './context.js';
-import { badRequest, forbidden, notFound } from './errors.js';
+import { badRequest, forbidden, notFound, tooManyRequests } from './errors.js';
 import { route, slashed } from './route.js';
 import { changeNamespaceWindow, NamespaceWindowBody, namespaceWindowS } from './namespace-window.js';
 import { checkName, email, MAX_NAME_INPUT_LENGTH, MAX_PASSWORD_LENGTH, nameInput, parseBody, parseQuery } from './validation.js';
@@ -107,10 +107,11 @@ const UpdateUserBody = NamespaceWindowBody.extend({
 /** Changes the caller's own password after checking the current one; every session of the account ends. */
 async function changeOwnPassword(ctx: ApiContext, account: AccountRecord, password: string, current: string | undefined): Promise<void> {
   if (current === undefined) throw badRequest('changing the password needs current_password, the password in use now');
-  const hash = (await ctx.services.accounts.accounts.getSecrets(account.id))?.passwordHash ?? null;
-  const right = hash !== null && (await verifyPassword(current, hash));
-  if (!right) {
-    audit(ctx, 'user_change_password_failed', { namespace: account.name }, { username: account.name });
+  // Checked as a login is (the same throttle), so a stolen session cannot be used to guess the password.
+  const confirmed = await ctx.services.authenticator.confirmPassword(account.name, current, ctx.address);
+  if (!confirmed.ok) {
+    audit(ctx, 'user_change_password_failed', { namespace: account.name }, { username: account.name, reason: confirmed.reason });
+    if (confirmed.reason === 'throttled') throw tooManyRequests(confirmed.message, confirmed.retryAfterS);
     throw forbidden('current_password is not the password of this account');
   }
   checkName(passwordProblem(password));

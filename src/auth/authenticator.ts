@@ -31,6 +31,10 @@ interface Verdict {
 
 /** How a check may verify a password: with bcrypt, or only from the secrets already verified (no bcrypt). */
 type PasswordCheck = 'bcrypt' | 'known-only';
+/** A login (audited as one) or the confirmation of a password before a change (audited by the change). */
+type AttemptPurpose = 'login' | 'confirm';
+/** What a check accepts as the secret: a password or a token (a login), or only the user's password. */
+type AcceptedSecrets = 'any' | 'password-only';
 
 /** The user name with which Basic credentials carry an app-specific token alone. */
 export const APP_TOKEN_USERNAME = '$app';
@@ -79,25 +83,34 @@ export class AuthenticatorService implements Authenticator {
     return this.attempt(APP_TOKEN_USERNAME, clientAddress, undefined, token, () => this.checkAppToken(token, undefined));
   }
 
+  async confirmPassword(username: string, password: string, clientAddress: string): Promise<LoginResult> {
+    // A confirmation is a login attempt in all but its audit row: a wrong password counts against the account
+    // and the address like any other guess, so a stolen session cannot be used to guess the password.
+    const account = accountKey(username);
+    return this.attempt(username, clientAddress, account, password, (mode) => this.check(username, password, mode, 'password-only'), 'confirm');
+  }
+
   private async attempt(
     username: string,
     clientAddress: string,
     account: string | undefined,
     secret: string,
     check: (mode: PasswordCheck) => Promise<Outcome | undefined>,
+    purpose: AttemptPurpose = 'login',
   ): Promise<LoginResult> {
     const loggedName = username.slice(0, MAX_LOGGED_NAME);
     // A burst of the same credentials from one client (docker pulling many layers, a CI fleet starting at
     // once) is checked once: each copy would otherwise take a throttle reservation and a bcrypt check, and
     // more copies than the throttle's free attempts would be refused although none is a guess.
-    const key = this.verified.flightKey(username, secret, clientAddress);
+    // A confirmation never shares a verdict with a login: a login may be right by an app token.
+    const key = this.verified.flightKey(`${purpose}\0${username}`, secret, clientAddress);
     let flight = this.inFlight.get(key);
     if (flight === undefined) {
-      flight = this.decide(username, clientAddress, account, loggedName, check).finally(() => this.inFlight.delete(key));
+      flight = this.decide(username, clientAddress, account, loggedName, check, purpose).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, flight);
     }
     const verdict = await flight;
-    if (verdict.success !== undefined) this.recordSuccess(verdict.success, clientAddress, loggedName);
+    if (verdict.success !== undefined && purpose === 'login') this.recordSuccess(verdict.success, clientAddress, loggedName);
     return verdict.result;
   }
 
@@ -107,6 +120,7 @@ export class AuthenticatorService implements Authenticator {
     account: string | undefined,
     loggedName: string,
     check: (mode: PasswordCheck) => Promise<Outcome | undefined>,
+    purpose: AttemptPurpose,
   ): Promise<Verdict> {
     // A secret that is right without a bcrypt check (a robot or app token, a password this process has seen
     // verify) is no guess: it takes no throttle reservation, so neither the database writes of one nor the
@@ -118,7 +132,7 @@ export class AuthenticatorService implements Authenticator {
     const gate = await this.throttle.reserve(keys);
     if (!gate.allowed) {
       this.log.warn({ username: loggedName, clientAddress, retryAfterS: gate.retryAfterS }, 'login throttled after repeated failures');
-      this.recordFailure(loggedName, 'throttled', null, clientAddress);
+      if (purpose === 'login') this.recordFailure(loggedName, 'throttled', null, clientAddress);
       return {
         result: {
           ok: false,
@@ -141,7 +155,7 @@ export class AuthenticatorService implements Authenticator {
       // The reservation already counted a wrong secret as a failure. A disabled account that gave the right
       // secret is not guessing: its attempt is given back.
       if (outcome.reason !== 'invalid') await this.throttle.release(gate.reservation);
-      this.recordFailure(loggedName, outcome.reason, outcome.namespace, clientAddress);
+      if (purpose === 'login') this.recordFailure(loggedName, outcome.reason, outcome.namespace, clientAddress);
       return { result: { ok: false, reason: outcome.reason, message: outcome.reason === 'disabled' ? DISABLED_MESSAGE : INVALID_MESSAGE } };
     }
     await this.throttle.succeed(gate.reservation, account);
@@ -171,12 +185,13 @@ export class AuthenticatorService implements Authenticator {
   }
 
   /** The credentials' outcome; undefined when `mode` is known-only and only a bcrypt check could tell. */
-  private async check(username: string, secret: string, mode: PasswordCheck): Promise<Outcome | undefined> {
+  private async check(username: string, secret: string, mode: PasswordCheck, accepted: AcceptedSecrets = 'any'): Promise<Outcome | undefined> {
     const invalid: Outcome = { ok: false, reason: 'invalid', namespace: null };
     if (typeof secret !== 'string' || secret.length === 0 || secret.length > MAX_PASSWORD_LENGTH) return invalid;
-    if (username === APP_TOKEN_USERNAME) return this.checkAppToken(secret, undefined);
+    const passwordOnly = accepted === 'password-only';
+    if (username === APP_TOKEN_USERNAME) return passwordOnly ? invalid : this.checkAppToken(secret, undefined);
     if (username.length === 0 || username.length > MAX_ACCOUNT_NAME_LENGTH) return invalid;
-    if (username.includes('+')) return this.checkRobot(username, secret);
+    if (username.includes('+')) return passwordOnly ? invalid : this.checkRobot(username, secret);
 
     const user = await this.accounts.accounts.getAccount(username);
     if (user === undefined || user.kind !== 'user') {
@@ -186,7 +201,7 @@ export class AuthenticatorService implements Authenticator {
       return { ok: false, reason: 'invalid', namespace: user?.name ?? null };
     }
     // Docker clients may send an app-specific token as the password of the user's own name.
-    if (this.options.appSpecificTokens) {
+    if (this.options.appSpecificTokens && !passwordOnly) {
       const viaToken = await this.checkAppToken(secret, user);
       if (viaToken.ok) return viaToken;
     }

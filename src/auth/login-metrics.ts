@@ -19,5 +19,6 @@ export function countingLogins(inner: Authenticator, metrics: MetricsRegistry): 
   return {
     login: async (username, secret, clientAddress) => count(await inner.login(username, secret, clientAddress)),
     loginWithAppToken: async (token, clientAddress) => count(await inner.loginWithAppToken(token, clientAddress)),
+    confirmPassword: async (username, password, clientAddress) => count(await inner.confirmPassword(username, password, clientAddress)),
   };
 }

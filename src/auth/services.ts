@@ -25,6 +25,11 @@ export interface Authenticator {
   login(username: string, secret: string, clientAddress: string): Promise<LoginResult>;
   /** Checks an app-specific token presented alone (the API's `Authorization: Bearer`). */
   loginWithAppToken(token: string, clientAddress: string): Promise<LoginResult>;
+  /**
+   * Checks that `password` is the user's own password (never a token), under the same throttle as a login,
+   * before a change that needs it (a new password). Writes no login audit row: the caller audits its change.
+   */
+  confirmPassword(username: string, password: string, clientAddress: string): Promise<LoginResult>;
 }
 
 export interface AccessPolicy {

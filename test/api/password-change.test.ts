@@ -45,3 +45,30 @@ describe('api: a user changes their own password', () => {
     assert.equal(rows.length, 1);
   });
 });
+
+describe('api: the current password is throttled as a login is', () => {
+  let api: Api;
+  before(async () => {
+    api = await startApi('sqlite', { loginFreeAttempts: 2 });
+    await api.createUser('dave', 'dave-password-1');
+  });
+  after(() => api.close());
+
+  it('counts wrong current passwords against the account: past the free attempts the change and a sign-in wait', async () => {
+    const cookie = await api.signIn('dave', 'dave-password-1', '10.1.1.1');
+    const body = { password: 'dave-password-2', current_password: 'a-wrong-guess' };
+    assert.equal((await api.call('PUT', '/user/', { cookie, body, address: '10.1.1.1' })).status, 403);
+    assert.equal((await api.call('PUT', '/user/', { cookie, body, address: '10.1.1.1' })).status, 403);
+    const throttled = await api.call('PUT', '/user/', { cookie, body: { ...body, current_password: 'another-guess' }, address: '10.1.1.1' });
+    assert.equal(throttled.status, 429, 'a third guess waits');
+    assert.match(String(throttled.json.error_message), /too many failed login attempts/);
+    // The guesses counted against the account, so a guess at sign-in from elsewhere waits too.
+    const signIn = await api.call('POST', '/signin', { body: { username: 'dave', password: 'a-third-guess' }, address: '10.2.2.2' });
+    assert.equal(signIn.status, 429);
+    assert.equal((await api.call('GET', '/user/', { cookie, address: '10.1.1.1' })).status, 200, 'the session was not ended by the guesses');
+    const failures = await auditRows(api, 'user_change_password_failed');
+    assert.deepEqual(failures.map((row) => (row.metadata as { reason?: string }).reason).sort(), ['invalid', 'invalid', 'throttled']);
+    const loginFailures = await auditRows(api, 'login_failure');
+    assert.equal(loginFailures.length, 1, 'only the sign-in wrote a login audit row, not the confirmations');
+  });
+});
