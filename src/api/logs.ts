@@ -90,7 +90,10 @@ async function logsFor(ctx: ApiContext, scope: Pick<AuditFilter, 'namespace' | '
     if (parsed === undefined) throw badRequest('endtime must be MM/DD/YYYY or an ISO 8601 date or time');
     end = parsed;
   }
-  if (end.getTime() < start.getTime()) throw badRequest('endtime is before starttime');
+  if (end.getTime() < start.getTime()) {
+    const given = query.endtime === undefined ? 'now' : JSON.stringify(query.endtime);
+    throw badRequest(`endtime is before starttime: ${given} comes before ${JSON.stringify(query.starttime ?? '')}; the end day must not come before the start day`);
+  }
   const filter: AuditFilter = {
     ...scope,
     ...(query.performer === undefined ? {} : { performer: query.performer }),

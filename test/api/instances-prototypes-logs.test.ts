@@ -172,7 +172,7 @@ for (const dialect of ALL_DIALECTS) {
         assertError(await api.call('GET', `${path}?starttime=02/30/2026`, { cookie }), 400, 'invalid_request', /starttime/);
         assertError(await api.call('GET', `${path}?endtime=tomorrow`, { cookie }), 400, 'invalid_request', /endtime/);
         assertError(await api.call('GET', `${path}?starttime=`, { cookie }), 400, 'invalid_request', /starttime/);
-        assertError(await api.call('GET', `${path}${q('02/01/2026', '01/01/2026')}`, { cookie }), 400, 'invalid_request', /endtime is before starttime/);
+        assertError(await api.call('GET', `${path}${q('02/01/2026', '01/01/2026')}`, { cookie }), 400, 'invalid_request', /endtime is before starttime: "01\/01\/2026" comes before "02\/01\/2026"/);
         assertError(await api.call('GET', `${path}?starttime=${'1'.repeat(100)}`, { cookie }), 400, 'invalid_request', /starttime/);
       }
     });

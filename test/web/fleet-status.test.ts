@@ -166,7 +166,7 @@ INSTANCE_PURGE_AFTER_S: 3600
     await form.getByLabel('From (UTC)').fill('2026-02-01');
     await form.getByLabel('To (UTC)').fill('2026-01-01');
     await form.getByRole('button', { name: 'Show these dates' }).click();
-    await page.getByRole('alert').filter({ hasText: 'endtime is before starttime' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: 'endtime is before starttime: "01/01/2026" comes before "02/01/2026"' }).waitFor();
     assert.equal(await page.getByRole('table', { name: table }).count(), 0, 'no entries of another range are left on screen');
     await shoot(shot);
 
