@@ -174,6 +174,11 @@ for (const dialect of ALL_DIALECTS) {
         assertError(await api.call('GET', `${path}?starttime=`, { cookie }), 400, 'invalid_request', /starttime/);
         assertError(await api.call('GET', `${path}${q('02/01/2026', '01/01/2026')}`, { cookie }), 400, 'invalid_request', /endtime is before starttime: "01\/01\/2026" comes before "02\/01\/2026"/);
         assertError(await api.call('GET', `${path}?starttime=${'1'.repeat(100)}`, { cookie }), 400, 'invalid_request', /starttime/);
+        assertError(await api.call('GET', `${path}?starttime=01/01/2999`, { cookie }), 400, 'invalid_request', /endtime is before starttime: now comes before "01\/01\/2999"/);
+        // An end alone is the seven days up to it, not seven days back from today.
+        const endOnly = await api.call('GET', `${path}?endtime=01/31/2001`, { cookie });
+        assert.equal(endOnly.status, 200);
+        assert.equal(endOnly.json.start_time, 'Thu, 25 Jan 2001 00:00:00 -0000');
       }
     });
   });
