@@ -89,8 +89,15 @@ async function logsFor(ctx: ApiContext, scope: Pick<AuditFilter, 'namespace' | '
     const parsed = parseTimeBound(query.endtime, 'end');
     if (parsed === undefined) throw badRequest('endtime must be MM/DD/YYYY or an ISO 8601 date or time');
     end = parsed;
+    // An end alone asks for the window before it (Quay would count back from today and refuse an old end).
+    if (query.starttime === undefined) start = new Date(end.getTime() - DEFAULT_WINDOW_MS);
   }
-  if (end.getTime() < start.getTime()) throw badRequest('endtime is before starttime');
+  if (end.getTime() < start.getTime()) {
+    // Both bounds were given here: an end alone moves the start with it, and a start alone in the future
+    // ends at now.
+    const given = query.endtime === undefined ? 'now' : JSON.stringify(query.endtime);
+    throw badRequest(`endtime is before starttime: ${given} comes before ${JSON.stringify(query.starttime)}; the end day must not come before the start day`);
+  }
   const filter: AuditFilter = {
     ...scope,
     ...(query.performer === undefined ? {} : { performer: query.performer }),

@@ -9,7 +9,8 @@ import { MAX_NAME_INPUT_LENGTH, parseBody, repositoryRole } from './validation.j
 
 /**
  * Default permissions ("prototypes") of an organization: the role a user, robot or team gets on every
- * repository created in it from now on (/organization/{org}/prototypes[/{id}]). Org admins only.
+ * repository created in it from now on (/organization/{org}/prototypes[/{id}]: list, add, change the role in
+ * place, remove). Org admins only.
  */
 
 const PrototypeBody = z.object({
@@ -21,6 +22,9 @@ const PrototypeBody = z.object({
   // Quay can limit a prototype to repositories one user creates; that is not supported, so it must be absent.
   activating_user: z.null({ error: 'limiting a default permission to one activating user is not supported' }).optional(),
 });
+
+// Quay's PrototypeUpdate: only the role changes (the delegate is the prototype's identity).
+const PrototypeUpdateBody = z.object({ role: repositoryRole });
 
 const PROTOTYPE_ID_RE = /^[A-Za-z0-9-]{1,64}$/;
 
@@ -95,6 +99,30 @@ export function prototypeRoutes(app: FastifyInstance, services: AuthServices): v
         delegate: { kind: body.delegate.kind, name: prototype.delegateName },
       });
       const [view] = await viewsOf(ctx, org, [prototype]);
+      return ok(view);
+    },
+  });
+
+  route(app, services, {
+    method: 'PUT',
+    url: '/organization/:org/prototypes/:id',
+    access: 'orgAdmin',
+    handler: async (ctx) => {
+      const org = ctx.org;
+      const id = ctx.params.id ?? '';
+      const body = parseBody(PrototypeUpdateBody, ctx.request.body);
+      const before = PROTOTYPE_ID_RE.test(id) ? (await services.accounts.permissions.listPrototypes(org.id)).find((p) => p.id === id) : undefined;
+      const updated = before && (await services.accounts.permissions.setPrototypeRole(org.id, id, body.role));
+      if (before === undefined || updated === undefined) {
+        throw notFound(`no default permission ${JSON.stringify(id)} in organization ${JSON.stringify(org.name)}`);
+      }
+      audit(ctx, 'modify_prototype_permission', { namespace: org.name }, {
+        id: updated.id,
+        role: updated.role,
+        original_role: before.role,
+        delegate: { kind: updated.delegate.kind === 'team' ? 'team' : 'user', name: updated.delegateName },
+      });
+      const [view] = await viewsOf(ctx, org, [updated]);
       return ok(view);
     },
   });

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord, ServiceKeyRecord } from '../db/account-metadata.js';
+import type { InstanceRecord } from '../db/instances.js';
 import { audit, noContent, ok } from './context.js';
 import { badRequest, notFound } from './errors.js';
 import { quayDate } from './format.js';
@@ -32,9 +33,21 @@ export interface StorageValidation {
   validate(): Promise<StorageLocationCheck[]>;
 }
 
+/** The registry of serving instances (src/db/instances.ts), as the status endpoint reads it. */
+export interface InstanceDirectory {
+  list(): Promise<InstanceRecord[]>;
+  /** A row whose last heartbeat is older than this is "not seen" (INSTANCE_NOT_SEEN_AFTER_S). */
+  notSeenAfterMs: number;
+  /** The id of the instance answering, so the page can say which one it talks to. */
+  selfId?: string;
+  /** Milliseconds since the epoch; injected by tests. */
+  now?: () => number;
+}
+
 /** What the superuser endpoints need beyond the auth services. */
 export interface SuperuserDeps {
   storage?: StorageValidation;
+  instances?: InstanceDirectory;
 }
 
 const ListQuery = z.object({
@@ -62,8 +75,38 @@ function serviceKeyView(key: ServiceKeyRecord) {
   };
 }
 
-/** Registers /superuser/organizations/, /superuser/keys, /superuser/storage and its validation. */
+function instanceView(instance: InstanceRecord, directory: InstanceDirectory, now: number) {
+  return {
+    id: instance.id,
+    hostname: instance.hostname,
+    addresses: instance.addresses,
+    version: instance.version,
+    started: quayDate(instance.startedAt),
+    last_seen: quayDate(instance.lastSeenAt),
+    seen_seconds_ago: Math.max(0, Math.floor((now - instance.lastSeenAt.getTime()) / 1000)),
+    // Judged by the answering instance's clock against the writer's: the bound is many heartbeats long.
+    seen: now - instance.lastSeenAt.getTime() <= directory.notSeenAfterMs,
+    this_instance: instance.id === directory.selfId,
+    health: instance.health,
+  };
+}
+
+/** Registers /superuser/instances, /superuser/organizations/, /superuser/keys, /superuser/storage and its validation. */
 export function superuserRoutes(app: FastifyInstance, services: AuthServices, deps: SuperuserDeps = {}): void {
+  // Ours (Quay has no such endpoint): every instance of the fleet as its heartbeat last recorded it.
+  route(app, services, {
+    method: 'GET',
+    url: slashed('/superuser/instances/'),
+    access: 'superuser',
+    handler: async () => {
+      const directory = deps.instances;
+      if (directory === undefined) return ok({ instances: [], not_seen_after_seconds: null });
+      const now = (directory.now ?? Date.now)();
+      const instances = await directory.list();
+      return ok({ instances: instances.map((instance) => instanceView(instance, directory, now)), not_seen_after_seconds: Math.round(directory.notSeenAfterMs / 1000) });
+    },
+  });
+
   route(app, services, {
     method: 'GET',
     url: slashed('/superuser/organizations/'),

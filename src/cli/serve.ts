@@ -32,6 +32,11 @@ import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planLi
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openStorageLocations, describeDatabase, storageValidationOf, type CheckedConfig } from './runtime.js';
 import type { StorageLocation } from '../storage/distributed.js';
 import { geoReplicationParts } from './geo-replication.js';
+import { INSTANCE_ID_ENV, instanceDirectory, instanceIdentity, listenerAddresses, startRegistryHeartbeat } from './instance-registry.js';
+import { registryChecks } from '../health/checks.js';
+import { healthReporter, type HealthReporter } from '../health/routes.js';
+import { openRedisConnection } from '../redis/connection.js';
+import { redisEndpointFrom } from '../redis/endpoint.js';
 
 const HELP = `usage: quayside serve [options]
 
@@ -125,14 +130,19 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     try {
       await ensureSchema(database, !values['no-migrate'], say);
       started = true;
-      const running = { listeners, plan, address, locations, database, say, logger, metricsListener, metrics, replicationWorker };
+      const identity = instanceIdentity(listenerAddresses(address, plan, listeners));
+      const running = { listeners, plan, address, locations, database, say, logger, metricsListener, metrics, replicationWorker, identity };
       if (workers === 1) {
         await serveUntilSignal(checked, { ...running, role: 'single' });
       } else {
         await sayStartup(checked, running);
-        // The workers open their own stores; this process only deals out connections.
-        await Promise.allSettled(locations.map((l) => l.store.close?.()));
-        await superviseWorkers(checked, { ...running, workers });
+        // The workers open their own stores; this process deals out connections and keeps its stores only for
+        // the instance heartbeat's health checks (the same probes as the workers' /health endpoints).
+        try {
+          await superviseWorkers(checked, { ...running, workers });
+        } finally {
+          await Promise.allSettled(locations.map((l) => l.store.close?.()));
+        }
       }
     } finally {
       await database.close();
@@ -172,7 +182,8 @@ async function runWorker(location: { file?: string; dir?: string }, dataDir: str
     try {
       // The primary applied the migrations; a worker only refuses a schema it does not know.
       await ensureSchema(database, false, () => undefined);
-      await serveUntilSignal(checked, { listeners, plan, address: '', locations, database, say: (line) => process.stdout.write(`${line}\n`), logger, metrics, role: 'worker', replicationWorker });
+      const selfId = process.env[INSTANCE_ID_ENV];
+      await serveUntilSignal(checked, { listeners, plan, address: '', locations, database, say: (line) => process.stdout.write(`${line}\n`), logger, metrics, role: 'worker', replicationWorker, ...(selfId !== undefined && { selfId }) });
     } finally {
       await database.close();
     }
@@ -198,6 +209,9 @@ interface Running {
   /** /metrics, where this process serves it (a single process, or the primary). */
   metricsListener?: EarlyListener;
   metrics: ServingMetrics;
+  /** This instance in the registry of instances (the primary's; a worker knows only its id, `selfId`). */
+  identity?: ReturnType<typeof instanceIdentity>;
+  selfId?: string;
 }
 
 /** The registry of a serving process and the parts registered in it before the app exists. */
@@ -255,11 +269,28 @@ async function sayStartup(checked: CheckedConfig, { locations, database, say }: 
 }
 
 /** The primary of a multi-process `serve`: deals the ports' connections out to the workers until a signal. */
-async function superviseWorkers(checked: CheckedConfig, { listeners, plan, address, say, logger, metricsListener, workers }: Running & { workers: number }): Promise<void> {
+/**
+ * The /health reports of a primary that serves no request: the same probes as its workers' (the database, the
+ * preferred storage location, Redis when configured, every location when there are several) on its own stores.
+ */
+function primaryHealth(config: Config, { locations, database, logger }: Pick<Running, 'locations' | 'database' | 'logger'>): { reporter: HealthReporter; close(): Promise<void> } {
+  const geo = geoReplicationParts(config, { locations, database, logger, workerEnabled: false });
+  const endpoint = redisEndpointFrom(config);
+  const redis = endpoint === undefined ? undefined : openRedisConnection(endpoint, { logger });
+  const reporter = healthReporter({
+    checks: registryChecks({ metadata: createMetadata(database), blobs: geo.store, ...(redis && { redis }) }),
+    informational: geo.informationalChecks,
+    instancePolicy: healthCheckerFrom(config),
+  });
+  return { reporter, close: async () => redis?.close() };
+}
+
+async function superviseWorkers(checked: CheckedConfig, { listeners, plan, address, say, logger, metricsListener, workers, identity, locations, database }: Running & { workers: number }): Promise<void> {
   const ports: Partial<Record<ListenerKind, number>> = {};
   const bound = listeners as BoundListeners;
   for (const kind of ['http', 'https', 'proxy'] as const) if (bound[kind]) ports[kind] = bound[kind].port;
-  const pool = new WorkerPool({ count: workers, env: { [WORKER_PORTS_ENV]: JSON.stringify(ports) }, say, stopTimeoutMs: DRAIN_TIMEOUT_MS + 5_000 });
+  const env: Record<string, string> = { [WORKER_PORTS_ENV]: JSON.stringify(ports), ...(identity && { [INSTANCE_ID_ENV]: identity.id }) };
+  const pool = new WorkerPool({ count: workers, env, say, stopTimeoutMs: DRAIN_TIMEOUT_MS + 5_000 });
   for (const kind of ['http', 'https', 'proxy'] as const) bound[kind]?.dispatch((socket) => pool.dispatch(kind, socket));
   const aggregator = new AggregatorRegistry();
   const metrics = metricsListener === undefined ? undefined : await serveMetrics(metricsListener, async () => aggregator.clusterMetrics(), aggregator.contentType, logger);
@@ -272,6 +303,9 @@ async function superviseWorkers(checked: CheckedConfig, { listeners, plan, addre
     if (error instanceof WorkerStartError) throw new CliError(error.message);
     throw error;
   }
+  // Once per instance, from this process: the workers only read the registry.
+  const health = identity && primaryHealth(checked.config, { locations, database, logger });
+  const heartbeat = health && identity && startRegistryHeartbeat(checked.config, { database, reporter: health.reporter, identity, logger });
   // The worker line first: whoever waits for a listening line may then read the pids.
   say(`quayside: ${workers} worker processes (${pool.pids().join(', ')})`);
   for (const line of listeningLines(address, plan, listeners, metricsListener)) say(line);
@@ -286,10 +320,12 @@ async function superviseWorkers(checked: CheckedConfig, { listeners, plan, addre
   const closed = closeListeners(listeners);
   await pool.stop();
   await closed;
+  await heartbeat?.stop();
+  await health?.close();
   await metrics?.close();
 }
 
-async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, locations, database, say, logger, metricsListener, metrics: serving, role, replicationWorker }: Running & { role: Role }): Promise<void> {
+async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, locations, database, say, logger, metricsListener, metrics: serving, role, replicationWorker, identity, selfId }: Running & { role: Role }): Promise<void> {
   const config = checked.config;
   const metrics = serving.registry;
   const geo = geoReplicationParts(config, { locations, database, logger, metrics, workerEnabled: replicationWorker && config.STORAGE_REPLICATION_WORKER });
@@ -312,6 +348,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const auth = buildAuthServices({ accounts, metadata, options: authOptionsFrom(config), audit, log: logger, metrics, ...(pulls && { pullStatistics: pulls.store }) });
   // The first signing key is published before the first request can ask for a token.
   await auth.start();
+  const healthDeps = { checks: registryChecks({ metadata, blobs: store, ...(cache.redis && { redis: cache.redis }) }), informational: geo.informationalChecks, instancePolicy: healthCheckerFrom(config) };
   const app = await createApp({
     metadata,
     blobs: store,
@@ -326,6 +363,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     redis: cache.redis,
     ...(pulls && { pulls: pulls.statistics }),
     storageValidation: storageValidationOf(checked),
+    instances: instanceDirectory(config, database, identity?.id ?? selfId),
   });
   const pullFlush = pulls && startPullStatisticsFlush(pulls.statistics, pulls.flushIntervalMs, logger);
   const limits = connectionLimitsFrom(config);
@@ -335,6 +373,8 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const http2 = createHttp2Sessions({ handler: app.routing.bind(app) as unknown as RequestHandler, guard: connections, limits, logger });
   const edge = await attachListeners({ http1: app.server, http2 }, listeners, plan, logger, new ProxyProtocolMetrics(metrics));
   const metricsServer = metricsListener === undefined ? undefined : await serveMetrics(metricsListener, () => metrics.metrics(), metrics.contentType, logger);
+  // The single process is its instance's primary: it beats; a worker leaves that to its primary.
+  const heartbeat = role === 'single' && identity !== undefined ? startRegistryHeartbeat(config, { database, reporter: healthReporter(healthDeps), identity, logger }) : undefined;
   if (role === 'single') {
     for (const line of listeningLines(address, plan, listeners, metricsListener)) say(line);
     await sayStartup(checked, { locations, database, say });
@@ -362,6 +402,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   clearTimeout(drainTimer);
   edge.close();
   connections.stop();
+  await heartbeat?.stop();
   await auth.stop();
   await pullFlush?.stop();
   await pulls?.close();

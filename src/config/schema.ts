@@ -198,6 +198,11 @@ const objectSchema = z.object({
   FEATURE_IMAGE_PULL_STATS: z.boolean().default(true),
   PULL_METRICS_REDIS: redisEndpointSchema.optional(),
   REDIS_FLUSH_INTERVAL_SECONDS: z.number().int().min(1).max(24 * 3600).default(30),
+  // The registry of instances (docs/health.md, Quayside keys): how often an instance writes its heartbeat, after
+  // how long without one the status page says "not seen since", and after how long its row is deleted.
+  INSTANCE_HEARTBEAT_S: z.number().int().min(1).max(3600).default(15),
+  INSTANCE_NOT_SEEN_AFTER_S: z.number().int().min(2).max(7 * 24 * 3600).default(60),
+  INSTANCE_PURGE_AFTER_S: z.number().int().min(3).max(365 * 24 * 3600).default(24 * 3600),
 });
 
 /** config.yaml, validated: per-key types and defaults, then the checks that span several keys. */
@@ -224,6 +229,13 @@ export const configSchema = objectSchema.superRefine((config, ctx) => {
       path: ['INSTANCE_SERVICE_KEY_EXPIRATION'],
       message: `must be at least INSTANCE_SERVICE_KEY_REFRESH plus REGISTRY_TOKEN_LIFETIME_S (${Math.ceil(keyNeedsS / 60)} minutes), or tokens would outlive their signing key`,
     });
+  }
+  // A live instance must never look gone between two beats, and a row must be seen as gone before it is deleted.
+  if (config.INSTANCE_NOT_SEEN_AFTER_S <= config.INSTANCE_HEARTBEAT_S) {
+    ctx.addIssue({ code: 'custom', path: ['INSTANCE_NOT_SEEN_AFTER_S'], message: `must be longer than INSTANCE_HEARTBEAT_S (${config.INSTANCE_HEARTBEAT_S})` });
+  }
+  if (config.INSTANCE_PURGE_AFTER_S <= config.INSTANCE_NOT_SEEN_AFTER_S) {
+    ctx.addIssue({ code: 'custom', path: ['INSTANCE_PURGE_AFTER_S'], message: `must be longer than INSTANCE_NOT_SEEN_AFTER_S (${config.INSTANCE_NOT_SEEN_AFTER_S})` });
   }
   // Quay's time machine validator: the default window must be one a namespace could choose.
   if (config.TAG_EXPIRATION_OPTIONS !== undefined && !config.TAG_EXPIRATION_OPTIONS.includes(config.DEFAULT_TAG_EXPIRATION)) {

@@ -235,6 +235,8 @@ export interface PermissionStore {
   listPrototypes(organizationId: number): Promise<PrototypeRecord[]>;
   /** False when there was none with that id in the organization. */
   deletePrototype(organizationId: number, id: string): Promise<boolean>;
+  /** Changes a prototype's role in place; undefined when there was none with that id in the organization. */
+  setPrototypeRole(organizationId: number, id: string, role: RepositoryRole): Promise<PrototypeRecord | undefined>;
 }
 
 export interface AppTokenRecord {

@@ -175,6 +175,13 @@ export class KyselyPermissionStore implements PermissionStore {
     return result.numDeletedRows > 0n;
   }
 
+  async setPrototypeRole(organizationId: number, id: string, role: RepositoryRole): Promise<PrototypeRecord | undefined> {
+    await this.database.db.updateTable('permission_prototype').set({ role }).where('organization_id', '=', organizationId).where('id', '=', id).execute();
+    // Read back rather than trust the affected-row count: MySQL counts an unchanged row as not affected.
+    const [updated] = await this.prototypes(organizationId, id);
+    return updated;
+  }
+
   /** The organization's prototypes (or the one with `id`), oldest first, with their delegates' names. */
   private async prototypes(organizationId: number, id?: string): Promise<PrototypeRecord[]> {
     let query = this.database.db

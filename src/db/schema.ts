@@ -222,6 +222,19 @@ export interface ManifestPullStatisticsTable {
   last_manifest_pull_date: Int64;
 }
 
+/** Added by 0012_instance_registry: one serving instance and its latest heartbeat. */
+export interface ServingInstanceTable {
+  id: string;
+  hostname: string;
+  /** JSON: the listener addresses (e.g. ["http://10.0.0.5:5000"]). */
+  addresses: string;
+  version: string;
+  started_at: Int64;
+  last_seen_at: Int64;
+  /** JSON: the latest /health/instance and /health/endtoend results. */
+  health: string;
+}
+
 export interface Schema {
   repository: RepositoryTable;
   blob: BlobTable;
@@ -245,4 +258,5 @@ export interface Schema {
   session: SessionTable;
   tag_pull_statistics: TagPullStatisticsTable;
   manifest_pull_statistics: ManifestPullStatisticsTable;
+  serving_instance: ServingInstanceTable;
 }

@@ -32,21 +32,40 @@ export interface HealthBody {
   status_code: 200 | 503;
 }
 
-/** Registers the health endpoints and /v1/_ping. */
-export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
+/** The two reports behind /health/instance and /health/endtoend, for the routes and the instance heartbeat. */
+export interface HealthReporter {
+  /** /health/instance: the probes of this instance only, judged by HEALTH_CHECKER. */
+  instance(): Promise<HealthReport>;
+  /** /health/endtoend: every probe; `informationalFailures` names the non-preferred locations that failed. */
+  endtoend(): Promise<HealthReport & { informationalFailures?: Record<string, string> }>;
+}
+
+/** Builds the reports from the route options (the same probes, the same verdict, wherever they are asked for). */
+export function healthReporter(options: HealthRouteOptions): HealthReporter {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const instanceChecks = Object.fromEntries(Object.entries(options.checks).filter(([name]) => !INSTANCE_SKIPPED_SERVICES.includes(name)));
-  const asReported = async (report: HealthReport) => report;
   const informational = options.informational ?? {};
-  const respond = (checks: Record<string, HealthCheck>, decide: InstanceHealthPolicy = asReported, listed = false) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const [verdict, extra] = await Promise.all([
-      runHealthChecks(checks, timeoutMs).then(decide),
-      listed ? runHealthChecks(informational, timeoutMs) : undefined,
-    ]);
-    let report = verdict;
-    if (extra !== undefined) {
-      if (!extra.healthy) request.log.warn({ failures: extra.failures }, 'health: a storage location that is not preferred failed');
-      report = { ...report, services: { ...report.services, ...extra.services } };
+  const policy: InstanceHealthPolicy = options.instancePolicy ?? (async (report) => report);
+  return {
+    instance: () => runHealthChecks(instanceChecks, timeoutMs).then(policy),
+    endtoend: async () => {
+      const [verdict, extra] = await Promise.all([runHealthChecks(options.checks, timeoutMs), runHealthChecks(informational, timeoutMs)]);
+      return {
+        ...verdict,
+        services: { ...verdict.services, ...extra.services },
+        ...(extra.healthy ? {} : { informationalFailures: extra.failures }),
+      };
+    },
+  };
+}
+
+/** Registers the health endpoints and /v1/_ping. */
+export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
+  const reporter = healthReporter(options);
+  const respond = (which: 'instance' | 'endtoend') => async (request: FastifyRequest, reply: FastifyReply) => {
+    const report = which === 'instance' ? await reporter.instance() : await reporter.endtoend();
+    if ('informationalFailures' in report && report.informationalFailures !== undefined) {
+      request.log.warn({ failures: report.informationalFailures }, 'health: a storage location that is not preferred failed');
     }
     if (!report.healthy) request.log.warn({ failures: report.failures }, 'health check failed');
     const status = report.healthy ? 200 : 503;
@@ -55,8 +74,8 @@ export function healthRoutes(options: HealthRouteOptions): FastifyPluginAsync {
   };
 
   return async function health(instance: FastifyInstance): Promise<void> {
-    instance.get('/health/instance', respond(instanceChecks, options.instancePolicy));
-    instance.get('/health/endtoend', respond(options.checks, asReported, true));
+    instance.get('/health/instance', respond('instance'));
+    instance.get('/health/endtoend', respond('endtoend'));
     instance.get('/v1/_ping', async (_request, reply) => {
       await reply
         .code(200)

@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { LoggerOptions } from 'pino';
 import type { Metadata } from '../db/metadata.js';
 import { apiPlugin } from '../api/plugin.js';
-import type { StorageValidation } from '../api/superuser.js';
+import type { InstanceDirectory, StorageValidation } from '../api/superuser.js';
 import type { AuthServices } from '../auth/services.js';
 import { tokenEndpoint } from '../auth/token-endpoint.js';
 import type { RegistryAccess } from '../registry/access.js';
@@ -61,6 +61,8 @@ export interface AppDeps {
   pulls?: PullRecorder;
   /** The configured storage locations and their `_verify` check, for the superuser status page (src/api/superuser.ts). */
   storageValidation?: StorageValidation;
+  /** The registry of serving instances, for the superuser status page (src/cli/instance-registry.ts). */
+  instances?: InstanceDirectory;
   /**
    * Geo-replication (docs/geo-replication.md): queues the copies pushed manifests need, and its worker runs
    * from onReady to onClose like the other background workers; none: off.
@@ -292,7 +294,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes({ checks: registryChecks(deps), informational: deps.informationalChecks, timeoutMs: deps.healthTimeoutMs, instancePolicy: deps.healthPolicy }));
   await app.register(tokenEndpoint(deps.auth));
-  await app.register(apiPlugin(deps.auth, { storage: deps.storageValidation }), { prefix: '/api/v1' });
+  await app.register(apiPlugin(deps.auth, { storage: deps.storageValidation, instances: deps.instances }), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));
   if (deps.webUi !== false) await app.register(webUiPlugin(deps.webUi ?? {}));
   return app;

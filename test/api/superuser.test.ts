@@ -21,6 +21,7 @@ const SUPERUSER_ENDPOINTS: Array<[string, string]> = [
   ['GET', '/superuser/keys'],
   ['GET', '/superuser/keys/some-kid'],
   ['GET', '/superuser/storage'],
+  ['GET', '/superuser/instances'],
   ['POST', '/superuser/config/validate/registry-storage'],
 ];
 

@@ -29,6 +29,15 @@ interface UiPage {
   prepare?: (page: Page) => Promise<void>;
 }
 
+/** Fills a usage log's date form and shows it (an end before the start: the server's refusal is on screen). */
+const showDates = (from: string, to: string, expect: (page: Page) => Locator) => async (page: Page) => {
+  const form = page.getByRole('form', { name: 'Dates of the usage log' });
+  await form.getByLabel('From (UTC)').fill(from);
+  await form.getByLabel('To (UTC)').fill(to);
+  await form.getByRole('button', { name: 'Show these dates' }).click();
+  await expect(page).waitFor();
+};
+
 const heading = (name: string | RegExp) => (page: Page) => page.getByRole('heading', { name, exact: typeof name === 'string' ? true : undefined }).first();
 
 /** Every page of the UI, in the order they are visited. */
@@ -46,17 +55,39 @@ const PAGES: UiPage[] = [
   { name: 'repository-settings', path: '/repository/e2e/app?tab=settings', signedIn: true, ready: heading('Delete repository') },
   { name: 'repository-permissions', path: '/repository/e2e/app?tab=permissions', signedIn: true, ready: heading('Permissions') },
   { name: 'repository-logs', path: '/repository/e2e/app?tab=logs', signedIn: true, ready: heading('Usage log') },
-  { name: 'organization-defaults', path: '/organization/acme?tab=defaults', signedIn: true, ready: heading('Default permissions') },
+  { name: 'organization-defaults', path: '/organization/acme?tab=defaults', signedIn: true, ready: (page) => page.getByRole('combobox', { name: 'Default role of acme+ci' }) },
   { name: 'organization-logs', path: '/organization/acme?tab=logs', signedIn: true, ready: heading('Usage log') },
+  {
+    name: 'organization-logs-refused-dates',
+    path: '/organization/acme?tab=logs',
+    signedIn: true,
+    ready: (page) => page.getByRole('table', { name: 'Usage log of acme' }),
+    prepare: showDates('2026-02-01', '2026-01-01', (page) => page.getByRole('alert').filter({ hasText: 'endtime is before starttime' })),
+  },
+  {
+    name: 'repository-logs-dates',
+    path: '/repository/e2e/app?tab=logs',
+    signedIn: true,
+    ready: heading('Usage log'),
+    prepare: showDates('2001-01-01', '2001-01-31', (page) => page.getByText('Nothing happened in these days.')),
+  },
   { name: 'superuser-users', path: '/superuser/users', signedIn: true, ready: (page) => page.getByRole('table', { name: 'Users' }) },
   { name: 'superuser-organizations', path: '/superuser/organizations', signedIn: true, ready: (page) => page.getByRole('table', { name: 'Organizations' }) },
   { name: 'superuser-logs', path: '/superuser/logs', signedIn: true, ready: (page) => page.getByRole('table', { name: 'Usage log' }) },
+  {
+    name: 'superuser-logs-dates',
+    path: '/superuser/logs',
+    signedIn: true,
+    ready: (page) => page.getByRole('table', { name: 'Usage log' }),
+    prepare: showDates(new Date().toISOString().slice(0, 10), new Date().toISOString().slice(0, 10), (page) => page.getByText(/^Everything that happened in every namespace\. From /)),
+  },
   {
     name: 'superuser-status',
     path: '/superuser/status',
     signedIn: true,
     ready: (page) => page.getByRole('table', { name: 'Service keys' }),
     prepare: async (page) => {
+      await page.getByRole('table', { name: 'Instances' }).getByText('this instance').waitFor();
       await page.getByRole('button', { name: 'Validate storage' }).click();
       await page.getByRole('status').filter({ hasText: 'Validation failed' }).waitFor();
     },
@@ -159,6 +190,7 @@ describe('accessibility and layout of every page in Chromium', () => {
       ['POST', '/organization/', { name: 'acme' }, 201],
       ['PUT', '/organization/acme/team/builders', { role: 'creator', description: 'CI builds' }, 200],
       ['PUT', '/organization/acme/robots/ci', {}, 201],
+      ['POST', '/organization/acme/prototypes', { delegate: { kind: 'user', name: 'acme+ci' }, role: 'read' }, 200],
       ['POST', '/superuser/users/', { username: 'bob', email: 'bob@example.com' }, 200],
     ];
     for (const [method, path, body, status] of steps) {

@@ -128,7 +128,9 @@ describe('organization administration in Chromium', () => {
     await page.getByRole('button', { name: 'Add default permission' }).click();
     const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'acme+deployer' }) });
     await row.waitFor();
-    assert.match(await row.innerText(), /robot\s+write/);
+    assert.match(await row.innerText(), /robot/);
+    // The role is a select now (changed in place: test/web/fleet-status.test.ts).
+    assert.equal(await row.getByRole('combobox', { name: 'Default role of acme+deployer' }).inputValue(), 'write');
     await shoot('default-permissions');
 
     // The next repository created in acme gives the robot write at once.

@@ -96,6 +96,8 @@ describe('the superuser panel in Chromium', () => {
     const pager = page.getByRole('navigation', { name: 'Pages of users' });
     await pager.getByRole('button', { name: 'Next page' }).click();
     await pager.getByText('Page 2').waitFor();
+    // "Page 2" shows as soon as the page is asked for; its rows come with the answer.
+    await usersTable().getByRole('rowheader', { name: 'user-18' }).waitFor();
     assert.equal(await usersTable().locator('tbody tr').count(), 2);
     assert.deepEqual(await usersTable().getByRole('rowheader').allInnerTexts(), ['user-18', 'user-19']);
     await pager.getByRole('button', { name: 'Previous page' }).click();
@@ -172,7 +174,7 @@ describe('the superuser panel in Chromium', () => {
   test("the status page shows this instance's health, validates every storage location and lists the service keys", async () => {
     await page.getByRole('navigation', { name: 'Superuser panel' }).getByRole('link', { name: 'Status' }).click();
     await page.getByRole('heading', { name: /Instance: healthy/ }).waitFor();
-    assert.match(await page.getByRole('table', { name: 'Instance' }).innerText(), /database\s+up/);
+    assert.match(await page.getByRole('table', { name: 'Instance', exact: true }).innerText(), /database\s+up/);
     await page.getByRole('heading', { name: /End to end:/ }).waitFor();
     const storage = page.getByRole('table', { name: 'Storage locations' });
     await storage.getByRole('rowheader', { name: /broken/ }).waitFor();

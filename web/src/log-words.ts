@@ -77,9 +77,11 @@ export function describeLog(entry: LogEntry): string {
     case 'regenerate_robot_token':
       return `Regenerated the token of ${text(m.robot) ?? ''}`;
     case 'create_prototype_permission':
+    case 'modify_prototype_permission':
     case 'delete_prototype_permission': {
       const d = typeof m.delegate === 'object' && m.delegate !== null ? (m.delegate as Record<string, unknown>) : {};
       const who = `${text(d.kind) === 'team' ? 'team ' : ''}${text(d.name) ?? ''}`;
+      if (entry.kind === 'modify_prototype_permission') return `Changed the default permission of ${who} from ${text(m.original_role) ?? '?'} to ${text(m.role) ?? '?'}`;
       return entry.kind === 'create_prototype_permission'
         ? `Added the default permission ${text(m.role) ?? ''} for ${who}`
         : `Removed the default permission ${text(m.role) ?? ''} of ${who}`;

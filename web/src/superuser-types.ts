@@ -73,3 +73,28 @@ export interface HealthReport {
   data: { services: Record<string, boolean> };
   status_code: number;
 }
+
+/** One service report in a heartbeat: what /health/instance or /health/endtoend answered then. */
+export interface HealthSnapshot {
+  status_code: number;
+  services: Record<string, boolean>;
+}
+
+/** GET /superuser/instances: one instance of the fleet, as its last heartbeat recorded it. */
+export interface FleetInstance {
+  id: string;
+  hostname: string;
+  addresses: string[];
+  version: string;
+  started: string;
+  last_seen: string;
+  seen_seconds_ago: number;
+  seen: boolean;
+  this_instance: boolean;
+  health: { instance: HealthSnapshot; endtoend: HealthSnapshot } | null;
+}
+
+export interface FleetPage {
+  instances: FleetInstance[];
+  not_seen_after_seconds: number | null;
+}

@@ -4,25 +4,31 @@ import { formatQuayDate } from '../format.js';
 import { describeLog, performerName } from '../log-words.js';
 import type { LogEntry, LogPage } from '../types.js';
 import { ErrorNote } from './ErrorNote.js';
+import { describeRange, LogDateRange, NO_RANGE, rangeQuery, withQuery, type DateRange } from './LogDateRange.js';
 
 /**
- * A usage log (GET <path>: a repository's, an organization's): the last seven days, newest first, 20
- * entries a page; "Show older entries" follows the server's next_page cursor and appends.
+ * A usage log (GET <path>: a repository's, an organization's): the last seven days or the chosen dates,
+ * newest first, 20 entries a page; "Show older entries" follows the server's next_page cursor and appends.
  */
 export function UsageLog({ path, label }: { path: string; label: string }) {
   const [entries, setEntries] = useState<LogEntry[]>([]);
   const [next, setNext] = useState<string | undefined>(undefined);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | null>(null);
+  const [range, setRange] = useState<DateRange>(NO_RANGE);
+  const ranged = withQuery(path, rangeQuery(range));
 
   const load = async (cursor: string | undefined) => {
     setLoading(true);
     setError(null);
     try {
-      const page = await api<LogPage>('GET', cursor === undefined ? path : `${path}?next_page=${encodeURIComponent(cursor)}`);
+      const page = await api<LogPage>('GET', cursor === undefined ? ranged : withQuery(ranged, `next_page=${encodeURIComponent(cursor)}`));
       setEntries((previous) => (cursor === undefined ? page.logs : [...previous, ...page.logs]));
       setNext(page.next_page);
     } catch (failure) {
+      // A refused range leaves nothing listed: old entries under new dates would mislead.
+      if (cursor === undefined) setEntries([]);
+      setNext(undefined);
       setError(errorText(failure));
     } finally {
       setLoading(false);
@@ -30,7 +36,7 @@ export function UsageLog({ path, label }: { path: string; label: string }) {
   };
   useEffect(() => {
     void load(undefined);
-  }, [path]);
+  }, [ranged]);
 
   return (
     <section aria-labelledby="usage-log-heading">
@@ -40,9 +46,10 @@ export function UsageLog({ path, label }: { path: string; label: string }) {
           Refresh
         </button>
       </div>
-      <p class="muted">The last seven days, newest first.</p>
+      <LogDateRange id="usage-log" range={range} onChange={setRange} />
+      <p class="muted">{describeRange(range)}, newest first.</p>
       <ErrorNote error={error} />
-      {!loading && error === null && entries.length === 0 ? <p>Nothing happened in the last seven days.</p> : null}
+      {!loading && error === null && entries.length === 0 ? <p>Nothing happened in these days.</p> : null}
       {entries.length > 0 ? (
         <div class="scroll">
           <table class="list">

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, errorText } from '../api.js';
 import { ErrorNote } from '../components/ErrorNote.js';
-import { GrantForm } from '../components/GrantForm.js';
+import { GrantForm, RoleSelect } from '../components/GrantForm.js';
 import { useLoad } from '../components/useLoad.js';
 import type { RepositoryRole } from '../types.js';
 
@@ -11,6 +11,39 @@ interface Prototype {
   delegate: { name: string; kind: 'user' | 'team'; is_robot?: boolean };
 }
 
+const kindOf = (p: Prototype) => (p.delegate.kind === 'team' ? 'team' : p.delegate.is_robot ? 'robot' : 'user');
+
+/** One default permission: its role changed in place (PUT prototypes/<id>) and Remove; an error stays on its row. */
+function PrototypeRow({ prototype, path, onChange }: { prototype: Prototype; path: string; onChange: () => Promise<void> }) {
+  const [error, setError] = useState<string | null>(null);
+  const url = `${path}/${encodeURIComponent(prototype.id)}`;
+  const run = async (action: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await action();
+      await onChange();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+  const name = prototype.delegate.name;
+  return (
+    <tr>
+      <th scope="row">{name}</th>
+      <td>{kindOf(prototype)}</td>
+      <td>
+        <RoleSelect label={`Default role of ${name}`} value={prototype.role} onChange={(role) => run(() => api('PUT', url, { role }))} />
+      </td>
+      <td>
+        <button type="button" class="danger" onClick={() => run(() => api('DELETE', url))} aria-label={`Remove the default permission of ${name}`}>
+          Remove
+        </button>
+        <ErrorNote error={error} />
+      </td>
+    </tr>
+  );
+}
+
 /**
  * Default permissions (Quay's prototypes, /organization/<org>/prototypes): the role a user, robot or team
  * gets on every repository created in the organization from now on. Organization admins only.
@@ -18,18 +51,7 @@ interface Prototype {
 export function DefaultPermissions({ org }: { org: string }) {
   const path = `/organization/${encodeURIComponent(org)}/prototypes`;
   const prototypes = useLoad(() => api<{ prototypes: Prototype[] }>('GET', path), [path]);
-  const [error, setError] = useState<{ id: string; text: string } | null>(null);
-  const remove = async (prototype: Prototype) => {
-    setError(null);
-    try {
-      await api('DELETE', `${path}/${encodeURIComponent(prototype.id)}`);
-      await prototypes.reload();
-    } catch (failure) {
-      setError({ id: prototype.id, text: errorText(failure) });
-    }
-  };
   const list = prototypes.value?.prototypes ?? [];
-  const kindOf = (p: Prototype) => (p.delegate.kind === 'team' ? 'team' : p.delegate.is_robot ? 'robot' : 'user');
   return (
     <section aria-labelledby="defaults-heading">
       <h2 id="defaults-heading">Default permissions</h2>
@@ -50,17 +72,7 @@ export function DefaultPermissions({ org }: { org: string }) {
             </thead>
             <tbody>
               {list.map((p) => (
-                <tr key={p.id}>
-                  <th scope="row">{p.delegate.name}</th>
-                  <td>{kindOf(p)}</td>
-                  <td>{p.role}</td>
-                  <td>
-                    <button type="button" class="danger" onClick={() => remove(p)} aria-label={`Remove the default permission of ${p.delegate.name}`}>
-                      Remove
-                    </button>
-                    {error?.id === p.id ? <ErrorNote error={error.text} /> : null}
-                  </td>
-                </tr>
+                <PrototypeRow key={p.id} prototype={p} path={path} onChange={prototypes.reload} />
               ))}
             </tbody>
           </table>

@@ -1,28 +1,44 @@
 import { api } from '../../api.js';
+import { useState } from 'preact/hooks';
 import { ErrorNote } from '../../components/ErrorNote.js';
+import { describeRange, LogDateRange, NO_RANGE, rangeQuery, withQuery, type DateRange } from '../../components/LogDateRange.js';
 import { Pager } from '../../components/Pager.js';
 import { ScrollRegion } from '../../components/ScrollRegion.js';
 import { useCursorPages } from '../../components/useCursorPages.js';
 import { formatQuayDate } from '../../format.js';
 import type { AuditPage } from '../../superuser-types.js';
 
-function logsPath(cursor: string | undefined): string {
-  return cursor === undefined ? '/superuser/logs' : `/superuser/logs?next_page=${encodeURIComponent(cursor)}`;
+function logsPath(query: string, cursor: string | undefined): string {
+  const path = withQuery('/superuser/logs', query);
+  return cursor === undefined ? path : withQuery(path, `next_page=${encodeURIComponent(cursor)}`);
 }
 
-/** The whole usage log of the registry (every namespace), newest first, the last seven days, 20 a page. */
+/** The whole usage log of the registry (every namespace), newest first, the last seven days or the chosen dates. */
 export function SuperuserLogs() {
+  const [range, setRange] = useState<DateRange>(NO_RANGE);
+  const query = rangeQuery(range);
+  return (
+    <>
+      <h2>Usage log</h2>
+      <LogDateRange id="superuser-log" range={range} onChange={setRange} />
+      <p class="muted">Everything that happened in every namespace. {describeRange(range)}, newest first.</p>
+      {/* A new range starts again at its first page (the cursors of another range mean nothing). */}
+      <LogPages key={query} query={query} />
+    </>
+  );
+}
+
+/** The pages of one range, 20 a page. */
+function LogPages({ query }: { query: string }) {
   const logs = useCursorPages(async (cursor) => {
-    const page = await api<AuditPage>('GET', logsPath(cursor));
+    const page = await api<AuditPage>('GET', logsPath(query, cursor));
     return { items: page.logs, next: page.next_page };
   });
   return (
     <>
-      <h2>Usage log</h2>
-      <p class="muted">Everything that happened in every namespace in the last seven days, newest first.</p>
       <ErrorNote error={logs.error} />
       {logs.loading && logs.value === undefined ? <p aria-live="polite">Loading…</p> : null}
-      {logs.value !== undefined && logs.items.length === 0 ? <p>Nothing was logged in the last seven days.</p> : null}
+      {logs.value !== undefined && logs.items.length === 0 ? <p>Nothing was logged in these days.</p> : null}
       {logs.items.length > 0 ? (
         <ScrollRegion label="Usage log">
           <table class="list">

@@ -5,6 +5,7 @@ import { ScrollRegion } from '../../components/ScrollRegion.js';
 import { useLoad } from '../../components/useLoad.js';
 import { formatQuayDate } from '../../format.js';
 import type { HealthReport, ServiceKey, StorageLocation, StorageValidation } from '../../superuser-types.js';
+import { FleetInstances } from './Instances.js';
 
 /** GET /health/<which>: its JSON body whether healthy (200) or not (503); anything else is an error. */
 async function health(which: 'instance' | 'endtoend'): Promise<HealthReport> {
@@ -165,12 +166,13 @@ function ServiceKeys() {
   );
 }
 
-/** This instance's health, its storage locations with the validate button, and the service keys. */
+/** Every instance's last reported health, this instance's own, its storage locations with the validate button, and the service keys. */
 export function SuperuserStatus() {
   return (
     <>
+      <FleetInstances />
       <section aria-labelledby="health-heading">
-        <h2 id="health-heading">Health of this instance</h2>
+        <h2 id="health-heading">Health of the instance that answered</h2>
         <div class="health">
           <HealthTable title="Instance" which="instance" />
           <HealthTable title="End to end" which="endtoend" />
