@@ -222,6 +222,13 @@ export interface ManifestPullStatisticsTable {
   last_manifest_pull_date: Int64;
 }
 
+/** Added by 0011_user_region: a namespace's own storage locations (Quay's UserRegion). */
+export interface UserRegionTable {
+  account_id: number;
+  location: string;
+  created_at: Int64;
+}
+
 export interface Schema {
   repository: RepositoryTable;
   blob: BlobTable;
@@ -245,4 +252,5 @@ export interface Schema {
   session: SessionTable;
   tag_pull_statistics: TagPullStatisticsTable;
   manifest_pull_statistics: ManifestPullStatisticsTable;
+  user_region: UserRegionTable;
 }
