@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord, ServiceKeyRecord } from '../db/account-metadata.js';
+import type { ReplicationSettings } from '../storage/required-locations.js';
 import { audit, noContent, ok } from './context.js';
 import { badRequest, notFound } from './errors.js';
 import { quayDate } from './format.js';
@@ -35,6 +36,8 @@ export interface StorageValidation {
 /** What the superuser endpoints need beyond the auth services. */
 export interface SuperuserDeps {
   storage?: StorageValidation;
+  /** Geo-replication's settings, for a namespace's own storage locations (namespace-locations.ts); none: off. */
+  replication?: ReplicationSettings;
 }
 
 const ListQuery = z.object({
