@@ -31,6 +31,7 @@ import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan, type ServeListeners } from './serve-listeners.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openStorageLocations, describeDatabase, storageValidationOf, type CheckedConfig } from './runtime.js';
 import type { StorageLocation } from '../storage/distributed.js';
+import { replicationSettingsFrom } from '../storage/required-locations.js';
 import { geoReplicationParts } from './geo-replication.js';
 
 const HELP = `usage: quayside serve [options]
@@ -326,6 +327,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     redis: cache.redis,
     ...(pulls && { pulls: pulls.statistics }),
     storageValidation: storageValidationOf(checked),
+    replicationSettings: replicationSettingsFrom(config),
   });
   const pullFlush = pulls && startPullStatisticsFlush(pulls.statistics, pulls.flushIntervalMs, logger);
   const limits = connectionLimitsFrom(config);
