@@ -40,6 +40,8 @@ export function geoReplicationParts(
     placements,
     log: logger,
     preferred,
+    answerTimeoutMs: config.STORAGE_READ_TIMEOUT_S * 1000,
+    breaker: { failureThreshold: config.STORAGE_BREAKER_FAILURES, openMs: config.STORAGE_BREAKER_OPEN_S * 1000 },
     ...(metrics && { observer: metrics.store }),
   });
   const settings = replicationSettingsFrom(config);
