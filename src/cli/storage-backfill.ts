@@ -84,7 +84,8 @@ export async function runBackfill(database: Database, targets: readonly Backfill
   const summaries: BackfillSummary[] = [];
   for (const target of targets) {
     const { location, required } = target;
-    const [total, blobs] = [await audit.countBlobsMissingFrom(location, required), await audit.countRequiredBlobs(location, required)];
+    const total = await audit.countBlobsMissingFrom(location, required);
+    const blobs = await audit.countRequiredBlobs(location, required);
     const phase = `backfill ${location}`;
     let queued = 0;
     if (total > 0) progress({ phase, done: 0, total });
