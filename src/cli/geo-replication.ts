@@ -16,9 +16,10 @@ import { queueMissingCopies, startReplicationWorker, type ReplicationWorker } fr
 
 /**
  * Geo-replication's parts for one serving process (docs/geo-replication.md): the placement-aware store over
- * every location, the hook that queues a pushed manifest's missing copies (FEATURE_STORAGE_REPLICATION, to
- * DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS and the namespace's own locations), the replication worker (unless `--no-replication` or
- * STORAGE_REPLICATION_WORKER: false), and one informational /health/endtoend probe per location.
+ * every location (STORAGE_READ_TIMEOUT_S, STORAGE_BREAKER_*), the hook that queues a pushed manifest's missing
+ * copies (FEATURE_STORAGE_REPLICATION, to DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS and the namespace's own
+ * locations), the replication worker (unless `--no-replication` or STORAGE_REPLICATION_WORKER: false), and one
+ * informational /health/endtoend probe per location.
  */
 export interface GeoReplicationParts {
   store: DistributedBlobStore;
