@@ -5,6 +5,7 @@ import { findNulCharacter, nulCharacterMessage } from '../http/nul-characters.js
 import { appTokenRoutes } from './apptokens.js';
 import { ApiError, badRequest, notFound, serverError, toApiError } from './errors.js';
 import { logRoutes } from './logs.js';
+import { namespaceLocationRoutes } from './namespace-locations.js';
 import { organizationRoutes } from './organizations.js';
 import { prototypeRoutes } from './prototypes.js';
 import { repositoryListRoutes } from './repositories.js';
@@ -78,5 +79,6 @@ export function apiPlugin(services: AuthServices, superuser: SuperuserDeps = {})
     repositoryPathRoutes(instance, services);
     logRoutes(instance, services);
     superuserRoutes(instance, services, superuser);
+    namespaceLocationRoutes(instance, services, superuser.replication);
   };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord, ServiceKeyRecord } from '../db/account-metadata.js';
 import type { InstanceRecord } from '../db/instances.js';
+import type { ReplicationSettings } from '../storage/required-locations.js';
 import { audit, noContent, ok } from './context.js';
 import { badRequest, notFound } from './errors.js';
 import { quayDate } from './format.js';
@@ -48,6 +49,8 @@ export interface InstanceDirectory {
 export interface SuperuserDeps {
   storage?: StorageValidation;
   instances?: InstanceDirectory;
+  /** Geo-replication's settings, for a namespace's own storage locations (namespace-locations.ts); none: off. */
+  replication?: ReplicationSettings;
 }
 
 const ListQuery = z.object({

@@ -10,6 +10,7 @@ commands:
   storage validate   write and read back Quay's _verify marker in every storage location
   storage backfill   queue copies of every blob missing from a required storage location
   storage verify     check that each blob placement's object exists with the right size (--repair)
+  storage locations  a namespace's own storage locations (add-location, remove-location)
   gc                 run one garbage collection pass now (--dry-run lists what would go)
   lb ...             the HAProxy load-balancer control plane (quayside lb --help)
   user ...           create, list and delete users, set passwords (quayside user --help)

@@ -31,6 +31,7 @@ import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan, type ServeListeners } from './serve-listeners.js';
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openStorageLocations, describeDatabase, storageValidationOf, type CheckedConfig } from './runtime.js';
 import type { StorageLocation } from '../storage/distributed.js';
+import { replicationSettingsFrom } from '../storage/required-locations.js';
 import { geoReplicationParts } from './geo-replication.js';
 import { INSTANCE_ID_ENV, instanceDirectory, instanceIdentity, listenerAddresses, startRegistryHeartbeat } from './instance-registry.js';
 import { registryChecks } from '../health/checks.js';
@@ -364,6 +365,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     ...(pulls && { pulls: pulls.statistics }),
     storageValidation: storageValidationOf(checked),
     instances: instanceDirectory(config, database, identity?.id ?? selfId),
+    replicationSettings: replicationSettingsFrom(config),
   });
   const pullFlush = pulls && startPullStatisticsFlush(pulls.statistics, pulls.flushIntervalMs, logger);
   const limits = connectionLimitsFrom(config);

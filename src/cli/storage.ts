@@ -1,28 +1,40 @@
 import { parseCommandArgs } from './args.js';
 import { CliError } from './cli-error.js';
 import { connectDatabase, checkStorageLocations, ensureSchema, resolveConfig, resolveDataDir, type CheckedConfig } from './runtime.js';
-import { backfillTargets, runBackfill } from './storage-backfill.js';
+import { backfillTargets, checkBackfillFlags, runBackfill } from './storage-backfill.js';
+import { NAMESPACE_ACTIONS, runNamespaceLocationCommand } from './storage-namespace.js';
 import { runVerify, type VerifyFinding } from './storage-verify.js';
 
 const USAGE = `usage: quayside storage validate [--config FILE | --config-dir DIR] [--data-dir DIR]
        quayside storage backfill [--location NAME]... [--config FILE | --config-dir DIR] [--data-dir DIR]
        quayside storage verify [--repair] [--location NAME]... [--config FILE | --config-dir DIR] [--data-dir DIR]
+       quayside storage locations NAMESPACE [--config FILE | --config-dir DIR] [--data-dir DIR]
+       quayside storage add-location NAMESPACE LOCATION [--config FILE | --config-dir DIR] [--data-dir DIR]
+       quayside storage remove-location NAMESPACE LOCATION [--config FILE | --config-dir DIR] [--data-dir DIR]
 
   validate  checks every location of DISTRIBUTED_STORAGE_CONFIG as Quay does: writes <storage_path>/_verify
             with "testing 123" and reads it back. One line per location (ok, or what failed); exit 1 if any
             failed.
-  backfill  queues a replication job for every blob missing from each location of
-            DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS (or each --location), e.g. after adding a location; the
-            serving instances' replication workers copy them. Progress on stderr, a summary on stdout.
+  backfill  queues a replication job for every blob missing from a location that must hold it: every blob
+            for a location of DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS, the blobs of the namespaces listing it
+            for a namespace's own location (or only each --location; one nothing requires gets every blob),
+            e.g. after adding a location; the serving instances' replication workers copy them. Progress on
+            stderr, a summary on stdout.
   verify    checks that each placement's object exists in its location with the blob's size; one line per
             bad placement, a summary, exit 1 if any is bad. --repair deletes a wrong object, forgets the
             placement and queues a copy (an unreachable location is reported, never repaired).
+  locations, add-location, remove-location
+            a namespace's own storage locations (Quay's UserRegion): blobs pushed into it must reach
+            DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS plus these (FEATURE_STORAGE_REPLICATION). Removing one
+            deletes nothing: copies already made stay and serve reads.
   Both backfill and verify are safe while instances serve (docs/geo-replication.md).`;
 
 type Action = 'validate' | 'backfill' | 'verify';
 
-/** `quayside storage validate | backfill | verify`. */
+/** `quayside storage validate | backfill | verify | locations | add-location | remove-location`. */
 export async function runStorageCommand(argv: string[]): Promise<number> {
+  // The namespace actions take the account commands' flags (--init too), so they are parsed as those are.
+  if (argv[0] !== undefined && Object.hasOwn(NAMESPACE_ACTIONS, argv[0])) return runNamespaceLocationCommand(argv);
   const { values, positionals } = parseCommandArgs('storage', argv, {
     config: { type: 'string' },
     'config-dir': { type: 'string' },
@@ -36,8 +48,12 @@ export async function runStorageCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
+  if (Object.hasOwn(NAMESPACE_ACTIONS, action)) {
+    const at = argv.indexOf(action);
+    return runNamespaceLocationCommand([action, ...argv.slice(0, at), ...argv.slice(at + 1)]);
+  }
   if (action !== 'validate' && action !== 'backfill' && action !== 'verify') {
-    throw new CliError(`quayside storage: unknown action ${JSON.stringify(action)} (validate, backfill or verify)`, 2);
+    throw new CliError(`quayside storage: unknown action ${JSON.stringify(action)} (validate, backfill, verify, locations, add-location or remove-location)`, 2);
   }
   if (rest.length > 0) throw new CliError(`quayside storage ${action}: unexpected argument ${JSON.stringify(rest[0])}`, 2);
   const locations = values.location ?? [];
@@ -72,15 +88,17 @@ async function validate(checked: CheckedConfig): Promise<number> {
 }
 
 async function backfill(checked: CheckedConfig, flags: readonly string[]): Promise<number> {
-  const targets = backfillTargets(checked, flags);
+  checkBackfillFlags(checked, flags);
   const started = Date.now();
   const database = await connectDatabase(checked);
   try {
     await ensureSchema(database, true, (line) => process.stderr.write(`${line}\n`));
+    const targets = await backfillTargets(checked, flags, database, (line) => process.stderr.write(`${line}\n`));
     const summaries = await runBackfill(database, targets);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    for (const { location, queued, alreadyThere } of summaries) {
-      process.stdout.write(`backfill ${location}: queued ${queued} blob copies (${alreadyThere} blobs already there) in ${seconds} s\n`);
+    for (const { location, queued, alreadyThere, namespaces } of summaries) {
+      const scope = namespaces === undefined ? '' : ` of the namespaces listing it (${namespaces.join(', ')})`;
+      process.stdout.write(`backfill ${location}: queued ${queued} blob copies${scope} (${alreadyThere} blobs already there) in ${seconds} s\n`);
     }
   } finally {
     await database.close();

@@ -134,6 +134,12 @@ const objectSchema = z.object({
   // How long a claimed replication job stays with its instance without a renewal (a dead instance's job is taken
   // again after this).
   STORAGE_REPLICATION_LEASE_S: z.number().int().min(3).max(3600).default(60),
+  // Reads over several locations (Quayside keys): a location that has not answered a stat, the start of a read
+  // or a redirect's HEAD within STORAGE_READ_TIMEOUT_S (fractions allowed) has failed and the next one holding
+  // the blob is tried; STORAGE_BREAKER_FAILURES failures in a row make it avoided for STORAGE_BREAKER_OPEN_S.
+  STORAGE_READ_TIMEOUT_S: z.number().min(0.1).max(600).default(10),
+  STORAGE_BREAKER_FAILURES: z.number().int().min(1).max(1000).default(2),
+  STORAGE_BREAKER_OPEN_S: z.number().min(0.1).max(24 * 3600).default(30),
   FEATURE_ANONYMOUS_ACCESS: z.boolean().default(true),
   FEATURE_REFERRERS_API: z.boolean().default(true),
   FEATURE_USER_CREATION: z.boolean().default(true),

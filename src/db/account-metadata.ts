@@ -9,6 +9,8 @@
  * is enough and lets a login find the row by its hash).
  */
 
+import type { NamespaceLocationStore } from './namespace-locations.js';
+
 /** Users log in, organizations own repositories through teams, robots are an org's or a user's machine accounts. */
 export type AccountKind = 'user' | 'organization' | 'robot';
 /** What an account or team may do with one repository, weakest first. */
@@ -372,4 +374,6 @@ export interface AccountMetadata {
   readonly audit: AuditStore;
   readonly throttle: ThrottleStore;
   readonly sessions: SessionStore;
+  /** A namespace's own storage locations (Quay's UserRegion; geo-replication). */
+  readonly namespaceLocations: NamespaceLocationStore;
 }

@@ -3,6 +3,7 @@ import { KyselyAccountStore } from './accounts.js';
 import { KyselyAppTokenStore } from './app-tokens.js';
 import { KyselyAuditStore } from './audit.js';
 import type { Database } from './database.js';
+import { KyselyNamespaceLocationStore } from './namespace-locations.js';
 import { KyselyPermissionStore } from './permissions.js';
 import { KyselyServiceKeyStore } from './service-keys.js';
 import { KyselySessionStore } from './sessions.js';
@@ -26,5 +27,6 @@ export function createAccountMetadata(database: Database, options: AccountMetada
     audit: new KyselyAuditStore(database),
     throttle: new KyselyThrottleStore(database),
     sessions: new KyselySessionStore(database, now),
+    namespaceLocations: new KyselyNamespaceLocationStore(database, now),
   };
 }

@@ -8,6 +8,7 @@ import * as gcTouch from './migrations/0005_gc_touch.js';
 import * as geoReplication from './migrations/0006_geo_replication.js';
 import * as tagExpiration from './migrations/0007_tag_expiration.js';
 import * as pullStatistics from './migrations/0010_pull_statistics.js';
+import * as userRegion from './migrations/0011_user_region.js';
 import * as instanceRegistry from './migrations/0012_instance_registry.js';
 import type { Schema } from './schema.js';
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0006_geo_replication': geoReplication,
   '0007_tag_expiration': tagExpiration,
   '0010_pull_statistics': pullStatistics,
+  '0011_user_region': userRegion,
   '0012_instance_registry': instanceRegistry,
 };
 

@@ -1,5 +1,6 @@
 import type { Database } from './database.js';
 import { toNumber } from './query-helpers.js';
+import { listedFor, missingFrom, type RequiredBlobs } from './required-blobs.js';
 
 /** One recorded placement with the size the blob must have there. */
 export interface PlacementRow {
@@ -16,14 +17,23 @@ export interface PlacementRow {
 export class PlacementAudit {
   constructor(private readonly database: Database) {}
 
-  /** Blobs with no placement in `location` (what a backfill to it queues). */
-  async countBlobsMissingFrom(location: string): Promise<number> {
+  /** Blobs with no placement in `location` (what a backfill to it queues): all, or those it must hold for namespaces. */
+  async countBlobsMissingFrom(location: string, required: RequiredBlobs = 'every-blob'): Promise<number> {
     const row = await this.database.db
       .selectFrom('blob')
       .select((eb) => eb.fn.countAll<number | string>().as('blobs'))
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('blob_placement as p').select('p.digest').whereRef('p.digest', '=', 'blob.digest').where('p.location', '=', location))),
-      )
+      .where(missingFrom(location, required))
+      .executeTakeFirstOrThrow();
+    return toNumber(row.blobs);
+  }
+
+  /** The blobs `location` must hold, placed there or not: every blob, or those of the namespaces listing it. */
+  async countRequiredBlobs(location: string, required: RequiredBlobs): Promise<number> {
+    if (required === 'every-blob') return this.countBlobs();
+    const row = await this.database.db
+      .selectFrom('blob')
+      .select((eb) => eb.fn.countAll<number | string>().as('blobs'))
+      .where(listedFor(location))
       .executeTakeFirstOrThrow();
     return toNumber(row.blobs);
   }

@@ -1,6 +1,7 @@
 import type { Database } from './database.js';
 import { LOOKUP_BATCH_SIZE } from './lookup-batches.js';
 import { ignoreDuplicate, retryOnDeadlock, toNumber } from './query-helpers.js';
+import { missingFrom, type RequiredBlobs } from './required-blobs.js';
 
 /** A (blob, location) pair: a blob that a location holds, or should hold. */
 export interface BlobLocation {
@@ -18,8 +19,11 @@ export interface PlacementIndex {
   locationsOf(digest: string): Promise<string[]>;
   /** Of `digests` x `locations`, the pairs with no placement (what a pushed manifest must queue). */
   missingPlacements(digests: readonly string[], locations: readonly string[]): Promise<BlobLocation[]>;
-  /** Recorded blobs that `location` does not hold, in digest order, strictly after `after` (for a backfill). */
-  blobsMissingFrom(location: string, page: { after?: string; limit: number }): Promise<{ digest: string; size: number }[]>;
+  /**
+   * Recorded blobs that `location` does not hold, in digest order, strictly after `after` (for a backfill):
+   * every such blob, or (`required: 'listing-namespaces'`) those of the namespaces that list the location.
+   */
+  blobsMissingFrom(location: string, page: { after?: string; limit: number; required?: RequiredBlobs }): Promise<{ digest: string; size: number }[]>;
 }
 
 /** PlacementIndex on blob_placement. */
@@ -63,13 +67,11 @@ export class KyselyPlacementIndex implements PlacementIndex {
     return missing;
   }
 
-  async blobsMissingFrom(location: string, page: { after?: string; limit: number }): Promise<{ digest: string; size: number }[]> {
+  async blobsMissingFrom(location: string, page: { after?: string; limit: number; required?: RequiredBlobs }): Promise<{ digest: string; size: number }[]> {
     let query = this.database.db
       .selectFrom('blob')
       .select(['blob.digest', 'blob.size'])
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('blob_placement as p').select('p.digest').whereRef('p.digest', '=', 'blob.digest').where('p.location', '=', location))),
-      )
+      .where(missingFrom(location, page.required ?? 'every-blob'))
       .orderBy('blob.digest')
       .limit(page.limit);
     if (page.after !== undefined) query = query.where('blob.digest', '>', page.after);

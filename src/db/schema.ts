@@ -222,6 +222,13 @@ export interface ManifestPullStatisticsTable {
   last_manifest_pull_date: Int64;
 }
 
+/** Added by 0011_user_region: a namespace's own storage locations (Quay's UserRegion). */
+export interface UserRegionTable {
+  account_id: number;
+  location: string;
+  created_at: Int64;
+}
+
 /** Added by 0012_instance_registry: one serving instance and its latest heartbeat. */
 export interface ServingInstanceTable {
   id: string;
@@ -258,5 +265,6 @@ export interface Schema {
   session: SessionTable;
   tag_pull_statistics: TagPullStatisticsTable;
   manifest_pull_statistics: ManifestPullStatisticsTable;
+  user_region: UserRegionTable;
   serving_instance: ServingInstanceTable;
 }

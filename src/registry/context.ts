@@ -52,7 +52,8 @@ export interface RegistryDeps {
 
 /** Queues the copies a pushed manifest's blobs still need; resolves once they are in the shared queue. */
 export interface BlobsReferencedHook {
-  blobsReferenced(digests: readonly string[]): Promise<void>;
+  /** `namespace`: of the manifest's repository, whose own storage locations the blobs must reach too. */
+  blobsReferenced(namespace: string, digests: readonly string[]): Promise<void>;
 }
 
 /** One matched /v2 request: the repository name is already validated by the router. */

@@ -222,7 +222,7 @@ export const putManifest: RouteHandler = async (ctx) => {
     throw error;
   }
   // Before the 201: a failure here fails the push, whose retry (PUT is idempotent) queues the copies again.
-  await deps.replication?.blobsReferenced(parsed.references.filter((r) => r.kind === 'blob').map((r) => r.digest));
+  await deps.replication?.blobsReferenced(repository.namespace, parsed.references.filter((r) => r.kind === 'blob').map((r) => r.digest));
   auditRepositoryEvent(ctx, 'push_repo', { manifest_digest: digest, tags, media_type: parsed.mediaType });
 
   reply

@@ -20,6 +20,7 @@ import { matchRoute, parseV2Path } from '../registry/routes.js';
 import { RegistryError } from '../registry/errors.js';
 import { pathOf } from '../http/url.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { ReplicationSettings } from '../storage/required-locations.js';
 import { startUploadPurge } from '../workers/upload-purge.js';
 import type { PullRecorder } from '../stats/pull-recorder.js';
 import { startGarbageCollection } from '../workers/garbage-collection.js';
@@ -63,6 +64,8 @@ export interface AppDeps {
   storageValidation?: StorageValidation;
   /** The registry of serving instances, for the superuser status page (src/cli/instance-registry.ts). */
   instances?: InstanceDirectory;
+  /** Geo-replication's settings, for the superuser API of a namespace's own storage locations; none: off. */
+  replicationSettings?: ReplicationSettings;
   /**
    * Geo-replication (docs/geo-replication.md): queues the copies pushed manifests need, and its worker runs
    * from onReady to onClose like the other background workers; none: off.
@@ -294,7 +297,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes({ checks: registryChecks(deps), informational: deps.informationalChecks, timeoutMs: deps.healthTimeoutMs, instancePolicy: deps.healthPolicy }));
   await app.register(tokenEndpoint(deps.auth));
-  await app.register(apiPlugin(deps.auth, { storage: deps.storageValidation, instances: deps.instances }), { prefix: '/api/v1' });
+  await app.register(apiPlugin(deps.auth, { storage: deps.storageValidation, instances: deps.instances, replication: deps.replicationSettings }), { prefix: '/api/v1' });
   await app.register(registryPlugin(registryDeps));
   if (deps.webUi !== false) await app.register(webUiPlugin(deps.webUi ?? {}));
   return app;

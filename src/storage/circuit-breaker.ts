@@ -15,6 +15,7 @@ export interface CircuitBreakerOptions {
   now: () => number;
 }
 
+/** The defaults of STORAGE_BREAKER_FAILURES and STORAGE_BREAKER_OPEN_S (src/config/schema.ts). */
 export const DEFAULT_BREAKER_OPTIONS: Omit<CircuitBreakerOptions, 'now'> = { failureThreshold: 2, openMs: 30_000 };
 
 export class CircuitBreaker {

@@ -36,8 +36,9 @@ export interface DistributedStoreOptions {
   log: DistributedStoreLog;
   observer?: DistributedStoreObserver;
   now?: () => number;
-  /** A location that has not answered a stat or the start of a read by then has failed (default 10 s). */
+  /** A location that has not answered a stat or the start of a read by then has failed (default 10 s; serve: STORAGE_READ_TIMEOUT_S). */
   answerTimeoutMs?: number;
+  /** Each location's breaker (default 2 failures, 30 s; serve: STORAGE_BREAKER_FAILURES, STORAGE_BREAKER_OPEN_S). */
   breaker?: Omit<CircuitBreakerOptions, 'now'>;
   /** The locations whose ping() makes this store's (DISTRIBUTED_STORAGE_PREFERENCE, as Quay's health); default the first. */
   preferred?: readonly string[];

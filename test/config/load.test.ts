@@ -147,6 +147,19 @@ describe('parseConfig: a real Quay configuration', () => {
     }
   });
 
+  test('the storage read timeout and circuit breaker keys: today\'s values by default, checked, fractions of a second allowed', () => {
+    const defaults = parseConfig('SERVER_HOSTNAME: localhost\n', 'config.yaml', {}).config;
+    assert.equal(defaults.STORAGE_READ_TIMEOUT_S, 10);
+    assert.equal(defaults.STORAGE_BREAKER_FAILURES, 2);
+    assert.equal(defaults.STORAGE_BREAKER_OPEN_S, 30);
+    const { config, warnings } = parseConfig('STORAGE_READ_TIMEOUT_S: 0.5\nSTORAGE_BREAKER_FAILURES: 1\nSTORAGE_BREAKER_OPEN_S: 600\n', 'config.yaml', {});
+    assert.deepEqual(warnings, []);
+    assert.deepEqual([config.STORAGE_READ_TIMEOUT_S, config.STORAGE_BREAKER_FAILURES, config.STORAGE_BREAKER_OPEN_S], [0.5, 1, 600]);
+    for (const bad of ['STORAGE_READ_TIMEOUT_S: 0', 'STORAGE_READ_TIMEOUT_S: fast', 'STORAGE_READ_TIMEOUT_S: 601', 'STORAGE_BREAKER_FAILURES: 0', 'STORAGE_BREAKER_FAILURES: 1.5', 'STORAGE_BREAKER_OPEN_S: -1']) {
+      assert.match(errorOf(`${bad}\n`), new RegExp(`^config\\.yaml: ${bad.split(':')[0]}: `), bad);
+    }
+  });
+
   test('FEATURE_PROXY_STORAGE is read, not reported as a Quay key without effect', () => {
     const { config, warnings } = parseConfig('FEATURE_PROXY_STORAGE: true\n', 'config.yaml', {});
     assert.equal(config.FEATURE_PROXY_STORAGE, true);
