@@ -1,5 +1,5 @@
 import { Counter } from 'prom-client';
-import type { GarbageIndex, ManifestIndex, Metadata, RepositoryStore, TagIndex } from '../db/metadata.js';
+import type { BlobIndex, BlobRecord, GarbageIndex, ManifestIndex, Metadata, RepositoryStore, TagIndex } from '../db/metadata.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 import type { LocalCache } from './local-cache.js';
 
@@ -39,7 +39,7 @@ export const repositoryGroup = (id: number) => `repository:${id}`;
 
 /**
  * The hot read paths of a pull (repository by name, a tag's manifest, a manifest by digest, a tag, a page of
- * the tag list) answered from memory; every write goes through here and invalidates the group it touches on every instance.
+ * the tag list, a blob's link) answered from memory; every write goes through here and invalidates the group it touches on every instance.
  * Everything else passes through to the database.
  */
 export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
@@ -58,7 +58,15 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
   // - a repository while no invalidation can arrive (Redis down or not configured): its visibility and its very
   //   existence decide who may pull, so a repository made private or deleted elsewhere must count on the next
   //   request. Its tags and manifests may still be cached briefly: they are reached only through it.
-  const cached = async <T>(what: string, key: string, group: string, load: () => Promise<T>, options: { onlyWhileListening?: boolean } = {}): Promise<T> => {
+  // `accept` may refuse an entry that is still valid but not good enough for this caller (a blob HEAD needs a
+  // link held recently enough); the database then answers and its answer replaces the entry.
+  const cached = async <T>(
+    what: string,
+    key: string,
+    group: string,
+    load: () => Promise<T>,
+    options: { onlyWhileListening?: boolean; accept?: (value: NonNullable<T>) => boolean } = {},
+  ): Promise<T> => {
     if (options.onlyWhileListening === true && !deps.listening()) {
       misses?.inc({ what });
       return load();
@@ -66,7 +74,7 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     const found = deps.cache.get(key);
     // A tag that expired while cached is gone: its expiry, not an invalidation, ended it (no write happened).
     const foundExpiry = found === undefined ? undefined : expiryOf(found.value);
-    if (found !== undefined && (foundExpiry === undefined || foundExpiry > now())) {
+    if (found !== undefined && (foundExpiry === undefined || foundExpiry > now()) && (options.accept?.(found.value as NonNullable<T>) ?? true)) {
       hits?.inc({ what });
       return found.value as T;
     }
@@ -135,6 +143,51 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     restoreTag: (id, name, digest, windowMs) => writing([repositoryGroup(id)], () => t.restoreTag(id, name, digest, windowMs)),
   };
 
+  // A repository's blob links, for blob GET and HEAD. An entry remembers when the link was last touched, as the
+  // database said (never later than the row's own touched_at, which only moves forward). A HEAD (holdLinkedBlob)
+  // accepts an entry only under the database's own condition (touched less than half the grace period ago):
+  // such a link is one GC cannot delete for another half grace period, so answering it from memory keeps the
+  // HEAD->PUT protection of docs/gc.md; an older entry goes to the database, which refreshes the link. A link is
+  // removed by a blob DELETE, GC or the repository's deletion, each of which invalidates the repository's group.
+  const b = inner.blobs;
+  interface CachedLink {
+    blob: BlobRecord;
+    /** -Infinity when read by a GET (getLinkedBlob says nothing of touched_at). */
+    touchedAt: number;
+  }
+  const link = (id: number, digest: string, load: () => Promise<CachedLink | undefined>, accept?: (found: CachedLink) => boolean) =>
+    cached('blob_link', `link:${id}:${digest}`, repositoryGroup(id), load, { accept });
+  const blobs: BlobIndex = {
+    linkedBytes: (ids) => b.linkedBytes(ids),
+    getBlob: (digest) => b.getBlob(digest),
+    recordBlob: (digest, size) => b.recordBlob(digest, size),
+    // A new link or a refreshed one changes no cached answer: an absence is never cached, touched_at only grows.
+    linkBlob: (id, digest) => b.linkBlob(id, digest),
+    getLinkedBlob: async (id, digest) => {
+      const found = await link(id, digest, async () => {
+        const blob = await b.getLinkedBlob(id, digest);
+        return blob && { blob, touchedAt: -Infinity };
+      });
+      return found?.blob;
+    },
+    holdLinkedBlob: async (id, digest, graceMs) => {
+      const found = await link(
+        id,
+        digest,
+        async () => {
+          const held = await b.holdLinkedBlob(id, digest, graceMs);
+          return held && { blob: { digest: held.digest, size: held.size, createdAt: held.createdAt }, touchedAt: held.touchedAt };
+        },
+        (entry) => entry.touchedAt >= now() - graceMs / 2,
+      );
+      return found && { ...found.blob, touchedAt: found.touchedAt };
+    },
+    linkedDigests: (id, digests) => b.linkedDigests(id, digests),
+    unlinkBlob: (id, digest) => writing([repositoryGroup(id)], () => b.unlinkBlob(id, digest)),
+    listUnreferencedBlobs: (limit) => b.listUnreferencedBlobs(limit),
+    forgetBlob: (digest) => b.forgetBlob(digest),
+  };
+
   // GC deletes manifests and tag history of a repository: what this cache holds of it goes with them.
   const g = inner.garbage;
   const garbage: GarbageIndex = {
@@ -150,7 +203,7 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
   return {
     repositories,
     garbage,
-    blobs: inner.blobs,
+    blobs,
     uploads: inner.uploads,
     manifests,
     tags,
