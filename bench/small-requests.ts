@@ -59,6 +59,12 @@ async function main(): Promise<number> {
   const builds = (values.build ?? ['']).map((dir) => (dir === '' ? undefined : resolve(dir)));
   const logs = await mkdtemp(join(tmpdir(), 'small-requests-'));
   const targets: Target[] = [];
+  // Ctrl-C stops the servers this run started, not just the run.
+  const interrupted = () => {
+    Promise.all(targets.map((target) => target.server.stop())).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const distribution = await startDistribution({ outputFile: join(logs, 'distribution.log'), maxLines: 100 });
     const plain = new RegistryClient(distribution.url);
