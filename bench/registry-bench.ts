@@ -16,6 +16,7 @@ import { sampleMemory, timed, type MemoryPeaks } from './measure.js';
 import { runWrk, type WrkResult } from './registry-wrk.js';
 import { redisConfigLines, supportsRedis, supportsWorkers } from './registry-variants.js';
 import { loginLoad, startHtpasswdDistribution } from './registry-token-load.js';
+import { seedSmallImage } from './seed-small-image.js';
 
 const MiB = 1024 * 1024;
 const MB = 1_000_000;
@@ -137,28 +138,6 @@ function describeMachine(): string[] {
     `machine: ${availableParallelism()} CPUs (nproc), ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Linux ${release()}`,
     `quayside ${pkg.version ?? '?'} (commit ${commit}) on Node.js ${process.version}; ${distributionVersion()}; ${command('wrk', ['-v'])}`,
   ];
-}
-
-/** Pushes a small image (config + one 4 KiB layer) tagged v1 plus 20 more tags, for the request-rate workloads. */
-async function seedSmallImage(client: RegistryClient, repository: string): Promise<{ layerDigest: string }> {
-  const layer = randomBytes(4096);
-  const layerDigest = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDigest] } }));
-  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-  await client.pushSmall(repository, layer, layerDigest, false);
-  await client.pushSmall(repository, config, configDigest, false);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
-    }),
-  );
-  for (const tag of ['v1', ...Array.from({ length: 20 }, (_, i) => `t${String(i).padStart(3, '0')}`)]) {
-    await client.putManifest(repository, tag, 'application/vnd.oci.image.manifest.v1+json', manifest);
-  }
-  return { layerDigest };
 }
 
 /** Pushes `blobs` with `concurrency` requests in flight; returns blobs per second. */

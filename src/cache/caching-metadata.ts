@@ -1,36 +1,8 @@
-import { Counter } from 'prom-client';
-import type { GarbageIndex, ManifestIndex, Metadata, RepositoryStore, TagIndex } from '../db/metadata.js';
-import type { MetricsRegistry } from '../metrics/registry.js';
-import type { LocalCache } from './local-cache.js';
+import type { BlobIndex, BlobRecord, GarbageIndex, ManifestIndex, Metadata, RepositoryStore, TagIndex } from '../db/metadata.js';
+import { cachedLookups, type CachedLookups, type CachingDeps } from './cached-lookups.js';
+import { PERMISSIONS_GROUP } from './caching-accounts.js';
 
-/** Entry lifetimes (docs/redis.md): long while invalidations arrive over Redis, short while they cannot. */
-export interface CacheTtls {
-  /** While subscribed to the invalidation channel: bounds staleness only if a message is lost in flight. */
-  listeningMs: number;
-  /** Without Redis (down or not configured): the bound on staleness across instances. */
-  aloneMs: number;
-}
-
-export const DEFAULT_CACHE_TTLS: CacheTtls = { listeningMs: 30_000, aloneMs: 3_000 };
-
-export interface CachingDeps {
-  cache: LocalCache;
-  /** Whether invalidations from other instances currently arrive. */
-  listening: () => boolean;
-  /** Tells the other instances (and this one) that `group` changed. */
-  invalidate: (group: string) => void;
-  ttls?: CacheTtls;
-  metrics?: MetricsRegistry;
-  /** The clock tag expiries are compared with (the metadata's; tests inject one). */
-  now?: () => number;
-}
-
-/** When a cached tag or tagged manifest stops being true by itself: the tag's expiry (null: never). */
-function expiryOf(value: unknown): number | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const end = 'tagLifetimeEnd' in value ? value.tagLifetimeEnd : 'lifetimeEnd' in value ? value.lifetimeEnd : undefined;
-  return end instanceof Date ? end.getTime() : undefined;
-}
+export { DEFAULT_CACHE_TTLS, type CacheTtls, type CachingDeps } from './cached-lookups.js';
 
 /** Every repository lookup (by name or id) is one group: repository writes are rare, lookups constant. */
 export const REPOSITORIES_GROUP = 'repositories';
@@ -39,56 +11,12 @@ export const repositoryGroup = (id: number) => `repository:${id}`;
 
 /**
  * The hot read paths of a pull (repository by name, a tag's manifest, a manifest by digest, a tag, a page of
- * the tag list) answered from memory; every write goes through here and invalidates the group it touches on every instance.
+ * the tag list, a blob's link) answered from memory; every write goes through here and invalidates the group it touches on every instance.
  * Everything else passes through to the database.
  */
-export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
-  const ttls = deps.ttls ?? DEFAULT_CACHE_TTLS;
+export function cachingMetadata(inner: Metadata, deps: CachingDeps, lookups: CachedLookups = cachedLookups(deps)): Metadata {
+  const { cached, writing } = lookups;
   const now = deps.now ?? Date.now;
-  const hits = deps.metrics
-    ? new Counter({ name: 'quayside_cache_hits_total', help: 'Metadata lookups answered from the cache', labelNames: ['what'], registers: [deps.metrics] })
-    : undefined;
-  const misses = deps.metrics
-    ? new Counter({ name: 'quayside_cache_misses_total', help: 'Metadata lookups that went to the database', labelNames: ['what'], registers: [deps.metrics] })
-    : undefined;
-
-  // Two things are never cached:
-  // - an absence: a repository or tag created on another instance must be found there at once (a push whose
-  //   chunks reach two instances, or a pull right after a push through a balancer), not after a TTL;
-  // - a repository while no invalidation can arrive (Redis down or not configured): its visibility and its very
-  //   existence decide who may pull, so a repository made private or deleted elsewhere must count on the next
-  //   request. Its tags and manifests may still be cached briefly: they are reached only through it.
-  const cached = async <T>(what: string, key: string, group: string, load: () => Promise<T>, options: { onlyWhileListening?: boolean } = {}): Promise<T> => {
-    if (options.onlyWhileListening === true && !deps.listening()) {
-      misses?.inc({ what });
-      return load();
-    }
-    const found = deps.cache.get(key);
-    // A tag that expired while cached is gone: its expiry, not an invalidation, ended it (no write happened).
-    const foundExpiry = found === undefined ? undefined : expiryOf(found.value);
-    if (found !== undefined && (foundExpiry === undefined || foundExpiry > now())) {
-      hits?.inc({ what });
-      return found.value as T;
-    }
-    misses?.inc({ what });
-    const ticket = deps.cache.ticket(group);
-    const value = await load();
-    if (value !== undefined && value !== null) {
-      const ttl = deps.listening() ? ttls.listeningMs : ttls.aloneMs;
-      const expiry = expiryOf(value);
-      deps.cache.set(key, group, value, expiry === undefined ? ttl : Math.min(ttl, expiry - now()), ticket);
-    }
-    return value;
-  };
-  // The write first, then the invalidation: a reader that loads between the two stores a value the
-  // invalidation then drops (its ticket is stale), so no instance keeps the old answer.
-  const writing = async <T>(groups: string[], write: () => Promise<T>): Promise<T> => {
-    try {
-      return await write();
-    } finally {
-      for (const group of groups) deps.invalidate(group);
-    }
-  };
 
   const repos = inner.repositories;
   const repositories: RepositoryStore = {
@@ -98,7 +26,8 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     createRepository: (name, visibility) => writing([REPOSITORIES_GROUP], () => repos.createRepository(name, visibility)),
     setVisibility: (id, visibility) => writing([REPOSITORIES_GROUP], () => repos.setVisibility(id, visibility)),
     setDescription: (id, description) => writing([REPOSITORIES_GROUP], () => repos.setDescription(id, description)),
-    deleteRepository: (id) => writing([REPOSITORIES_GROUP, repositoryGroup(id)], () => repos.deleteRepository(id)),
+    // Its grants go with it, and SQLite may give its id to the next repository created.
+    deleteRepository: (id) => writing([REPOSITORIES_GROUP, repositoryGroup(id), PERMISSIONS_GROUP], () => repos.deleteRepository(id)),
     countRepositories: (namespace) => repos.countRepositories(namespace),
     listRepositories: (page) => repos.listRepositories(page),
   };
@@ -135,6 +64,51 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
     restoreTag: (id, name, digest, windowMs) => writing([repositoryGroup(id)], () => t.restoreTag(id, name, digest, windowMs)),
   };
 
+  // A repository's blob links, for blob GET and HEAD. An entry remembers when the link was last touched, as the
+  // database said (never later than the row's own touched_at, which only moves forward). A HEAD (holdLinkedBlob)
+  // accepts an entry only under the database's own condition (touched less than half the grace period ago):
+  // such a link is one GC cannot delete for another half grace period, so answering it from memory keeps the
+  // HEAD->PUT protection of docs/gc.md; an older entry goes to the database, which refreshes the link. A link is
+  // removed by a blob DELETE, GC or the repository's deletion, each of which invalidates the repository's group.
+  const b = inner.blobs;
+  interface CachedLink {
+    blob: BlobRecord;
+    /** -Infinity when read by a GET (getLinkedBlob says nothing of touched_at). */
+    touchedAt: number;
+  }
+  const link = (id: number, digest: string, load: () => Promise<CachedLink | undefined>, accept?: (found: CachedLink) => boolean) =>
+    cached('blob_link', `link:${id}:${digest}`, repositoryGroup(id), load, { accept });
+  const blobs: BlobIndex = {
+    linkedBytes: (ids) => b.linkedBytes(ids),
+    getBlob: (digest) => b.getBlob(digest),
+    recordBlob: (digest, size) => b.recordBlob(digest, size),
+    // A new link or a refreshed one changes no cached answer: an absence is never cached, touched_at only grows.
+    linkBlob: (id, digest) => b.linkBlob(id, digest),
+    getLinkedBlob: async (id, digest) => {
+      const found = await link(id, digest, async () => {
+        const blob = await b.getLinkedBlob(id, digest);
+        return blob && { blob, touchedAt: -Infinity };
+      });
+      return found?.blob;
+    },
+    holdLinkedBlob: async (id, digest, graceMs) => {
+      const found = await link(
+        id,
+        digest,
+        async () => {
+          const held = await b.holdLinkedBlob(id, digest, graceMs);
+          return held && { blob: { digest: held.digest, size: held.size, createdAt: held.createdAt }, touchedAt: held.touchedAt };
+        },
+        (entry) => entry.touchedAt >= now() - graceMs / 2,
+      );
+      return found && { ...found.blob, touchedAt: found.touchedAt };
+    },
+    linkedDigests: (id, digests) => b.linkedDigests(id, digests),
+    unlinkBlob: (id, digest) => writing([repositoryGroup(id)], () => b.unlinkBlob(id, digest)),
+    listUnreferencedBlobs: (limit) => b.listUnreferencedBlobs(limit),
+    forgetBlob: (digest) => b.forgetBlob(digest),
+  };
+
   // GC deletes manifests and tag history of a repository: what this cache holds of it goes with them.
   const g = inner.garbage;
   const garbage: GarbageIndex = {
@@ -150,7 +124,7 @@ export function cachingMetadata(inner: Metadata, deps: CachingDeps): Metadata {
   return {
     repositories,
     garbage,
-    blobs: inner.blobs,
+    blobs,
     uploads: inner.uploads,
     manifests,
     tags,

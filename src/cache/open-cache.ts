@@ -4,11 +4,13 @@ import type { Metadata } from '../db/metadata.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 import { openRedisConnection, type RedisConnection } from '../redis/connection.js';
 import { redisEndpointFrom } from '../redis/endpoint.js';
-import { cachingMetadata, type CacheTtls } from './caching-metadata.js';
+import { cachingAccounts } from './caching-accounts.js';
+import { cachingMetadata } from './caching-metadata.js';
+import { cachedLookups, type CacheTtls, type CachingDeps } from './cached-lookups.js';
 import { redisInvalidationBus } from './invalidation-bus.js';
 import { LocalCache } from './local-cache.js';
 import { fallbackThrottleStore, RedisThrottleStore } from './redis-throttle.js';
-import type { ThrottleStore } from '../db/account-metadata.js';
+import type { AccountMetadata, ThrottleStore } from '../db/account-metadata.js';
 
 const MAX_ENTRIES = 50_000;
 const DEFAULT_KEY_PREFIX = 'quayside:';
@@ -20,6 +22,8 @@ export interface OpenedCache {
   redis?: RedisConnection;
   /** The login throttle's store: in Redis while it is up, else `database` (the same store without Redis). */
   throttle(database: ThrottleStore): ThrottleStore;
+  /** `accounts` with its permission facts in the same cache (src/cache/caching-accounts.ts), or as given. */
+  accounts(accounts: AccountMetadata): AccountMetadata;
   close(): Promise<void>;
 }
 
@@ -44,14 +48,19 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
   const throttle = (database: ThrottleStore) =>
     redis === undefined ? database : fallbackThrottleStore(redis, new RedisThrottleStore(redis, `${prefix}throttle:`), database);
   if (config.DATA_MODEL_CACHE_CONFIG.engine === 'none') {
-    return { metadata, redis, throttle, close: async () => redis?.close() };
+    return { metadata, redis, throttle, accounts: (accounts) => accounts, close: async () => redis?.close() };
   }
   const cache = new LocalCache({ maxEntries: MAX_ENTRIES });
   // Sibling workers hear every write at once, whether or not Redis carries it to other instances too.
   const stopHearingSiblings = deps.siblings?.subscribe((group) => cache.invalidate(group));
   const toSiblings = (group: string) => deps.siblings?.publish(group);
+  // One set of lookups (and of hit/miss counters) for the metadata and the accounts.
+  const decorate = (caching: CachingDeps) => {
+    const lookups = cachedLookups(caching);
+    return { metadata: cachingMetadata(metadata, caching, lookups), accounts: (accounts: AccountMetadata) => cachingAccounts(accounts, lookups) };
+  };
   if (redis === undefined) {
-    const decorated = cachingMetadata(metadata, {
+    const decorated = decorate({
       cache,
       listening: () => false,
       invalidate: (group) => {
@@ -61,7 +70,7 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
       ttls: deps.ttls,
       metrics: deps.metrics,
     });
-    return { metadata: decorated, throttle, close: async () => stopHearingSiblings?.() };
+    return { ...decorated, throttle, close: async () => stopHearingSiblings?.() };
   }
   const bus = redisInvalidationBus({
     publisher: redis.client,
@@ -75,7 +84,7 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
   redis.onStateChange((up) => {
     if (!up) cache.clear();
   });
-  const decorated = cachingMetadata(metadata, {
+  const decorated = decorate({
     cache,
     listening: () => bus.listening() && redis.isUp(),
     invalidate: (group) => {
@@ -87,7 +96,7 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
     metrics: deps.metrics,
   });
   return {
-    metadata: decorated,
+    ...decorated,
     redis,
     throttle,
     close: async () => {

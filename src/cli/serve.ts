@@ -342,7 +342,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
   const cache = openCache(config, createMetadata(database), { logger, metrics, siblings: role === 'worker' ? siblingInvalidation() : undefined });
   const metadata = cache.metadata;
   const databaseAccounts = createAccountMetadata(database);
-  const accounts = { ...databaseAccounts, throttle: cache.throttle(databaseAccounts.throttle) };
+  const accounts = cache.accounts({ ...databaseAccounts, throttle: cache.throttle(databaseAccounts.throttle) });
   const audit = new AuditLog(accounts.audit, logger);
   // Pull statistics: counted in Redis or memory, written in batches (docs/redis.md).
   const pulls = openPullStatistics(config, database, { logger, metrics, ...(cache.redis && { sharedRedis: cache.redis }) });

@@ -1,16 +1,32 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { Schema } from './schema.js';
-import type { BlobIndex, BlobRecord } from './metadata.js';
+import type { BlobIndex, BlobRecord, HeldBlobRecord } from './metadata.js';
 import { presentDigests } from './lookup-batches.js';
+import { preparedQuery } from './prepared-query.js';
 import { retryOnDeadlock, toDate, toNumber } from './query-helpers.js';
 
 /** BlobIndex on the blob and repository_blob tables. */
 export class KyselyBlobIndex implements BlobIndex {
+  /** The link lookup of every blob GET and HEAD: compiled once. */
+  private readonly linked;
+
   constructor(
     private readonly database: Database,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.linked = preparedQuery(
+      database.db,
+      (repositoryId: number, digest: string) =>
+        database.db
+          .selectFrom('repository_blob')
+          .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+          .select(['blob.digest', 'blob.size', 'blob.created_at', 'repository_blob.created_at as linked_at', 'repository_blob.touched_at'])
+          .where('repository_blob.repository_id', '=', repositoryId)
+          .where('repository_blob.digest', '=', digest),
+      [-0x7fff_fffe, '\0digest'],
+    );
+  }
 
   async linkedBytes(repositoryIds: readonly number[]): Promise<Map<number, number>> {
     const sizes = new Map<number, number>();
@@ -63,28 +79,17 @@ export class KyselyBlobIndex implements BlobIndex {
   }
 
   async getLinkedBlob(repositoryId: number, digest: string): Promise<BlobRecord | undefined> {
-    const row = await this.database.db
-      .selectFrom('repository_blob')
-      .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
-      .select(['blob.digest', 'blob.size', 'blob.created_at'])
-      .where('repository_blob.repository_id', '=', repositoryId)
-      .where('repository_blob.digest', '=', digest)
-      .executeTakeFirst();
+    const [row] = await this.linked(repositoryId, digest);
     return row && { digest: row.digest, size: toNumber(row.size), createdAt: toDate(row.created_at) };
   }
 
-  async holdLinkedBlob(repositoryId: number, digest: string, graceMs: number): Promise<BlobRecord | undefined> {
-    const row = await this.database.db
-      .selectFrom('repository_blob')
-      .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
-      .select(['blob.digest', 'blob.size', 'blob.created_at', 'repository_blob.created_at as linked_at', 'repository_blob.touched_at'])
-      .where('repository_blob.repository_id', '=', repositoryId)
-      .where('repository_blob.digest', '=', digest)
-      .executeTakeFirst();
+  async holdLinkedBlob(repositoryId: number, digest: string, graceMs: number): Promise<HeldBlobRecord | undefined> {
+    const [row] = await this.linked(repositoryId, digest);
     if (row === undefined) return undefined;
     const blob = { digest: row.digest, size: toNumber(row.size), createdAt: toDate(row.created_at) };
     const now = this.now();
-    if (toNumber(row.touched_at ?? row.linked_at) >= now - graceMs / 2) return blob;
+    const touchedAt = toNumber(row.touched_at ?? row.linked_at);
+    if (touchedAt >= now - graceMs / 2) return { ...blob, touchedAt };
     // GC deletes a link only after re-reading it with a lock and finding it older than the grace period: this
     // update either commits first (GC then sees it fresh and keeps it) or waits for GC's commit and finds no
     // row (the link is gone: the client must upload the blob, so it is told the blob is unknown).
@@ -96,7 +101,7 @@ export class KyselyBlobIndex implements BlobIndex {
         .where('digest', '=', digest)
         .executeTakeFirst(),
     );
-    return result.numUpdatedRows > 0n ? blob : undefined;
+    return result.numUpdatedRows > 0n ? { ...blob, touchedAt: now } : undefined;
   }
 
   async linkedDigests(repositoryId: number, digests: readonly string[]): Promise<Set<string>> {

@@ -33,6 +33,12 @@ export interface BlobRecord {
   createdAt: Date;
 }
 
+/** A blob whose link a client may rely on (holdLinkedBlob). */
+export interface HeldBlobRecord extends BlobRecord {
+  /** When the link was last touched (ms), as read or as just refreshed: GC keeps it until touchedAt + grace. */
+  touchedAt: number;
+}
+
 export interface UploadRecord {
   id: string;
   repositoryId: number;
@@ -168,7 +174,7 @@ export interface BlobIndex {
    * kept from garbage collection for at least half of `graceMs` from now (its touched_at refreshed when older),
    * or, when GC removed it first, undefined. See docs/gc.md.
    */
-  holdLinkedBlob(repositoryId: number, digest: string, graceMs: number): Promise<BlobRecord | undefined>;
+  holdLinkedBlob(repositoryId: number, digest: string, graceMs: number): Promise<HeldBlobRecord | undefined>;
   /**
    * Which of `digests` are linked into this repository, looked up in bounded batches (one query per
    * LOOKUP_BATCH_SIZE digests), however many are asked.

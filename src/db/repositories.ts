@@ -1,5 +1,6 @@
 import type { Database } from './database.js';
 import type { Page, RepositoryRecord, RepositoryStore } from './metadata.js';
+import { preparedQuery } from './prepared-query.js';
 import { ignoreDuplicate, retryOnDeadlock, toDate } from './query-helpers.js';
 import { isUniqueViolation } from './write-transaction.js';
 
@@ -33,13 +34,18 @@ export function namespaceOf(name: string): string {
 
 /** RepositoryStore on the repository table. */
 export class KyselyRepositoryStore implements RepositoryStore {
+  /** Every /v2 request of a repository starts here (uncached without Redis): compiled once. */
+  private readonly byName;
+
   constructor(
     private readonly database: Database,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.byName = preparedQuery(database.db, (name: string) => database.db.selectFrom('repository').select(COLUMNS).where('name', '=', name), ['\0name']);
+  }
 
   async getRepository(name: string): Promise<RepositoryRecord | undefined> {
-    const row = await this.database.db.selectFrom('repository').select(COLUMNS).where('name', '=', name).executeTakeFirst();
+    const [row] = await this.byName(name);
     return row && toRecord(row);
   }
 

@@ -181,6 +181,31 @@ export interface RouteMatch {
  * Throws RegistryError: NOT_FOUND, METHOD_NOT_ALLOWED, NAME_INVALID, DIGEST_INVALID, ...
  */
 export function matchRoute(method: string, url: string, options: RegistryOptions): RouteMatch {
+  // A pull repeats the same few URLs (a manifest, the same layers HEADed again): the validated match is pure
+  // in (method, url, options), so it is kept per process, keyed per options object. Refusals are not kept.
+  let matches = recentMatches.get(options);
+  if (matches === undefined) {
+    matches = new Map();
+    recentMatches.set(options, matches);
+  }
+  const key = `${method} ${url}`;
+  const known = matches.get(key);
+  if (known !== undefined) return known;
+  // Shared by every request of that URL: frozen, so no handler can change another's parameters.
+  const match = validatedMatch(method, url, options);
+  Object.freeze(match.params);
+  Object.freeze(match);
+  if (matches.size >= MAX_RECENT_MATCHES) matches.clear();
+  matches.set(key, match);
+  return match;
+}
+
+/** Routes matched recently, by options object (the process's one, or a test's). */
+const recentMatches = new WeakMap<RegistryOptions, Map<string, RouteMatch>>();
+/** Enough for the hot URLs of many concurrent pulls; cleared wholesale when full (cheap, and rare). */
+const MAX_RECENT_MATCHES = 4096;
+
+function validatedMatch(method: string, url: string, options: RegistryOptions): RouteMatch {
   const path = pathOf(url);
   const parsed = parseV2Path(path);
   const candidates = parsed

@@ -139,6 +139,22 @@ for (const setup of ['shared Redis 127.0.0.1:6379', 'private Redis'] as const) {
       assert.equal(await b.metadata.repositories.getRepositoryById(repository.id), undefined);
     });
 
+    it('a blob link removed on one instance: no longer found on the other within the bound', async () => {
+      const { repository } = await a.metadata.repositories.createRepository(`org/blob-${randomUUID().slice(0, 8)}`, 'public');
+      const digest = `sha256:${createHash('sha256').update(randomUUID()).digest('hex')}`;
+      await a.metadata.blobs.recordBlob(digest, 4);
+      await a.metadata.blobs.linkBlob(repository.id, digest);
+      const head = () => b.metadata.blobs.holdLinkedBlob(repository.id, digest, 3_600_000).then((blob) => blob?.digest);
+      await waitUntil('B to answer the HEAD from its cache', async () => {
+        const hits = await hitCount(b.metrics);
+        return (await head()) === digest && (await head()) === digest && (await hitCount(b.metrics)) > hits;
+      });
+      assert.equal(await a.metadata.blobs.unlinkBlob(repository.id, digest), true);
+      const unlinked = await timeUntil('B to see the link gone', head, undefined);
+      assert.ok(unlinked < LISTENING_BOUND_MS, `unlinked blob seen after ${unlinked} ms`);
+      assert.equal(await b.metadata.blobs.getLinkedBlob(repository.id, digest), undefined);
+    });
+
     it('a tag list: cached, a tag added or deleted on the other instance seen within the bound, the first tags at once', async () => {
       const { repository } = await a.metadata.repositories.createRepository(`org/list-${randomUUID().slice(0, 8)}`, 'public');
       const one = manifest('list-one');

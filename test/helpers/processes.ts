@@ -305,6 +305,8 @@ export interface QuaysideOptions {
    * it exists already (a second instance on a shared database) or the test makes its own accounts.
    */
   user?: Credentials | false;
+  /** The CLI entry point to run (another build's bin/quayside.js, for A/B benchmarks); default this checkout's. */
+  cli?: string;
 }
 
 /** Starts the built `quayside serve` on 127.0.0.1 with a kernel-chosen port and waits for its listening line. */
@@ -320,7 +322,7 @@ export async function killHard(server: RegistryServer): Promise<void> {
 }
 
 export async function startQuayside(options: QuaysideOptions = {}): Promise<RegistryServer> {
-  const cli = quaysideCli();
+  const cli = options.cli ?? quaysideCli();
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'quayside-e2e-')));
   const args = [...(options.nodeArgs ?? []), cli, 'serve', '--data-dir', dataDir, '--address', '127.0.0.1', '--port', '0', ...(options.serveArgs ?? [])];
