@@ -35,6 +35,7 @@ export function cachingAccounts(inner: AccountMetadata, lookups: CachedLookups):
     // Prototypes only shape repositories created later (through setPermission).
     addPrototype: (organizationId, delegate, role) => p.addPrototype(organizationId, delegate, role),
     listPrototypes: (organizationId) => p.listPrototypes(organizationId),
+    setPrototypeRole: (organizationId, id, role) => p.setPrototypeRole(organizationId, id, role),
     deletePrototype: (organizationId, id) => p.deletePrototype(organizationId, id),
   };
 
