@@ -254,12 +254,23 @@ async function sayStartup(checked: CheckedConfig, { locations, database, say }: 
   }
 }
 
+/**
+ * Threads of each worker's libuv pool, unless UV_THREADPOOL_SIZE is set: sendfile pulls run there, at most one
+ * fewer at once than the pool has (src/http/file-body.ts), so eight parallel pulls need more than libuv's 4.
+ * Only a new process can get it: libuv starts the pool while Node loads the entry module, before our code.
+ */
+const WORKER_THREADPOOL_SIZE = 8;
+
+function workerThreadpool(): Record<string, string> {
+  return process.env.UV_THREADPOOL_SIZE === undefined ? { UV_THREADPOOL_SIZE: String(WORKER_THREADPOOL_SIZE) } : {};
+}
+
 /** The primary of a multi-process `serve`: deals the ports' connections out to the workers until a signal. */
 async function superviseWorkers(checked: CheckedConfig, { listeners, plan, address, say, logger, metricsListener, workers }: Running & { workers: number }): Promise<void> {
   const ports: Partial<Record<ListenerKind, number>> = {};
   const bound = listeners as BoundListeners;
   for (const kind of ['http', 'https', 'proxy'] as const) if (bound[kind]) ports[kind] = bound[kind].port;
-  const pool = new WorkerPool({ count: workers, env: { [WORKER_PORTS_ENV]: JSON.stringify(ports) }, say, stopTimeoutMs: DRAIN_TIMEOUT_MS + 5_000 });
+  const pool = new WorkerPool({ count: workers, env: { [WORKER_PORTS_ENV]: JSON.stringify(ports), ...workerThreadpool() }, say, stopTimeoutMs: DRAIN_TIMEOUT_MS + 5_000 });
   for (const kind of ['http', 'https', 'proxy'] as const) bound[kind]?.dispatch((socket) => pool.dispatch(kind, socket));
   const aggregator = new AggregatorRegistry();
   const metrics = metricsListener === undefined ? undefined : await serveMetrics(metricsListener, async () => aggregator.clusterMetrics(), aggregator.contentType, logger);

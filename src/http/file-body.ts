@@ -29,7 +29,12 @@ export const SLICE_BYTES = 4 * 1024 * 1024;
 export const TAIL_BYTES = 16 * 1024;
 /** A call waits this long at most for room in a full socket, so one slow client never holds a thread for long. */
 const BUDGET_MS = 50;
-/** After a call that moved nothing, the next one waits this long (on a timer, holding no thread). */
+/**
+ * After this many calls in a row that moved nothing (each waited BUDGET_MS on a thread), the next one waits
+ * STALL_PAUSE_MS on a timer, holding no thread. A busy client often lags one budget behind (a loaded machine,
+ * one event loop reading eight streams); pausing at once would leave its connection idle for the pause.
+ */
+const IDLE_CALLS_BEFORE_PAUSE = 2;
 const STALL_PAUSE_MS = 100;
 /** A client that takes no byte for this long is cut, when the socket has no timeout of its own. */
 const DEFAULT_IDLE_MS = 60_000;
@@ -153,6 +158,7 @@ export class FileBody extends Readable {
     const direct = this.length - Math.min(this.length, TAIL_BYTES);
     let sent = 0;
     let lastProgress = Date.now();
+    let idleCalls = 0;
     while (sent < direct) {
       const offset = this.start + sent;
       const wanted = Math.min(SLICE_BYTES, direct - sent);
@@ -174,6 +180,7 @@ export class FileBody extends Readable {
       noteSent(response, moved);
       sent += moved;
       if (moved > 0) {
+        idleCalls = 0;
         lastProgress = Date.now();
         // Bytes moved where Node cannot see them: restart the socket's inactivity timer as a write would.
         if (socket.timeout !== undefined && socket.timeout > 0) socket.setTimeout(socket.timeout);
@@ -181,7 +188,7 @@ export class FileBody extends Readable {
         // The client stopped reading: the same fate as on the streamed path (HTTP_BODY_IDLE_TIMEOUT_S).
         socket.destroy();
         return undefined;
-      } else {
+      } else if (++idleCalls >= IDLE_CALLS_BEFORE_PAUSE) {
         await delay(STALL_PAUSE_MS);
       }
     }
