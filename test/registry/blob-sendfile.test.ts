@@ -67,7 +67,7 @@ describe('blob GET with sendfile', { timeout: 180_000 }, () => {
   let registry: TestRegistry;
   let metrics: MetricsRegistry;
   // Several slices, and not a multiple of one: the last slice is short.
-  const big = randomBytes(12 * SLICE_BYTES + 12_345);
+  const big = randomBytes(3 * SLICE_BYTES + 12_345);
   const small = randomBytes(100_000);
   let bigDigest: string;
   let smallDigest: string;
@@ -81,7 +81,7 @@ describe('blob GET with sendfile', { timeout: 180_000 }, () => {
   });
   after(async () => registry?.close());
 
-  it('sends a whole 48 MiB blob byte for byte, and counts it as sent with sendfile', async () => {
+  it('sends a whole 48 MiB blob (three slices and a bit) byte for byte, and counts it as sent with sendfile', async () => {
     const before = await sendfileCounters(metrics);
     const answer = await get(blobUrl(bigDigest));
     assert.equal(answer.status, 200);
@@ -104,7 +104,7 @@ describe('blob GET with sendfile', { timeout: 180_000 }, () => {
       ['bytes=0-0', 0, 0],
       ['bytes=10-99', 10, 99],
       [`bytes=100-${100 + TAIL_BYTES}`, 100, 100 + TAIL_BYTES],
-      [`bytes=${SLICE_BYTES - 7}-${3 * SLICE_BYTES + 7}`, SLICE_BYTES - 7, 3 * SLICE_BYTES + 7],
+      [`bytes=${SLICE_BYTES - 7}-${2 * SLICE_BYTES + 7}`, SLICE_BYTES - 7, 2 * SLICE_BYTES + 7],
       ['bytes=-1000', big.length - 1000, big.length - 1],
       [`bytes=${big.length - SLICE_BYTES - 3}-`, big.length - SLICE_BYTES - 3, big.length - 1],
       [`bytes=5-${big.length + 100}`, 5, big.length - 1],
@@ -166,7 +166,7 @@ describe('blob GET with sendfile', { timeout: 180_000 }, () => {
             response.on('data', (chunk: Buffer) => {
               received += chunk.length;
               // Some leave at the first bytes, others after a few slices.
-              if (received >= (i % 2 === 0 ? 1 : 3 * SLICE_BYTES)) {
+              if (received >= (i % 2 === 0 ? 1 : SLICE_BYTES + 1)) {
                 request.destroy();
                 resolve();
               }
@@ -187,7 +187,7 @@ describe('blob GET with sendfile', { timeout: 180_000 }, () => {
     const before = await sendfileCounters(metrics);
     const pulls = Array.from({ length: 12 }, (_, i) => {
       if (i % 3 === 2) {
-        const start = i * 1_000_003;
+        const start = i * 3_000_017;
         return get(blobUrl(bigDigest), { headers: { range: `bytes=${start}-` } }).then((answer) => {
           assert.equal(answer.status, 206);
           assert.ok(answer.body.equals(big.subarray(start)), `pull ${i}: the bytes differ`);
