@@ -244,3 +244,40 @@ describe('blob GET with sendfile', { timeout: 180_000 }, () => {
     }
   });
 });
+
+describe('blob GET with sendfile to a client that stops reading', { timeout: 120_000 }, () => {
+  let registry: TestRegistry;
+
+  before(async () => {
+    registry = await startTestRegistry();
+    // The socket's timeout is the idle bound (serve sets HTTP_BODY_IDLE_TIMEOUT_S); the listener keeps Node from
+    // cutting the socket itself, so only the sender's own idle check can end this transfer.
+    registry.app.server.setTimeout(1000, () => undefined);
+  });
+  after(async () => registry?.close());
+
+  it('cuts the connection once the client took no byte for the socket timeout, and closes everything', async () => {
+    const data = randomBytes(48 * 1024 * 1024);
+    const digest = await push(registry.url, 'send/stall', data);
+    await get(`${registry.url}/v2/send/stall/blobs/${digest}`, { headers: { range: 'bytes=0-10' } });
+    const descriptors = await openDescriptors();
+    const serverSockets: Socket[] = [];
+    registry.app.server.on('request', (request: http.IncomingMessage) => serverSockets.push(request.socket));
+    let received = 0;
+    const request = http.get(`${registry.url}/v2/send/stall/blobs/${digest}`, { agent: false }, (response) => {
+      assert.equal(response.statusCode, 200);
+      response.on('error', () => undefined);
+      response.once('data', (chunk: Buffer) => {
+        received += chunk.length;
+        // Never read again: the socket buffers fill and the sender finds no room.
+        response.pause();
+      });
+    });
+    request.on('error', () => undefined);
+    // A paused client would not read the close behind the bytes it does not read; the server's side says it.
+    await waitUntil('the server cuts the connection', () => serverSockets[0]?.destroyed === true);
+    assert.ok(received < data.length, 'the body was cut, not finished');
+    request.destroy();
+    await waitUntil('the blob file and the socket are closed', async () => (await openDescriptors()) <= descriptors);
+  });
+});
