@@ -31,6 +31,25 @@ function processTree(root: number): number[] {
   return tree;
 }
 
+/**
+ * CPU seconds (user + system, every thread) the process and its descendants have used so far: fields 14 and 15
+ * of /proc/<pid>/stat, in clock ticks (100 per second on Linux). Processes that exited meanwhile are not counted.
+ */
+export function cpuSecondsOfTree(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the command name, field 3 (state) is index 0, so utime (14) and stime (15) are indexes 11 and 12.
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Ended while being read.
+    }
+  }
+  return ticks / 100;
+}
+
 function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

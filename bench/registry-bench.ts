@@ -12,7 +12,7 @@ import { registryToken } from '../test/helpers/registry-auth.js';
 import { GeneratedBlob, RegistryClient } from './registry-client.js';
 import { renderTable, verdict, type Cell, type Row } from './registry-report.js';
 import { headLoad } from './registry-head-load.js';
-import { sampleMemory, timed, type MemoryPeaks } from './measure.js';
+import { cpuSecondsOfTree, sampleMemory, timed, type MemoryPeaks } from './measure.js';
 import { runWrk, type WrkResult } from './registry-wrk.js';
 import { redisConfigLines, supportsRedis, supportsWorkers } from './registry-variants.js';
 import { loginLoad, startHtpasswdDistribution } from './registry-token-load.js';
@@ -281,16 +281,26 @@ async function main(): Promise<number> {
       if (received !== blob.size || `sha256:${hash.digest('hex')}` !== blob.digest()) throw new Error('pulled bytes differ from the pushed blob');
       return sizeMb / (await timed(() => target.client.pull('bench/big', blob.digest())));
     });
+    // The server's CPU seconds per GiB of the N-stream pull: wall time on a loaded machine says as much about the
+    // other processes as about the server; the CPU a server spends on each byte it sends does not.
+    const pullCpu: Cells = {};
     const pullMany = await forBoth(targets, async (target) => {
       const blob = blobs.get(target.name)?.mono as GeneratedBlob;
+      const pid = target.server.process.pid;
+      const cpuBefore = pid > 0 ? cpuSecondsOfTree(pid) : 0;
       const seconds = await timed(async () => {
         const counts = await Promise.all(Array.from({ length: sizes.pullStreams }, () => target.client.pull('bench/big', blob.digest())));
         if (counts.some((count) => count !== blob.size)) throw new Error(`a stream received a short body: ${counts.join(', ')}`);
       });
+      if (pid > 0) pullCpu[target.name] = { value: (cpuSecondsOfTree(pid) - cpuBefore) / ((blob.size * sizes.pullStreams) / 2 ** 30) };
       return (sizeMb * sizes.pullStreams) / seconds;
     });
     rows.push(...rowsFor(targets, { label: 'pull blob, 1 stream', unit: 'MB/s', better: 'higher', target: { minRatio: 1.0 } }, pullOne));
     rows.push(...rowsFor(targets, { label: `pull blob, ${sizes.pullStreams} streams (aggregate)`, unit: 'MB/s', better: 'higher', target: { minRatio: 1.0 } }, pullMany));
+    // Only when every server's pid is known (not for an instance given by --quayside-url without --quayside-pid).
+    if (targets.every((target) => pullCpu[target.name] !== undefined)) {
+      rows.push(...rowsFor(targets, { label: `server CPU per GiB pulled, ${sizes.pullStreams} streams`, unit: 's/GiB', better: 'lower' }, pullCpu));
+    }
 
     // 3. Request rates with wrk on small metadata requests.
     console.log('3/5 wrk (manifest GET, blob HEAD, tags/list, token requests) ...');

@@ -1,5 +1,5 @@
-// Builds the native resumable SHA-256 (binding.gyp -> build/Release/resumable_sha256.node) with npm's own
-// node-gyp, then loads it once and hashes 'abc': run by `npm ci` / `npm install` (package.json "install") and
+// Builds the native addons (binding.gyp -> build/Release/resumable_sha256.node and blob_sendfile.node) with
+// npm's own node-gyp, then loads each once: the SHA-256 hashes 'abc', the sender says whether it is supported: run by `npm ci` / `npm install` (package.json "install") and
 // `npm run build:native`. A machine without a C toolchain, or a node binary that does not export OpenSSL's
 // SHA256_* symbols, then fails here with one line saying what is missing, instead of at the server's start.
 import { spawnSync } from 'node:child_process';
@@ -19,7 +19,7 @@ const [command, args] = bundled ? [process.execPath, [bundled]] : ['node-gyp', [
 const built = spawnSync(command, [...args, 'rebuild', '--loglevel=warn'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' && !bundled });
 if (built.error) fail(`cannot run node-gyp (${built.error.message}); run this through npm: \`npm run build:native\``);
 if (built.status !== 0) {
-  fail('building the native SHA-256 addon failed (see above); it needs a C compiler, make and python3 (Debian: apt-get install build-essential python3)');
+  fail('building the native addons failed (see above); it needs a C compiler, make and python3 (Debian: apt-get install build-essential python3)');
 }
 
 const file = join(root, 'build', 'Release', 'resumable_sha256.node');
@@ -31,4 +31,12 @@ try {
   if (hex !== 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad') fail(`${file} hashes 'abc' wrong (${hex})`);
 } catch (error) {
   fail(`${file} was built but cannot be loaded: ${error instanceof Error ? error.message.split('\n')[0] : error}`);
+}
+
+const sender = join(root, 'build', 'Release', 'blob_sendfile.node');
+try {
+  const { send, supported } = createRequire(import.meta.url)(sender);
+  if (typeof send !== 'function' || typeof supported !== 'boolean') fail(`${sender} is not the sendfile addon of this version`);
+} catch (error) {
+  fail(`${sender} was built but cannot be loaded: ${error instanceof Error ? error.message.split('\n')[0] : error}`);
 }

@@ -269,6 +269,17 @@ async function sayStartup(checked: CheckedConfig, { locations, database, say }: 
   }
 }
 
+/**
+ * Threads of each worker's libuv pool, unless UV_THREADPOOL_SIZE is set: sendfile pulls run there, at most one
+ * fewer at once than the pool has (src/http/file-body.ts), so eight parallel pulls need more than libuv's 4.
+ * Only a new process can get it: libuv starts the pool while Node loads the entry module, before our code.
+ */
+const WORKER_THREADPOOL_SIZE = 8;
+
+function workerThreadpool(): Record<string, string> {
+  return process.env.UV_THREADPOOL_SIZE === undefined ? { UV_THREADPOOL_SIZE: String(WORKER_THREADPOOL_SIZE) } : {};
+}
+
 /** The primary of a multi-process `serve`: deals the ports' connections out to the workers until a signal. */
 /**
  * The /health reports of a primary that serves no request: the same probes as its workers' (the database, the
@@ -290,7 +301,7 @@ async function superviseWorkers(checked: CheckedConfig, { listeners, plan, addre
   const ports: Partial<Record<ListenerKind, number>> = {};
   const bound = listeners as BoundListeners;
   for (const kind of ['http', 'https', 'proxy'] as const) if (bound[kind]) ports[kind] = bound[kind].port;
-  const env: Record<string, string> = { [WORKER_PORTS_ENV]: JSON.stringify(ports), ...(identity && { [INSTANCE_ID_ENV]: identity.id }) };
+  const env: Record<string, string> = { [WORKER_PORTS_ENV]: JSON.stringify(ports), ...(identity && { [INSTANCE_ID_ENV]: identity.id }), ...workerThreadpool() };
   const pool = new WorkerPool({ count: workers, env, say, stopTimeoutMs: DRAIN_TIMEOUT_MS + 5_000 });
   for (const kind of ['http', 'https', 'proxy'] as const) bound[kind]?.dispatch((socket) => pool.dispatch(kind, socket));
   const aggregator = new AggregatorRegistry();

@@ -15,6 +15,8 @@ export interface ObservedRequest {
   bytesIn: number;
   /** Blob bytes this process streamed out (pulls it served itself; a 307 to the storage sends none). */
   bytesOut: number;
+  /** Of bytesOut, those sent with sendfile(2); undefined when the body did not take that path. */
+  bytesSentDirectly?: number;
 }
 
 /** The HTTP side of /metrics (docs/metrics.md): requests by route and status, latency, blob bytes, uploads. */
@@ -23,6 +25,8 @@ export class HttpMetrics {
   private readonly duration: Histogram<'method' | 'route'>;
   private readonly pushed: Counter;
   private readonly pulled: Counter;
+  private readonly sendfileResponses: Counter;
+  private readonly sendfileBytes: Counter;
 
   constructor(registry: MetricsRegistry, uploadsInProgress: () => number) {
     const registers = [registry];
@@ -49,6 +53,16 @@ export class HttpMetrics {
       help: 'Blob bytes sent by this registry (a pull redirected to the storage sends none).',
       registers,
     });
+    this.sendfileResponses = new Counter({
+      name: 'quayside_registry_blob_sendfile_responses_total',
+      help: 'Blob GET responses whose body was sent with sendfile(2) from a local file (plain HTTP/1.1).',
+      registers,
+    });
+    this.sendfileBytes = new Counter({
+      name: 'quayside_registry_blob_sendfile_bytes_total',
+      help: 'Of the blob bytes pulled, those sent with sendfile(2) (page cache to socket, no user-space copy).',
+      registers,
+    });
     new Gauge({
       name: 'quayside_registry_uploads_in_progress',
       help: 'Upload bodies being streamed into storage right now.',
@@ -65,5 +79,9 @@ export class HttpMetrics {
     this.duration.observe({ method: request.method, route: request.route }, request.durationS);
     if (request.bytesIn > 0 && request.status < 300) this.pushed.inc(request.bytesIn);
     if (request.bytesOut > 0) this.pulled.inc(request.bytesOut);
+    if (request.bytesSentDirectly !== undefined) {
+      this.sendfileResponses.inc();
+      if (request.bytesSentDirectly > 0) this.sendfileBytes.inc(request.bytesSentDirectly);
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { BlobRecord } from '../db/metadata.js';
-import { BlobNotFoundError, type ByteRange } from '../storage/blob-store.js';
+import { FileBody, TAIL_BYTES, zeroCopyTarget } from '../http/file-body.js';
+import { BlobNotFoundError, type BlobFile, type ByteRange } from '../storage/blob-store.js';
 import { pushGraceMsOf, type RouteContext, type RouteHandler } from './context.js';
 import { RegistryError } from './errors.js';
 import { auditRepositoryEvent } from './audit-events.js';
@@ -9,6 +10,7 @@ import { parseRangeHeader } from './range-headers.js';
  * Blob GET, HEAD and DELETE. A repository sees a blob only through its own link row; the bytes
  * come from the content-addressed store and are streamed, never buffered, or, when the driver signs
  * URLs (S3 presigned, Swift temp URL) and FEATURE_PROXY_STORAGE is off, the client is redirected (307).
+ * A blob in a local file, asked for over plain HTTP/1.1, is sent with sendfile(2) (src/http/file-body.ts).
  */
 
 /** Blobs never change under their digest, so caches may keep them for a year. */
@@ -42,6 +44,24 @@ function payloadHeaders(size: number, length: number, range: ByteRange | undefin
   const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length) };
   if (range !== undefined) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   return headers;
+}
+
+/** Linked in the database but missing in storage: reported as unknown, and why in the log. */
+function missingFromStorage(ctx: RouteContext, digest: string): RegistryError {
+  ctx.deps.log.error({ digest }, 'blob is linked but missing from storage');
+  return new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+}
+
+/** The blob's local file when its body can go out with sendfile; undefined: stream it. */
+async function zeroCopyFile(ctx: RouteContext, digest: string): Promise<BlobFile | undefined> {
+  const { openFile } = ctx.deps.blobs;
+  if (openFile === undefined || zeroCopyTarget(ctx.request.raw, ctx.reply.raw) === undefined) return undefined;
+  try {
+    return await openFile.call(ctx.deps.blobs, digest);
+  } catch (error) {
+    if (error instanceof BlobNotFoundError) throw missingFromStorage(ctx, digest);
+    throw error;
+  }
 }
 
 /** Answers GET (withBody) or HEAD for a linked blob, honouring Range and If-None-Match. */
@@ -80,6 +100,18 @@ async function serveBlob(ctx: RouteContext, withBody: boolean): Promise<void> {
     await reply.headers(payloadHeaders(blob.size, length, range)).send();
     return;
   }
+  // A body no longer than the tail file-body.ts writes through Node anyway gains nothing from sendfile.
+  const file = length > TAIL_BYTES ? await zeroCopyFile(ctx, blob.digest) : undefined;
+  if (file !== undefined) {
+    // Checked again now that the file is open: the client may have gone, or the socket changed hands.
+    const target = zeroCopyTarget(request.raw, reply.raw);
+    if (target !== undefined) {
+      reply.headers(payloadHeaders(blob.size, length, range));
+      await reply.send(new FileBody(target, file, range?.start ?? 0, length));
+      return;
+    }
+    await file.handle.close();
+  }
   // Stop reading storage as soon as the client goes away (Fastify also destroys the stream then).
   const controller = new AbortController();
   const onClose = () => {
@@ -95,11 +127,7 @@ async function serveBlob(ctx: RouteContext, withBody: boolean): Promise<void> {
     stream = await deps.blobs.read(blob.digest, wanted, controller.signal);
   } catch (error) {
     reply.raw.off('close', onClose);
-    if (error instanceof BlobNotFoundError) {
-      // Linked in the database but missing in storage: report it as unknown, and say why in the log.
-      deps.log.error({ digest: blob.digest }, 'blob is linked but missing from storage');
-      throw new RegistryError('BLOB_UNKNOWN', undefined, { digest: blob.digest });
-    }
+    if (error instanceof BlobNotFoundError) throw missingFromStorage(ctx, blob.digest);
     throw error;
   }
   // Set only now: an error answer must not inherit the blob's Content-Length.

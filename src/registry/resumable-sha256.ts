@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeAddonPath } from '../native/addon-path.js';
 
 /*
  * A SHA-256 whose state can be saved after any byte and continued by another process: the native addon in
@@ -31,31 +29,18 @@ interface NativeAddon {
   STATE_VERSION: number;
 }
 
-const ADDON_FILE = join('build', 'Release', 'resumable_sha256.node');
-
-/** The root of the checkout (the folder holding binding.gyp), from src/registry/ or dist/src/registry/. */
-function packageRoot(): string {
-  let folder = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(folder, 'binding.gyp'))) return folder;
-    const parent = dirname(folder);
-    if (parent === folder) throw new Error('cannot find binding.gyp above ' + dirname(fileURLToPath(import.meta.url)));
-    folder = parent;
-  }
-}
-
 function loadAddon(): NativeAddon {
-  const root = packageRoot();
+  const file = nativeAddonPath('resumable_sha256');
   let addon: unknown;
   try {
-    addon = createRequire(import.meta.url)(join(root, ADDON_FILE));
+    addon = createRequire(import.meta.url)(file);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new Error(`the native SHA-256 addon (${join(root, ADDON_FILE)}) cannot be loaded (${reason}); build it with \`npm run build:native\` (npm ci does it too)`);
+    throw new Error(`the native SHA-256 addon (${file}) cannot be loaded (${reason}); build it with \`npm run build:native\` (npm ci does it too)`);
   }
   const candidate = addon as Partial<NativeAddon>;
   if (typeof candidate.Sha256 !== 'function' || candidate.STATE_VERSION !== 1) {
-    throw new Error(`${join(root, ADDON_FILE)} is not the SHA-256 addon of this version; rebuild it with \`npm run build:native\``);
+    throw new Error(`${file} is not the SHA-256 addon of this version; rebuild it with \`npm run build:native\``);
   }
   return candidate as NativeAddon;
 }

@@ -30,6 +30,7 @@ import { webUiPlugin, type WebUiOptions } from '../web/ui-routes.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 import { HttpMetrics } from '../metrics/http-metrics.js';
 import { noteStreamedBytes } from '../http/buffer-churn.js';
+import { bytesSentDirectly } from '../http/file-body.js';
 import { bodiesInProgress, streamedBodyBytes } from '../registry/body.js';
 
 /** What the application is built from; tests build their own. */
@@ -97,7 +98,10 @@ function chunkSize(chunk: unknown, encoding: unknown): number {
   return 0;
 }
 
-/** Counts the body bytes written to a response (streams included, whatever Content-Length said). */
+/**
+ * Counts the body bytes written to a response (streams included, whatever Content-Length said), and those a
+ * blob response sent with sendfile (src/http/file-body.ts), which never pass res.write.
+ */
 function countBodyBytes(res: ServerResponse): () => number {
   let bytes = 0;
   const write = res.write;
@@ -113,7 +117,7 @@ function countBodyBytes(res: ServerResponse): () => number {
     if (typeof args[0] !== 'function') bytes += chunkSize(args[0], args[1]);
     return Reflect.apply(end, this, args) as ServerResponse;
   } as ServerResponse['end'];
-  return () => bytes;
+  return () => bytes + (bytesSentDirectly(res) ?? 0);
 }
 
 function startTiming(request: FastifyRequest, reply: FastifyReply): void {
@@ -142,6 +146,7 @@ function logRequest(request: FastifyRequest, reply: FastifyReply, metrics?: Http
       durationS: durationMs / 1000,
       bytesIn: streamedBodyBytes(request.raw),
       bytesOut: request.method === 'GET' && route === BLOB_ROUTE ? (timing?.bytes() ?? 0) : 0,
+      bytesSentDirectly: bytesSentDirectly(reply.raw),
     });
   }
   const line: Record<string, unknown> = {

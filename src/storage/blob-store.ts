@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 /**
@@ -13,6 +14,16 @@ export interface ByteRange {
   end: number;
 }
 
+/**
+ * A committed blob as an open file of the local filesystem, for zero-copy sends (sendfile(2),
+ * src/http/file-body.ts). The caller owns the handle and closes it.
+ */
+export interface BlobFile {
+  handle: FileHandle;
+  /** The file's size when it was opened. */
+  size: number;
+}
+
 /** Reading committed, content-addressed blobs. */
 export interface BlobReader {
   /** Size of a committed blob, or undefined when this store does not hold it. */
@@ -21,6 +32,11 @@ export interface BlobReader {
   read(digest: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
   /** A URL the client may be redirected to for this blob, when the driver supports it; else undefined. */
   redirectUrl?(digest: string): Promise<string | undefined>;
+  /**
+   * Optional, for stores that keep blobs in local files: the blob opened for reading, or undefined when this
+   * store cannot hand out a file for it (then read() streams it). Rejects with BlobNotFoundError when absent.
+   */
+  openFile?(digest: string): Promise<BlobFile | undefined>;
 }
 
 /** Removing committed blobs (garbage collection, blob DELETE of the last link). */

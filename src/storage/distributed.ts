@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { PlacementIndex } from '../db/placements.js';
-import { BlobNotFoundError, UploadNotFoundError, type BlobStore, type ByteRange } from './blob-store.js';
+import { BlobNotFoundError, UploadNotFoundError, type BlobFile, type BlobStore, type ByteRange } from './blob-store.js';
 import { CircuitBreaker, DEFAULT_BREAKER_OPTIONS, type CircuitBreakerOptions } from './circuit-breaker.js';
 
 /**
@@ -140,6 +140,24 @@ export class DistributedBlobStore implements BlobStore {
         this.options.log.warn({ digest, from: first.location, to: current.location, offset }, 'storage: read continues from another location');
       }
     }
+  }
+
+  /**
+   * The blob's local file from the first location holding it, when that location's store has files
+   * (LocalStorage); undefined when the first holder keeps it elsewhere (S3, Swift: read() streams it then).
+   */
+  async openFile(digest: string): Promise<BlobFile | undefined> {
+    const found = await this.firstHolder<BlobFile | 'not-a-file'>(
+      digest,
+      async (store) => (store.openFile === undefined ? 'not-a-file' : ((await store.openFile(digest)) ?? 'not-a-file')),
+      (late) => {
+        if (late !== 'not-a-file') void late.handle.close().catch(() => undefined);
+      },
+    );
+    if (found === undefined) throw new BlobNotFoundError(digest);
+    if (found.value === 'not-a-file') return undefined;
+    this.options.observer?.served(found.location);
+    return found.value;
   }
 
   async redirectUrl(digest: string): Promise<string | undefined> {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { BlobStore, ByteRange } from './blob-store.js';
+import type { BlobFile, BlobStore, ByteRange } from './blob-store.js';
 
 /**
  * Storage faults: the storage itself refuses (read-only, permission denied, full), as opposed to a missing
@@ -137,6 +137,7 @@ export class StorageFaults {
 export class FaultClassifyingStore implements BlobStore {
   readonly kind: string;
   readonly redirectUrl?: (digest: string) => Promise<string | undefined>;
+  readonly openFile?: (digest: string) => Promise<BlobFile | undefined>;
   readonly close?: () => Promise<void>;
 
   constructor(
@@ -144,8 +145,9 @@ export class FaultClassifyingStore implements BlobStore {
     private readonly faults: StorageFaults,
   ) {
     this.kind = inner.kind;
-    const { redirectUrl, close } = inner;
+    const { redirectUrl, openFile, close } = inner;
     if (redirectUrl !== undefined) this.redirectUrl = (digest) => faults.run(() => redirectUrl.call(inner, digest));
+    if (openFile !== undefined) this.openFile = (digest) => faults.run(() => openFile.call(inner, digest));
     if (close !== undefined) this.close = () => close.call(inner);
   }
 

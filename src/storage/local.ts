@@ -8,6 +8,7 @@ import {
   BlobNotFoundError,
   UploadNotFoundError,
   UploadOffsetError,
+  type BlobFile,
   type BlobStore,
   type ByteRange,
 } from './blob-store.js';
@@ -149,6 +150,25 @@ class LocalFiles implements BlobStore {
     // Opening first and streaming from the handle means a concurrent delete cannot turn into a stream error.
     const stream = createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES });
     return signal ? addAbortSignal(signal, stream) : stream;
+  }
+
+  /** The blob's file, opened for reading: what a zero-copy send (sendfile) reads from. */
+  async openFile(digest: string): Promise<BlobFile> {
+    const file = this.blobPath(digest);
+    await this.ensureReady();
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw new BlobNotFoundError(digest);
+      throw error;
+    }
+    try {
+      return { handle, size: (await handle.stat()).size };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 
   /** Removes a committed blob; absent is fine. */

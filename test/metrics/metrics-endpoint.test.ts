@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { TAIL_BYTES } from '../../src/http/file-body.js';
 import { requestOnFreshConnection as once } from '../helpers/fresh-connection.js';
 import { parsePrometheusText, sampleValue, type MetricFamily } from '../helpers/prometheus-text.js';
 import { E2E_USER, startQuayside, type RegistryServer } from '../helpers/processes.js';
@@ -75,6 +76,10 @@ for (const workers of ['2', '1']) {
       assert.equal(sampleValue(families, 'quayside_http_request_duration_seconds_bucket', { method: 'GET', route: MANIFEST_ROUTE, le: '+Inf' }), 3);
       assert.equal(sampleValue(families, 'quayside_registry_blob_bytes_pushed_total'), layer.length + config.length);
       assert.equal(sampleValue(families, 'quayside_registry_blob_bytes_pulled_total'), 2 * layer.length);
+      // Plain HTTP from local storage: each worker sent the pulls it served with sendfile (the socket the
+      // primary handed over has its own descriptor there).
+      assert.equal(sampleValue(families, 'quayside_registry_blob_sendfile_responses_total'), 2);
+      assert.equal(sampleValue(families, 'quayside_registry_blob_sendfile_bytes_total'), 2 * (layer.length - TAIL_BYTES));
       assert.equal(sampleValue(families, 'quayside_registry_uploads_in_progress'), 0);
       assert.equal(sampleValue(families, 'quayside_login_failures_total', { reason: 'invalid' }), 1);
       assert.equal(sampleValue(families, 'quayside_logins_throttled_total'), 0);
