@@ -28,12 +28,13 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     json: { type: 'string' },
     drivers: { type: 'string', default: 'S3Storage,SwiftStorage' },
+    'token-cache-seconds': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (flags.help) {
   process.stdout.write(
-    'usage: node dist/bench/object-storage.js [--quick] [--json FILE] [--drivers S3Storage,SwiftStorage]\n  --quick: a 128 MiB blob and 16 MiB chunks instead of 1 GiB and 64 MiB\n  --drivers: the drivers to measure, comma-separated (default both)\n',
+    'usage: node dist/bench/object-storage.js [--quick] [--json FILE] [--drivers S3Storage,SwiftStorage]\n  --quick: a 128 MiB blob and 16 MiB chunks instead of 1 GiB and 64 MiB\n  --drivers: the drivers to measure, comma-separated (default both)\n  --token-cache-seconds N: the Swift proxy\'s authtoken token_cache_time (default 10, as in the tests)\n',
   );
   process.exit(0);
 }
@@ -42,6 +43,11 @@ const sizes = flags.quick ? { blob: 128 * MiB, chunk: 16 * MiB, streams: 8 } : {
 const DRIVERS = ['S3Storage', 'SwiftStorage'] as const;
 type Driver = (typeof DRIVERS)[number];
 const drivers = (flags.drivers ?? '').split(',').map((name) => name.trim());
+const tokenCacheSeconds = flags['token-cache-seconds'] === undefined ? undefined : Number(flags['token-cache-seconds']);
+if (tokenCacheSeconds !== undefined && (!Number.isSafeInteger(tokenCacheSeconds) || tokenCacheSeconds < 1)) {
+  process.stderr.write(`object-storage benchmark: --token-cache-seconds wants a whole number of seconds, not ${JSON.stringify(flags['token-cache-seconds'])}\n`);
+  process.exit(2);
+}
 for (const name of drivers) {
   if (!(DRIVERS as readonly string[]).includes(name)) {
     process.stderr.write(`object-storage benchmark: unknown driver ${JSON.stringify(name)} in --drivers (S3Storage, SwiftStorage)\n`);
@@ -348,7 +354,8 @@ async function main(): Promise<number> {
   console.log(`load average at start: ${load.toFixed(2)}${load > availableParallelism() / 2 ? ' (WARNING: the machine is busy; figures will be noisy)' : ''}`);
   const work = await mkdtemp(join(tmpdir(), 'quayside-bench-objects-'));
   console.log('starting Swift (tempauth, Keystone v3, s3api) ...');
-  const storage = await startObjectStorage();
+  if (tokenCacheSeconds !== undefined) console.log(`Swift proxy: authtoken token_cache_time = ${tokenCacheSeconds} s`);
+  const storage = await startObjectStorage(tokenCacheSeconds === undefined ? {} : { tokenCacheSeconds });
   const rows: Row[] = [];
   try {
     s3Endpoint = await startTempauthS3Proxy(storage.description);
