@@ -27,16 +27,33 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     json: { type: 'string' },
+    drivers: { type: 'string', default: 'S3Storage,SwiftStorage' },
+    'token-cache-seconds': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (flags.help) {
-  process.stdout.write('usage: node dist/bench/object-storage.js [--quick] [--json FILE]\n  --quick: a 128 MiB blob and 16 MiB chunks instead of 1 GiB and 64 MiB\n');
+  process.stdout.write(
+    'usage: node dist/bench/object-storage.js [--quick] [--json FILE] [--drivers S3Storage,SwiftStorage]\n  --quick: a 128 MiB blob and 16 MiB chunks instead of 1 GiB and 64 MiB\n  --drivers: the drivers to measure, comma-separated (default both)\n  --token-cache-seconds N: the Swift proxy\'s authtoken token_cache_time (default 10, as in the tests)\n',
+  );
   process.exit(0);
 }
 const sizes = flags.quick ? { blob: 128 * MiB, chunk: 16 * MiB, streams: 8 } : { blob: 1024 * MiB, chunk: 64 * MiB, streams: 8 };
 
-type Driver = 'S3Storage' | 'SwiftStorage';
+const DRIVERS = ['S3Storage', 'SwiftStorage'] as const;
+type Driver = (typeof DRIVERS)[number];
+const drivers = (flags.drivers ?? '').split(',').map((name) => name.trim());
+const tokenCacheSeconds = flags['token-cache-seconds'] === undefined ? undefined : Number(flags['token-cache-seconds']);
+if (tokenCacheSeconds !== undefined && (!Number.isSafeInteger(tokenCacheSeconds) || tokenCacheSeconds < 1)) {
+  process.stderr.write(`object-storage benchmark: --token-cache-seconds wants a whole number of seconds, not ${JSON.stringify(flags['token-cache-seconds'])}\n`);
+  process.exit(2);
+}
+for (const name of drivers) {
+  if (!(DRIVERS as readonly string[]).includes(name)) {
+    process.stderr.write(`object-storage benchmark: unknown driver ${JSON.stringify(name)} in --drivers (S3Storage, SwiftStorage)\n`);
+    process.exit(2);
+  }
+}
 
 /** The user who owns the `bench` namespace on quayside (distribution is anonymous). */
 const BENCH_USER = { username: 'bench', password: 'bench-password-0123456789' };
@@ -190,9 +207,14 @@ async function startSides(storage: ObjectStorageDescription, driver: Driver, wor
   // Two instances share the metadata as a fleet does: a database of their own on the local PostgreSQL.
   const database = await freshDatabase('postgres');
   databases.push(database);
-  await writeFile(config, [`DB_URI: ${database.uri}`, 'DISTRIBUTED_STORAGE_CONFIG:', `  objects: ${await quaysideLocation(storage, driver)}`, 'DISTRIBUTED_STORAGE_PREFERENCE: [objects]', ''].join('\n'));
+  const lines = [`DB_URI: ${database.uri}`, 'DISTRIBUTED_STORAGE_CONFIG:', `  objects: ${await quaysideLocation(storage, driver)}`, 'DISTRIBUTED_STORAGE_PREFERENCE: [objects]'];
+  await writeFile(config, [...lines, ''].join('\n'));
+  // The second instance streams blob GETs itself (FEATURE_PROXY_STORAGE), so that a pull goes through a
+  // quayside process too and its memory is measured; uploads behave the same on both.
+  const proxyingConfig = join(work, `quayside-${driver}-proxying.yaml`);
+  await writeFile(proxyingConfig, [...lines, 'FEATURE_PROXY_STORAGE: true', ''].join('\n'));
   const first = await startQuayside({ config, dataDir: await mkdtemp(join(work, 'q1-')), outputFile: join(work, `quayside-${driver}-1.log`), maxLines: 50, user: BENCH_USER });
-  const second = await startQuayside({ config, dataDir: await mkdtemp(join(work, 'q2-')), outputFile: join(work, `quayside-${driver}-2.log`), maxLines: 50, user: false });
+  const second = await startQuayside({ config: proxyingConfig, dataDir: await mkdtemp(join(work, 'q2-')), outputFile: join(work, `quayside-${driver}-2.log`), maxLines: 50, user: false });
   // A token names the instance it was issued for (its service), so each instance's client holds its own.
   const clientOf = async (server: RegistryServer) => {
     const token = await registryToken(server.url, ['repository:bench/big:pull,push', 'repository:bench/alternate:pull,push'], BENCH_USER);
@@ -233,34 +255,63 @@ async function benchDriver(storage: ObjectStorageDescription, driver: Driver, wo
       distribution: await cellOf(() => measure(sides.distribution, 'distribution')),
       quayside: await cellOf(() => measure(sides.quayside, 'quayside')),
     });
-    const memory = new Map<string, ReturnType<typeof sampleMemory>>();
-    for (const [name, side] of Object.entries(sides)) memory.set(name, sampleMemory(side.server.process.pid));
-    const mono = await both(async (side) => sizeMb / (await timed(() => side.client.pushMonolithic('bench/big', blob))));
-    rows.push({ label: `${driver}: push ${sizes.blob / MiB} MiB, monolithic`, unit: 'MB/s', better: 'higher', ...mono, target: { minRatio: 1.0 } });
-    const chunked = await both(async (side) => sizeMb / (await timed(() => side.client.pushChunked('bench/big', blob, sizes.chunk))));
-    rows.push({ label: `${driver}: push ${sizes.blob / MiB} MiB, ${sizes.chunk / MiB} MiB chunks`, unit: 'MB/s', better: 'higher', ...chunked, target: { minRatio: 1.0 } });
-    const peaks = Object.fromEntries([...memory].map(([name, sampler]) => [name, sampler.stop()]));
+    // Peak RSS of each registry's largest process, per phase: the sampler runs over one measurement of both sides.
+    const peaksOf = async <T>(work: () => Promise<T>): Promise<{ result: T; distribution: number; quayside: number }> => {
+      const samplers = [sampleMemory(sides.distribution.server.process.pid), sampleMemory(sides.quayside.server.process.pid), sampleMemory(sides.quayside.second!.server.process.pid)];
+      const result = await work();
+      const [distribution, first, second] = samplers.map((sampler) => sampler.stop().peakRssMb) as [number, number, number];
+      return { result, distribution, quayside: Math.max(first, second) };
+    };
+    const memoryRow = (what: string, peaks: { distribution: number; quayside: number }): Row => ({
+      label: `${driver}: peak RSS, ${what}`,
+      unit: 'MB',
+      better: 'lower',
+      distribution: { value: peaks.distribution },
+      quayside: { value: peaks.quayside },
+      target: { maxQuayside: 150 },
+    });
+    const mono = await peaksOf(() => both(async (side) => sizeMb / (await timed(() => side.client.pushMonolithic('bench/big', blob)))));
+    rows.push({ label: `${driver}: push ${sizes.blob / MiB} MiB, monolithic`, unit: 'MB/s', better: 'higher', ...mono.result, target: { minRatio: 1.0 } });
+    const chunked = await peaksOf(() => both(async (side) => sizeMb / (await timed(() => side.client.pushChunked('bench/big', blob, sizes.chunk)))));
+    rows.push({ label: `${driver}: push ${sizes.blob / MiB} MiB, ${sizes.chunk / MiB} MiB chunks`, unit: 'MB/s', better: 'higher', ...chunked.result, target: { minRatio: 1.0 } });
 
-    const pullOne = await both(async (side) => {
+    const pullOne = await peaksOf(() => both(async (side) => {
       const hash = createHash('sha256');
       const received = await pullFollowing(side.client, storageAgent, 'bench/big', blob.digest(), hash);
       if (received !== blob.size || `sha256:${hash.digest('hex')}` !== blob.digest()) throw new Error('pulled bytes differ from the pushed blob');
       return sizeMb / (await timed(() => pullFollowing(side.client, storageAgent, 'bench/big', blob.digest())));
-    });
-    rows.push({ label: `${driver}: pull, 1 stream`, unit: 'MB/s', better: 'higher', ...pullOne, target: { minRatio: 1.0 } });
+    }));
+    rows.push({ label: `${driver}: pull, 1 stream`, unit: 'MB/s', better: 'higher', ...pullOne.result, target: { minRatio: 1.0 } });
     const pullMany = await both(async (side) => {
       const seconds = await timed(() => Promise.all(Array.from({ length: sizes.streams }, () => pullFollowing(side.client, storageAgent, 'bench/big', blob.digest()))));
       return (sizeMb * sizes.streams) / seconds;
     });
     rows.push({ label: `${driver}: pull, ${sizes.streams} streams (aggregate)`, unit: 'MB/s', better: 'higher', ...pullMany, target: { minRatio: 1.0 } });
+    // The same pull through the second instance, which streams the bytes itself (FEATURE_PROXY_STORAGE).
+    const proxied = await peaksOf(() =>
+      cellOf(async () => {
+        const client = sides.quayside.second!.client;
+        const hash = createHash('sha256');
+        const seconds = await timed(async () => {
+          const received = await pullFollowing(client, storageAgent, 'bench/big', blob.digest(), hash);
+          if (received !== blob.size) throw new Error(`proxied pull gave ${received} bytes`);
+        });
+        if (`sha256:${hash.digest('hex')}` !== blob.digest()) throw new Error('proxied pull: bytes differ from the pushed blob');
+        return sizeMb / seconds;
+      }),
+    );
     rows.push({
-      label: `${driver}: peak RSS during the pushes`,
-      unit: 'MB',
-      better: 'lower',
-      distribution: { value: peaks.distribution!.peakRssMb },
-      quayside: { value: peaks.quayside!.peakRssMb },
-      target: { maxQuayside: 150 },
+      label: `${driver}: pull, 1 stream, quayside proxying (FEATURE_PROXY_STORAGE)`,
+      unit: 'MB/s',
+      better: 'higher',
+      distribution: pullOne.result.distribution,
+      quayside: proxied.result,
+      note: 'distribution as in the pull row above',
     });
+    rows.push(memoryRow('monolithic push', mono));
+    rows.push(memoryRow(`${sizes.chunk / MiB} MiB-chunk push`, chunked));
+    rows.push(memoryRow('pull through the redirect', pullOne));
+    rows.push(memoryRow('pull proxied by quayside', { distribution: pullOne.distribution, quayside: proxied.quayside }));
 
     // Chunked across two instances vs the same push on one: the ratio is quayside against itself.
     // Interleaved rounds, the median of each: one push of each kind depends on what the storage is doing at that
@@ -303,11 +354,12 @@ async function main(): Promise<number> {
   console.log(`load average at start: ${load.toFixed(2)}${load > availableParallelism() / 2 ? ' (WARNING: the machine is busy; figures will be noisy)' : ''}`);
   const work = await mkdtemp(join(tmpdir(), 'quayside-bench-objects-'));
   console.log('starting Swift (tempauth, Keystone v3, s3api) ...');
-  const storage = await startObjectStorage();
+  if (tokenCacheSeconds !== undefined) console.log(`Swift proxy: authtoken token_cache_time = ${tokenCacheSeconds} s`);
+  const storage = await startObjectStorage(tokenCacheSeconds === undefined ? {} : { tokenCacheSeconds });
   const rows: Row[] = [];
   try {
     s3Endpoint = await startTempauthS3Proxy(storage.description);
-    for (const driver of ['S3Storage', 'SwiftStorage'] as const) {
+    for (const driver of DRIVERS.filter((name) => drivers.includes(name))) {
       console.log(`${driver} ...`);
       rows.push(...(await benchDriver(storage.description, driver, work)));
     }

@@ -16,6 +16,7 @@ import {
   s3StorageOptions,
   s3StorageParams,
 } from '../../src/storage/s3/params.js';
+import { PartBuffers } from '../../src/storage/s3/part-buffers.js';
 import { writeParts } from '../../src/storage/s3/part-writer.js';
 import { GiB, MAX_PARTS, MiB, MIN_PART_BYTES, planCopy, planCopyParts, planTruncate } from '../../src/storage/s3/parts.js';
 import { parseStateMetadata, stateMetadata } from '../../src/storage/s3/upload-state.js';
@@ -263,7 +264,7 @@ describe('S3 multipart planning', () => {
 describe('S3 part writer', () => {
   const partBytes = MIN_PART_BYTES + 1024;
 
-  async function write(prefix: Buffer, body: Buffer, firstPartNumber = 1, piece = 300_000) {
+  async function write(prefix: Buffer, body: Buffer, firstPartNumber = 1, piece = 300_000, buffers?: PartBuffers) {
     const uploaded = new Map<number, Buffer>();
     let concurrent = 0;
     let maxConcurrent = 0;
@@ -272,6 +273,7 @@ describe('S3 part writer', () => {
       prefix,
       partBytes,
       firstPartNumber,
+      ...(buffers === undefined ? {} : { buffers }),
       upload: async (partNumber, bytes) => {
         concurrent += 1;
         maxConcurrent = Math.max(maxConcurrent, concurrent);
@@ -306,6 +308,55 @@ describe('S3 part writer', () => {
     assert.deepEqual(empty.written.partSizes, []);
     assert.deepEqual(empty.written.tail, pattern(10, 4));
     assert.equal(empty.written.bodyBytes, 0);
+  });
+
+  test('appends of one store reuse its part buffers: two parts at most are held, later appends allocate none', async () => {
+    const buffers = new PartBuffers(partBytes);
+    const first = await write(Buffer.alloc(0), pattern(5 * partBytes + 10, 7), 1, 65_536, buffers);
+    assert.deepEqual(first.written.partSizes, Array.from({ length: 5 }, () => partBytes));
+    assert.deepEqual(buffers.stats(), { outstanding: 0, mostOutstanding: 2, allocations: 2, free: 2 });
+    // A 64 MiB-chunk push is a series of such appends: each one takes the kept buffers instead of new ones.
+    for (let i = 0; i < 3; i += 1) {
+      const body = pattern(4 * partBytes, 8 + i);
+      const next = await write(Buffer.alloc(0), body, 1, 65_536, buffers);
+      assert.deepEqual(Buffer.concat([...next.uploaded.values()]), body);
+    }
+    assert.deepEqual(buffers.stats(), { outstanding: 0, mostOutstanding: 2, allocations: 2, free: 2 });
+    // A small append takes a kept buffer too (nothing to grow), and gives it back.
+    const small = await write(pattern(100, 11), pattern(5000, 12), 1, 1000, buffers);
+    assert.equal(small.written.tail.length, 5100);
+    assert.deepEqual(buffers.stats(), { outstanding: 0, mostOutstanding: 2, allocations: 2, free: 2 });
+  });
+
+  test('concurrent appends take their own buffers; no more than two are kept once they are done', async () => {
+    const buffers = new PartBuffers(partBytes);
+    await Promise.all([1, 2, 3].map((n) => write(Buffer.alloc(0), pattern(3 * partBytes, n), 1, 65_536, buffers)));
+    const stats = buffers.stats();
+    assert.equal(stats.outstanding, 0);
+    assert.ok(stats.mostOutstanding <= 6, `at most two per append (${stats.mostOutstanding})`);
+    assert.equal(stats.free, 2);
+  });
+
+  test('a failed append does not give its buffers back (the failed request may still hold them)', async () => {
+    const buffers = new PartBuffers(partBytes);
+    await assert.rejects(
+      writeParts({
+        body: Readable.from([pattern(3 * partBytes, 5)]),
+        prefix: Buffer.alloc(0),
+        partBytes,
+        firstPartNumber: 1,
+        buffers,
+        upload: async () => {
+          throw new Error('part refused');
+        },
+      }),
+      /part refused/,
+    );
+    assert.equal(buffers.stats().free, 0);
+    await assert.rejects(
+      writeParts({ body: Readable.from([Buffer.from('x')]), prefix: Buffer.alloc(0), partBytes: MIN_PART_BYTES, firstPartNumber: 1, buffers, upload: async () => undefined }),
+      /part buffers of/,
+    );
   });
 
   test('a failing part upload fails the append; an aborted signal stops it', async () => {

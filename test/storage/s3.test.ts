@@ -273,6 +273,23 @@ describe('S3 driver on a real S3 API', { timeout: 180_000 }, () => {
       }
     }));
 
+  test('a chunked push allocates two part buffers in all: each append takes those the one before gave back', () =>
+    withPrefix(async (prefix) => {
+      const store = storeWith(`/${prefix}`, { partBytes: 5 * MiB });
+      try {
+        // Chunks of three parts and a bit: the bit is staged as the tail and begins the next append's first part.
+        const data = pattern(4 * (15 * MiB + 1000), 64);
+        const step = 15 * MiB + 1000;
+        const chunks = Array.from({ length: 4 }, (_, i) => data.subarray(i * step, (i + 1) * step));
+        const id = await uploadChunks(store, chunks);
+        assert.deepEqual(store.partBuffers.stats(), { outstanding: 0, mostOutstanding: 2, allocations: 2, free: 2 });
+        await store.commitUpload(id, sha256(data));
+        assert.deepEqual(await collect(await store.read(sha256(data))), data);
+      } finally {
+        await store.close?.();
+      }
+    }));
+
   test('chunks alternating between two instances make one blob (the state lives in the bucket)', () =>
     withPrefix(async (prefix) => {
       const [a, b] = [s3Store(`/${prefix}`), s3Store(`/${prefix}`)];

@@ -3,7 +3,9 @@
 // nested SLO manifests past max_manifest_segments, aborts that leave nothing, an outage of the proxy.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { before, describe, test } from 'node:test';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { StorageFaultError } from '../../src/storage/faults.js';
@@ -256,6 +258,48 @@ describe('SwiftStorage specifics', () => {
     } finally {
       await store.close?.();
       await dropContainer(storageUrl, token, container);
+    }
+  });
+
+  test('an upload\'s size is read with its marker HEAD and its listing one after the other, never both at once', SLOW, async () => {
+    // A plain forwarding proxy in front of the real storage URL (object_storage_url) sees every request of the
+    // store. Two requests at once with a token the Swift proxy has not validated lately would be two Keystone
+    // validations, answered one after the other by Keystone.
+    const target = new URL(servers.keystone.storageUrl);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const seen: string[] = [];
+    const forwarder: Server = createServer((incoming, outgoing) => {
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      seen.push(`${incoming.method} ${incoming.url?.includes('format=json') ? 'listing' : 'object'}`);
+      const upstream = httpRequest({ host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (answer) => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+        pipeline(answer, outgoing).catch(() => undefined).finally(() => {
+          inFlight -= 1;
+        });
+      });
+      upstream.on('error', () => outgoing.destroy());
+      pipeline(incoming, upstream).catch(() => undefined);
+    });
+    await new Promise<void>((resolve) => forwarder.listen(0, '127.0.0.1', resolve));
+    const address = forwarder.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const container = randomName('sequence');
+    const storageUrl = `http://127.0.0.1:${port}${target.pathname}`;
+    const store = createSwiftStore(v3Params(container, { os_options: { ...v3Params(container).os_options, object_storage_url: storageUrl } }), context());
+    try {
+      const id = await appendAll(store, pattern(3 * KiB, 21));
+      seen.length = 0;
+      mostInFlight = 0;
+      assert.equal(await store.uploadSize(id), 3 * KiB);
+      assert.deepEqual(seen, ['HEAD object', 'GET listing']);
+      assert.equal(mostInFlight, 1, 'one request at a time');
+      await store.abortUpload(id);
+    } finally {
+      await store.close?.();
+      await new Promise<void>((resolve) => forwarder.close(() => resolve()));
+      await dropContainer(servers.keystone.storageUrl, await v3Token(), container);
     }
   });
 

@@ -1,4 +1,5 @@
 import { addAbortSignal, type Readable } from 'node:stream';
+import { PartBuffers } from './part-buffers.js';
 import { MAX_PARTS, MIN_PART_BYTES } from './parts.js';
 
 const MIN_GROWTH_BYTES = 256 * 1024;
@@ -25,7 +26,8 @@ function toBytes(chunk: unknown): Uint8Array {
  * Cuts `prefix` followed by `body` into parts of `partBytes` and uploads each as it fills, one part in
  * flight while the next fills (two buffers: memory stays at 2 x partBytes whatever the body's size). At
  * the end, a remainder of at least 5 MiB becomes one more (shorter) part; a smaller one is returned as the
- * tail for the caller to stage, since S3 refuses parts under 5 MiB except the last.
+ * tail for the caller to stage, since S3 refuses parts under 5 MiB except the last. Part buffers come from
+ * `buffers` (the store's, shared by its appends) and go back to it when the append succeeded.
  */
 export async function writeParts(options: {
   body: Readable;
@@ -34,8 +36,11 @@ export async function writeParts(options: {
   firstPartNumber: number;
   upload: PartUploader;
   signal?: AbortSignal;
+  buffers?: PartBuffers;
 }): Promise<WrittenParts> {
   const { partBytes, upload, signal } = options;
+  const buffers = options.buffers ?? new PartBuffers(partBytes);
+  if (buffers.partBytes !== partBytes) throw new RangeError(`part buffers of ${buffers.partBytes} bytes for parts of ${partBytes}`);
   signal?.throwIfAborted();
   const body = signal === undefined ? options.body : addAbortSignal(signal, options.body);
   const partSizes: number[] = [];
@@ -66,9 +71,11 @@ export async function writeParts(options: {
 
   const reserve = (needed: number): void => {
     if (needed <= buffer.length) return;
-    // Once a part went out the body is big: the next buffer is a whole part at once.
+    // A kept part buffer costs nothing; once a part went out the body is big and the next buffer is a whole
+    // part at once; otherwise the first buffer grows with what arrives, so that many small appends at once
+    // do not take a part each.
     const size = partSizes.length > 0 ? partBytes : Math.min(partBytes, Math.max(needed, 2 * buffer.length, MIN_GROWTH_BYTES));
-    const grown = Buffer.allocUnsafe(size);
+    const grown = (size === partBytes ? buffers.take() : undefined) ?? buffers.takeFree() ?? Buffer.allocUnsafe(size);
     buffer.copy(grown, 0, 0, fill);
     buffer = grown;
   };
@@ -97,9 +104,13 @@ export async function writeParts(options: {
     if (fill >= MIN_PART_BYTES) await send(fill);
     if (inFlight !== undefined) await inFlight;
   } catch (error) {
-    // Let the part in flight settle so that nothing runs on after the append failed.
+    // Let the part in flight settle so that nothing runs on after the append failed. Its buffers are not
+    // given back: a failed request may not have let go of the bytes it was sending.
     if (inFlight !== undefined) await inFlight.catch(() => undefined);
     throw error;
   }
-  return { partSizes, tail: Buffer.from(buffer.subarray(0, fill)), bodyBytes };
+  const tail = Buffer.from(buffer.subarray(0, fill));
+  buffers.give(buffer);
+  if (spare !== undefined) buffers.give(spare);
+  return { partSizes, tail, bodyBytes };
 }

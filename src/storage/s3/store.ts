@@ -22,6 +22,7 @@ import { createS3Client } from './client.js';
 import { isAccessDenied, isInvalidRange, isNotFound, S3Faults } from './errors.js';
 import { checkUploadId, KeyLayout } from './keys.js';
 import type { S3StoreOptions } from './options.js';
+import { PartBuffers } from './part-buffers.js';
 import { writeParts } from './part-writer.js';
 import { planCopy, planTruncate } from './parts.js';
 import { sameS3Service } from './same-service.js';
@@ -57,6 +58,8 @@ export class S3BlobStore implements BlobStore {
   private readonly faults: S3Faults;
   /** Uploads with an append in flight in this process: a truncation cannot know their size yet. */
   private readonly appending = new Set<string>();
+  /** Part buffers reused by this store's appends (part-buffers.ts says why). */
+  readonly partBuffers: PartBuffers;
 
   constructor(
     private readonly options: S3StoreOptions,
@@ -65,6 +68,7 @@ export class S3BlobStore implements BlobStore {
     this.kind = options.kind;
     this.bucket = new Bucket(createS3Client(options, context.extraCa), options.bucket, options.longRequestTimeoutMs);
     this.keys = new KeyLayout(options.storagePath);
+    this.partBuffers = new PartBuffers(options.partBytes);
     const where = options.endpoint ?? `AWS ${options.region}`;
     this.faults = new S3Faults(`${options.kind} bucket ${options.bucket} at ${where} (location ${context.location})`, context.now);
   }
@@ -181,6 +185,7 @@ export class S3BlobStore implements BlobStore {
           partBytes: this.options.partBytes,
           firstPartNumber: state.parts + 1,
           signal,
+          buffers: this.partBuffers,
           upload: async (partNumber, bytes, partSignal) => {
             if (multipartId === '') multipartId = await this.findOrCreateMultipart(uploadId);
             await this.bucket.client.send(
@@ -320,7 +325,9 @@ export class S3BlobStore implements BlobStore {
     const key = this.keys.uploadState(uploadId);
     try {
       const response = await this.bucket.client.send(new GetObjectCommand({ Bucket: this.bucket.name, Key: key }), signal === undefined ? {} : { abortSignal: signal });
-      const tail = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array(0));
+      const bytes = (await response.Body?.transformToByteArray()) ?? new Uint8Array(0);
+      // A view, not a copy: the tail may be up to 5 MiB.
+      const tail = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return { ...parseStateMetadata(response.Metadata, key), tail };
     } catch (error) {
       if (isNotFound(error)) throw new UploadNotFoundError(uploadId);

@@ -306,16 +306,21 @@ export class SwiftBlobStore implements BlobStore {
 
   // --- helpers -------------------------------------------------------------------------------------------
 
-  /** The upload's segments in order; UploadNotFoundError without its marker. */
+  /**
+   * The upload's segments in order; UploadNotFoundError without its marker. The marker's HEAD and the listing
+   * go one after the other, not at once: with Keystone, the proxy validates a token it has not seen within its
+   * token cache time (keystonemiddleware's token_cache_time) by asking Keystone, and two requests at once with
+   * such a token are two validations, which Keystone serializes. An instance that took no chunk of the upload
+   * for a while meets exactly that on its first chunk; one after the other, the second request finds the token
+   * validated.
+   */
   private async segmentsOf(uploadId: string): Promise<SegmentEntry[]> {
     const marker = this.markerName(uploadId);
-    const [head, listed] = await Promise.all([
-      this.client.call({ method: 'HEAD', object: marker, idempotent: true }),
-      this.list(this.segmentPrefix(uploadId)),
-    ]);
+    const head = await this.client.call({ method: 'HEAD', object: marker, idempotent: true });
     await drain(head.body);
     if (head.status === 404) throw new UploadNotFoundError(uploadId);
     this.expect(head, [200], 'HEAD upload marker');
+    const listed = await this.list(this.segmentPrefix(uploadId));
     const segments: SegmentEntry[] = [];
     for (const object of listed) {
       const match = SEGMENT_NAME_RE.exec(object.name);

@@ -90,6 +90,11 @@ export function renderBackendConf(kind: 'account' | 'container' | 'object', port
 
 export interface ProxyConfig {
   port: number;
+  /**
+   * authtoken's token_cache_time: how long the proxy trusts a Keystone token it validated (10 s by default
+   * here, so that a revoked token is refused within seconds; keystonemiddleware's own default is 300 s).
+   */
+  tokenCacheSeconds?: number;
   ports: SwiftPorts;
   layout: SwiftLayout;
   /** The Keystone service user the proxy uses to validate tokens and S3 signatures. */
@@ -165,7 +170,7 @@ export function renderProxyConf(config: ProxyConfig): string {
     // Every X-Auth-Token (tempauth's too) goes to Keystone unless cached; ~0.5 s a call on a loaded machine.
     // A short cache keeps that off most requests while a revoked token is refused within seconds.
     `memcached_servers = ${memcache}`,
-    'token_cache_time = 10',
+    `token_cache_time = ${config.tokenCacheSeconds ?? 10}`,
     'include_service_catalog = false',
     '[filter:s3api]',
     'use = egg:swift#s3api',

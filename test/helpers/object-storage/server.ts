@@ -84,8 +84,11 @@ export async function v1Auth(authUrl: string, user: string, key: string): Promis
   return { storageUrl, token };
 }
 
-/** Starts every daemon on fresh loopback ports under a new temporary directory; ~40-100 s on a cold machine. */
-export async function startObjectStorage(): Promise<RunningObjectStorage> {
+/**
+ * Starts every daemon on fresh loopback ports under a new temporary directory; ~40-100 s on a cold machine.
+ * `tokenCacheSeconds` sets the proxy's authtoken token_cache_time (config.ts; the benchmark varies it).
+ */
+export async function startObjectStorage(options: { tokenCacheSeconds?: number } = {}): Promise<RunningObjectStorage> {
   const memcachedBin = requireCommand('memcached', 'apt-get install memcached');
   const root = await mkdtemp(join(tmpdir(), 'quayside-object-storage-'));
   const daemons: Daemon[] = [];
@@ -121,7 +124,14 @@ export async function startObjectStorage(): Promise<RunningObjectStorage> {
       daemons.push(...backends);
     });
     const [keystone] = await Promise.all([keystoneStarted, backendsStarted, waitReady(memcached, 'accept connections', () => tcpAccepts(ports.memcached))]);
-    const proxyConfig: ProxyConfig = { port: proxyPort, ports, layout: swiftLayout(root), serviceUser: SERVICE_USER, tempauth: TEMPAUTH };
+    const proxyConfig: ProxyConfig = {
+      port: proxyPort,
+      ports,
+      layout: swiftLayout(root),
+      serviceUser: SERVICE_USER,
+      tempauth: TEMPAUTH,
+      ...(options.tokenCacheSeconds === undefined ? {} : { tokenCacheSeconds: options.tokenCacheSeconds }),
+    };
     const [proxy, v1Proxy] = await Promise.all([
       startSwiftProxy(root, proxyConfig),
       startSwiftProxy(root, { ...proxyConfig, port: v1ProxyPort, auth: 'tempauth-only' }),
