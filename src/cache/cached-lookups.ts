@@ -18,6 +18,11 @@ export interface CachingDeps {
   listening: () => boolean;
   /** Tells the other instances (and this one) that `group` changed. */
   invalidate: (group: string) => void;
+  /**
+   * Tells the other worker processes of this instance that `groups` changed; resolves once they have dropped
+   * them (bounded). Absent with one process: a write then waits for nothing.
+   */
+  reachSiblings?: (groups: readonly string[]) => Promise<void>;
   ttls?: CacheTtls;
   metrics?: MetricsRegistry;
   /** The clock tag expiries are compared with (the metadata's; tests inject one). */
@@ -43,7 +48,10 @@ export interface LookupOptions<T> {
 export interface CachedLookups {
   /** `load`'s answer for `key`, from memory when kept there; `what` labels the hit and miss counters. */
   cached<T>(what: string, key: string, group: string, load: () => Promise<T>, options?: LookupOptions<T>): Promise<T>;
-  /** Runs `write`, then invalidates `groups` here and on every instance, whether or not the write threw. */
+  /**
+   * Runs `write`, then invalidates `groups` here and on every instance, whether or not the write threw; settles
+   * once the other workers of this instance have dropped them too.
+   */
   writing<T>(groups: readonly string[], write: () => Promise<T>): Promise<T>;
 }
 
@@ -95,12 +103,16 @@ export function cachedLookups(deps: CachingDeps): CachedLookups {
     return value;
   };
   // The write first, then the invalidation: a reader that loads between the two stores a value the
-  // invalidation then drops (its ticket is stale), so no instance keeps the old answer.
+  // invalidation then drops (its ticket is stale), so no instance keeps the old answer. The sibling workers are
+  // waited for (other instances are not: their bound is docs/redis.md's): until they have dropped the groups,
+  // the client that made the write must not get its answer, since its next request may reach any of them.
+  const reachSiblings = deps.reachSiblings;
   const writing: CachedLookups['writing'] = async <T>(groups: readonly string[], write: () => Promise<T>): Promise<T> => {
     try {
       return await write();
     } finally {
       for (const group of groups) deps.invalidate(group);
+      if (reachSiblings !== undefined) await reachSiblings(groups);
     }
   };
 

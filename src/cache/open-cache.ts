@@ -34,7 +34,7 @@ export interface OpenCacheDeps {
   keyPrefix?: string;
   ttls?: CacheTtls;
   /** The other worker processes of this instance (src/cluster/sibling-invalidation.ts), when there are some. */
-  siblings?: { publish(group: string): void; subscribe(onInvalidate: (group: string) => void): () => void };
+  siblings?: { publish(groups: readonly string[]): Promise<void>; subscribe(onInvalidate: (group: string) => void): () => void };
 }
 
 /**
@@ -53,7 +53,9 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
   const cache = new LocalCache({ maxEntries: MAX_ENTRIES });
   // Sibling workers hear every write at once, whether or not Redis carries it to other instances too.
   const stopHearingSiblings = deps.siblings?.subscribe((group) => cache.invalidate(group));
-  const toSiblings = (group: string) => deps.siblings?.publish(group);
+  const siblings = deps.siblings;
+  // Awaited by every write before it is answered (cached-lookups.ts, `writing`); nothing to wait for without siblings.
+  const reachSiblings = siblings === undefined ? undefined : (groups: readonly string[]) => siblings.publish(groups);
   // One set of lookups (and of hit/miss counters) for the metadata and the accounts.
   const decorate = (caching: CachingDeps) => {
     const lookups = cachedLookups(caching);
@@ -63,10 +65,8 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
     const decorated = decorate({
       cache,
       listening: () => false,
-      invalidate: (group) => {
-        cache.invalidate(group);
-        toSiblings(group);
-      },
+      invalidate: (group) => cache.invalidate(group),
+      reachSiblings,
       ttls: deps.ttls,
       metrics: deps.metrics,
     });
@@ -89,9 +89,9 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
     listening: () => bus.listening() && redis.isUp(),
     invalidate: (group) => {
       cache.invalidate(group);
-      toSiblings(group);
       bus.publish(group);
     },
+    reachSiblings,
     ttls: deps.ttls,
     metrics: deps.metrics,
   });

@@ -24,6 +24,7 @@ import { DispatchedListener, receiveConnections } from '../cluster/dispatched-li
 import { siblingInvalidation } from '../cluster/sibling-invalidation.js';
 import { WORKER_PORTS_ENV, type ListenerKind, type ReadyMessage } from '../cluster/messages.js';
 import { resolveWorkerCount, WorkerCountError } from '../cluster/worker-count.js';
+import { RELAY_DELAY_ENV, relayDelayFrom, RelayDelayError } from '../cluster/relay-delay.js';
 import { WorkerPool, WorkerStartError } from '../cluster/worker-pool.js';
 import { CliError } from './cli-error.js';
 import { EarlyListener } from './early-listener.js';
@@ -111,10 +112,12 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   // are migrations applied and a signing key published.
   const checked = await resolveConfig(location, dataDir);
   let workers: number;
+  let relayDelayMs: number;
   try {
     workers = resolveWorkerCount(values.workers, process.env.QUAYSIDE_WORKERS, checked.config.WORKER_COUNT_REGISTRY);
+    relayDelayMs = relayDelayFrom(process.env[RELAY_DELAY_ENV]);
   } catch (error) {
-    if (error instanceof WorkerCountError) throw new CliError(`serve: ${error.message}`, 2);
+    if (error instanceof WorkerCountError || error instanceof RelayDelayError) throw new CliError(`serve: ${error.message}`, 2);
     throw error;
   }
   const plan = planListeners(checked, ports);
@@ -140,7 +143,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
         // The workers open their own stores; this process deals out connections and keeps its stores only for
         // the instance heartbeat's health checks (the same probes as the workers' /health endpoints).
         try {
-          await superviseWorkers(checked, { ...running, workers });
+          await superviseWorkers(checked, { ...running, workers, relayDelayMs });
         } finally {
           await Promise.allSettled(locations.map((l) => l.store.close?.()));
         }
@@ -297,12 +300,15 @@ function primaryHealth(config: Config, { locations, database, logger }: Pick<Run
   return { reporter, close: async () => redis?.close() };
 }
 
-async function superviseWorkers(checked: CheckedConfig, { listeners, plan, address, say, logger, metricsListener, workers, identity, locations, database }: Running & { workers: number }): Promise<void> {
+async function superviseWorkers(
+  checked: CheckedConfig,
+  { listeners, plan, address, say, logger, metricsListener, workers, relayDelayMs, identity, locations, database }: Running & { workers: number; relayDelayMs: number },
+): Promise<void> {
   const ports: Partial<Record<ListenerKind, number>> = {};
   const bound = listeners as BoundListeners;
   for (const kind of ['http', 'https', 'proxy'] as const) if (bound[kind]) ports[kind] = bound[kind].port;
   const env: Record<string, string> = { [WORKER_PORTS_ENV]: JSON.stringify(ports), ...(identity && { [INSTANCE_ID_ENV]: identity.id }), ...workerThreadpool() };
-  const pool = new WorkerPool({ count: workers, env, say, stopTimeoutMs: DRAIN_TIMEOUT_MS + 5_000 });
+  const pool = new WorkerPool({ count: workers, env, say, stopTimeoutMs: DRAIN_TIMEOUT_MS + 5_000, relayDelayMs });
   for (const kind of ['http', 'https', 'proxy'] as const) bound[kind]?.dispatch((socket) => pool.dispatch(kind, socket));
   const aggregator = new AggregatorRegistry();
   const metrics = metricsListener === undefined ? undefined : await serveMetrics(metricsListener, async () => aggregator.clusterMetrics(), aggregator.contentType, logger);
@@ -350,7 +356,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     AggregatorRegistry.setRegistries([metrics]);
   }
   // The metadata cache, with Redis when configured (docs/redis.md); never waits for Redis.
-  const cache = openCache(config, createMetadata(database), { logger, metrics, siblings: role === 'worker' ? siblingInvalidation() : undefined });
+  const cache = openCache(config, createMetadata(database), { logger, metrics, siblings: role === 'worker' ? siblingInvalidation({ logger, metrics }) : undefined });
   const metadata = cache.metadata;
   const databaseAccounts = createAccountMetadata(database);
   const accounts = cache.accounts({ ...databaseAccounts, throttle: cache.throttle(databaseAccounts.throttle) });

@@ -35,12 +35,31 @@ export function isReadyMessage(message: unknown): message is ReadyMessage {
 /** The environment variable that carries the bound ports to the workers, as JSON ({http: 5000, ...}). */
 export const WORKER_PORTS_ENV = 'QUAYSIDE_WORKER_PORTS';
 
-/** worker -> primary -> every other worker: a cache group a write changed (src/cache/, without or besides Redis). */
+/**
+ * worker -> primary: the cache groups a write changed (src/cache/, without or besides Redis), `id` numbered by
+ * the sending worker; primary -> every other worker: the same groups, `id` numbered by the primary.
+ */
 export interface InvalidateMessage {
   type: 'quayside:invalidate';
-  group: string;
+  groups: string[];
+  id: number;
+}
+
+/**
+ * worker -> primary: the worker dropped the groups of invalidation `id` (the primary's number); primary ->
+ * worker: every other worker did so for its invalidation `id` (the worker's number), or died.
+ */
+export interface InvalidatedMessage {
+  type: 'quayside:invalidated';
+  id: number;
 }
 
 export function isInvalidateMessage(message: unknown): message is InvalidateMessage {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'quayside:invalidate' && typeof (message as { group?: unknown }).group === 'string';
+  if (typeof message !== 'object' || message === null) return false;
+  const { type, groups, id } = message as { type?: unknown; groups?: unknown; id?: unknown };
+  return type === 'quayside:invalidate' && typeof id === 'number' && Array.isArray(groups) && groups.every((group) => typeof group === 'string');
+}
+
+export function isInvalidatedMessage(message: unknown): message is InvalidatedMessage {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'quayside:invalidated' && typeof (message as { id?: unknown }).id === 'number';
 }

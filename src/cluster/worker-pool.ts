@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type net from 'node:net';
-import { isAcceptedMessage, isInvalidateMessage, isReadyMessage, type ConnectionMessage, type ListenerKind } from './messages.js';
+import { isAcceptedMessage, isInvalidatedMessage, isInvalidateMessage, isReadyMessage, type ConnectionMessage, type InvalidatedMessage, type InvalidateMessage, type ListenerKind } from './messages.js';
+import { SIBLING_ACK_TIMEOUT_MS } from './sibling-invalidation.js';
 
 export interface WorkerPoolOptions {
   /** Worker processes to keep running. */
@@ -13,6 +14,13 @@ export interface WorkerPoolOptions {
   stopTimeoutMs: number;
   /** The clock and timer of restart backoff, injectable for tests. */
   now?: () => number;
+  /** A relayed invalidation no longer waits for a worker that has not applied it after this; default SIBLING_ACK_TIMEOUT_MS. */
+  invalidationTimeoutMs?: number;
+  /**
+   * Test only (QUAYSIDE_TEST_RELAY_DELAY_MS, src/cluster/relay-delay.ts): holds each invalidation this long before
+   * relaying it, as a primary starved of CPU would, so that a test can show the write waits for its siblings.
+   */
+  relayDelayMs?: number;
 }
 
 /** A worker that lived at least this long before dying restarts at once; sooner, it backs off. */
@@ -27,6 +35,16 @@ interface Slot {
   worker: Worker;
   startedAt: number;
   ready: boolean;
+  /** It let a relayed invalidation time out and has applied none since (said once, not on every write). */
+  lagging: boolean;
+}
+
+/** An invalidation one worker sent, relayed to the others: answered to `origin` once none is left `waiting`. */
+interface Relay {
+  origin: Slot;
+  originId: number;
+  waiting: Set<Slot>;
+  timer: NodeJS.Timeout;
 }
 
 /**
@@ -52,6 +70,9 @@ export class WorkerPool {
   /** Connections sent but not yet acknowledged, by message id: resent elsewhere if their worker dies. */
   private readonly unacknowledged = new Map<number, { kind: ListenerKind; socket: net.Socket; slot: Slot }>();
   private nextId = 0;
+  /** Invalidations relayed and not yet applied by every other ready worker, by the id sent with them. */
+  private readonly relays = new Map<number, Relay>();
+  private nextRelayId = 0;
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.now = options.now ?? Date.now;
@@ -117,6 +138,8 @@ export class WorkerPool {
     this.stopping = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
     this.restartTimers.clear();
+    // Relayed invalidations are left to finish: the workers apply them while they drain, and each one's exit
+    // releases what waited for it (onExit), so none is left once all have exited.
     for (const { socket } of this.waiting.splice(0)) socket.destroy();
     for (const { socket } of this.unacknowledged.values()) socket.destroy();
     this.unacknowledged.clear();
@@ -142,12 +165,16 @@ export class WorkerPool {
 
   private fork(): void {
     const worker = cluster.fork(this.options.env);
-    const slot: Slot = { worker, startedAt: this.now(), ready: false };
+    const slot: Slot = { worker, startedAt: this.now(), ready: false, lagging: false };
     this.slots.add(slot);
     worker.on('message', (message: unknown) => {
       if (isInvalidateMessage(message)) {
-        // A write through this worker: every other worker drops what it cached of that group.
-        for (const other of this.slots) if (other !== slot && other.worker.isConnected()) other.worker.send(message);
+        this.relay(slot, message);
+        return;
+      }
+      if (isInvalidatedMessage(message)) {
+        slot.lagging = false;
+        this.applied(message.id, slot);
         return;
       }
       if (isAcceptedMessage(message)) {
@@ -168,8 +195,67 @@ export class WorkerPool {
     worker.once('exit', (code, signal) => this.onExit(slot, code, signal));
   }
 
+  /**
+   * A write through `origin`: every other worker drops what it cached of those groups, and `origin` hears when
+   * every ready one has (it answers the write then). A worker not ready yet is sent the message but not waited
+   * for: it has served nothing, and may not listen yet.
+   */
+  private relay(origin: Slot, message: InvalidateMessage): void {
+    const others = [...this.slots].filter((other) => other !== origin && other.worker.isConnected());
+    const id = this.nextRelayId++;
+    const waiting = new Set(others.filter((other) => other.ready));
+    const relay: Relay = { origin, originId: message.id, waiting, timer: setTimeout(() => this.giveUp(id), this.options.invalidationTimeoutMs ?? SIBLING_ACK_TIMEOUT_MS) };
+    this.relays.set(id, relay);
+    const send = () => {
+      for (const other of others) {
+        other.worker.send({ type: 'quayside:invalidate', groups: message.groups, id } satisfies InvalidateMessage, undefined, {}, (error: Error | null) => {
+          // Its channel closed: it is dying, and its replacement starts with an empty cache.
+          if (error !== null && error !== undefined) this.applied(id, other);
+        });
+      }
+    };
+    if (waiting.size === 0) this.answer(id);
+    const delay = this.options.relayDelayMs ?? 0;
+    if (delay > 0) setTimeout(send, delay);
+    else send();
+  }
+
+  private applied(id: number, slot: Slot): void {
+    const relay = this.relays.get(id);
+    if (relay === undefined || !relay.waiting.delete(slot)) return;
+    if (relay.waiting.size === 0) this.answer(id);
+  }
+
+  private answer(id: number): void {
+    const relay = this.relays.get(id);
+    if (relay === undefined) return;
+    clearTimeout(relay.timer);
+    this.relays.delete(id);
+    if (relay.origin.worker.isConnected()) relay.origin.worker.send({ type: 'quayside:invalidated', id: relay.originId } satisfies InvalidatedMessage);
+  }
+
+  /** The origin has answered its write by now (its own bound); the laggard is named once, not on every write. */
+  private giveUp(id: number): void {
+    const relay = this.relays.get(id);
+    if (relay === undefined) return;
+    this.relays.delete(id);
+    for (const slot of relay.waiting) {
+      if (slot.lagging) continue;
+      slot.lagging = true;
+      const ms = this.options.invalidationTimeoutMs ?? SIBLING_ACK_TIMEOUT_MS;
+      this.options.say(`quayside: worker process ${slot.worker.process.pid} did not apply a cache invalidation within ${ms} ms; writes through the other workers are answered without it`);
+    }
+  }
+
   private onExit(slot: Slot, code: number | null, signal: string | null): void {
     this.slots.delete(slot);
+    // What waited for it waits no more: its replacement starts with an empty cache. What it sent goes unanswered.
+    for (const [id, relay] of this.relays) {
+      if (relay.origin === slot) {
+        clearTimeout(relay.timer);
+        this.relays.delete(id);
+      } else this.applied(id, slot);
+    }
     for (const [id, sent] of this.unacknowledged) {
       if (sent.slot !== slot) continue;
       this.unacknowledged.delete(id);
