@@ -54,7 +54,7 @@ export function createSwiftStore(params: SwiftParams, context: StorageDriverCont
     },
   });
   const label = `SwiftStorage ${context.location} (container ${params.swift_container})`;
-  const sharing = context.sharedTokens === undefined ? undefined : new TokenSharing(params, context.sharedTokens, label, context.now);
+  const sharing = context.sharedTokens === undefined ? undefined : new TokenSharing(params, context.sharedTokens);
   const auth = new SwiftAuthenticator(params, transport, context.now, sharing);
   const client = new SwiftClient(
     transport,
