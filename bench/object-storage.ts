@@ -29,12 +29,13 @@ const { values: flags } = parseArgs({
     json: { type: 'string' },
     drivers: { type: 'string', default: 'S3Storage,SwiftStorage' },
     'token-cache-seconds': { type: 'string' },
+    'own-swift-tokens': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (flags.help) {
   process.stdout.write(
-    'usage: node dist/bench/object-storage.js [--quick] [--json FILE] [--drivers S3Storage,SwiftStorage]\n  --quick: a 128 MiB blob and 16 MiB chunks instead of 1 GiB and 64 MiB\n  --drivers: the drivers to measure, comma-separated (default both)\n  --token-cache-seconds N: the Swift proxy\'s authtoken token_cache_time (default 300, keystonemiddleware\'s; the tests use 10)\n',
+    'usage: node dist/bench/object-storage.js [--quick] [--json FILE] [--drivers S3Storage,SwiftStorage]\n  --quick: a 128 MiB blob and 16 MiB chunks instead of 1 GiB and 64 MiB\n  --drivers: the drivers to measure, comma-separated (default both)\n  --token-cache-seconds N: the Swift proxy\'s authtoken token_cache_time (default 300, keystonemiddleware\'s; the tests use 10)\n  --own-swift-tokens: STORAGE_SWIFT_SHARED_TOKEN: false (every quayside process its own Swift token, as before the fleet shared one)\n',
   );
   process.exit(0);
 }
@@ -212,6 +213,8 @@ async function startSides(storage: ObjectStorageDescription, driver: Driver, wor
   const database = await freshDatabase('postgres');
   databases.push(database);
   const lines = [`DB_URI: ${database.uri}`, 'DISTRIBUTED_STORAGE_CONFIG:', `  objects: ${await quaysideLocation(storage, driver)}`, 'DISTRIBUTED_STORAGE_PREFERENCE: [objects]'];
+  // Both instances (and their workers) share one Swift token through the database unless told otherwise.
+  if (flags['own-swift-tokens']) lines.push('STORAGE_SWIFT_SHARED_TOKEN: false');
   await writeFile(config, [...lines, ''].join('\n'));
   // The second instance streams blob GETs itself (FEATURE_PROXY_STORAGE), so that a pull goes through a
   // quayside process too and its memory is measured; uploads behave the same on both.
@@ -358,7 +361,7 @@ async function main(): Promise<number> {
   console.log(`load average at start: ${load.toFixed(2)}${load > availableParallelism() / 2 ? ' (WARNING: the machine is busy; figures will be noisy)' : ''}`);
   const work = await mkdtemp(join(tmpdir(), 'quayside-bench-objects-'));
   console.log('starting Swift (tempauth, Keystone v3, s3api) ...');
-  console.log(`Swift proxy: authtoken token_cache_time = ${tokenCacheSeconds} s`);
+  console.log(`Swift proxy: authtoken token_cache_time = ${tokenCacheSeconds} s; quayside's Swift token: ${flags['own-swift-tokens'] ? 'one per process' : 'shared by the fleet'}`);
   const storage = await startObjectStorage({ tokenCacheSeconds });
   const rows: Row[] = [];
   try {

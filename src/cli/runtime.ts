@@ -10,6 +10,8 @@ import { buildStorageLocation, describeStorageFailure, parseStorageLocation, Sto
 import type { BlobStore } from '../storage/blob-store.js';
 import { DistributedBlobStore, type DistributedStoreLog, type DistributedStoreObserver, type StorageLocation } from '../storage/distributed.js';
 import { KyselyPlacementIndex } from '../db/placements.js';
+import { KyselySharedTokenCache } from '../db/swift-tokens.js';
+import { SharedTokenLink, type SharedTokenLog } from '../storage/shared-token-link.js';
 import { CliError } from './cli-error.js';
 import { caListWith } from '../net/extra-ca.js';
 import { checkEdgeFiles, chooseConfigLocation, configFileOf, type ConfigLocation, type EdgeFiles } from './config-dir.js';
@@ -225,9 +227,9 @@ function withTimeout(check: Promise<void>, timeoutMs: number): Promise<void> {
  */
 export async function checkStorageLocations(
   checked: Pick<CheckedConfig, 'locations' | 'edge'>,
-  options: { onStart?: (location: ParsedStorageLocation) => void; timeoutMs?: number } = {},
+  options: { onStart?: (location: ParsedStorageLocation) => void; timeoutMs?: number; sharedTokens?: SharedTokenLink } = {},
 ): Promise<StorageCheck[]> {
-  const context = { extraCa: checked.edge.extraCa.certificates, now: Date.now };
+  const context = { extraCa: checked.edge.extraCa.certificates, now: Date.now, ...(options.sharedTokens && { sharedTokens: options.sharedTokens }) };
   return Promise.all(
     checked.locations.map(async (location): Promise<StorageCheck> => {
       // Parsed already, so building (no I/O) cannot fail on the parameters.
@@ -269,8 +271,8 @@ export function storageValidationOf(checked: Pick<CheckedConfig, 'locations' | '
  * list: reads fall back from it, its circuit breaker keeps it out of the way while it fails, and it is used
  * again once it works (docs/geo-replication.md).
  */
-export async function openStorageLocations(checked: CheckedConfig): Promise<StorageLocation[]> {
-  const checks = await checkStorageLocations(checked);
+export async function openStorageLocations(checked: CheckedConfig, sharedTokens?: SharedTokenLink): Promise<StorageLocation[]> {
+  const checks = await checkStorageLocations(checked, { ...(sharedTokens && { sharedTokens }) });
   const [preferred, ...others] = checks;
   for (const other of others) {
     if (other.failure !== undefined) process.stderr.write(`warning: storage location ${other.location.name}: ${other.failure}\n`);
@@ -281,6 +283,21 @@ export async function openStorageLocations(checked: CheckedConfig): Promise<Stor
     throw new CliError(`storage location ${preferred.location.name}: ${preferred.failure}`);
   }
   return checks.map((check) => ({ name: check.location.name, store: check.store }));
+}
+
+/**
+ * The link through which the stores share their auth token with the fleet (SwiftStorage; docs/storage-swift.md):
+ * empty until shareStorageTokens attaches the database; none at all when STORAGE_SWIFT_SHARED_TOKEN is false.
+ */
+export function sharedTokenLinkFor(config: Config): SharedTokenLink | undefined {
+  return config.STORAGE_SWIFT_SHARED_TOKEN ? new SharedTokenLink() : undefined;
+}
+
+/** Attaches the database's shared token cache to the link (storage was opened first); returns the detach. */
+export function shareStorageTokens(link: SharedTokenLink | undefined, database: Database, log: SharedTokenLog): () => void {
+  if (link === undefined) return () => undefined;
+  link.attach(new KyselySharedTokenCache(database), log);
+  return () => link.detach();
 }
 
 /** The placement-aware store over the locations (src/storage/distributed.ts), its placements in `database`. */
@@ -294,7 +311,10 @@ export function placementAwareStore(
 
 /** openStorageLocations, then placementAwareStore: for commands that connect the database first (gc). */
 export async function openDistributedStorage(checked: CheckedConfig, database: Database, log: DistributedStoreLog): Promise<DistributedBlobStore> {
-  return placementAwareStore(await openStorageLocations(checked), database, { log });
+  const link = sharedTokenLinkFor(checked.config);
+  // The database is open already, so the stores share the fleet's token from their first call.
+  shareStorageTokens(link, database, { warn: (line) => process.stderr.write(`warning: ${line}\n`), info: () => undefined });
+  return placementAwareStore(await openStorageLocations(checked, link), database, { log });
 }
 
 /** The first line of an error's message; a connection refused on every address of a host name (an AggregateError

@@ -30,7 +30,7 @@ import { CliError } from './cli-error.js';
 import { EarlyListener } from './early-listener.js';
 import { parseCommandArgs, optionalPort } from './args.js';
 import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planListeners, type BoundListeners, type ListenerPlan, type ServeListeners } from './serve-listeners.js';
-import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openStorageLocations, describeDatabase, storageValidationOf, type CheckedConfig } from './runtime.js';
+import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openStorageLocations, describeDatabase, storageValidationOf, sharedTokenLinkFor, shareStorageTokens, type CheckedConfig } from './runtime.js';
 import type { StorageLocation } from '../storage/distributed.js';
 import { replicationSettingsFrom } from '../storage/required-locations.js';
 import { geoReplicationParts } from './geo-replication.js';
@@ -126,13 +126,18 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   let started = false;
   try {
     if (metricsPort !== undefined) metricsListener = await EarlyListener.bind(address, metricsPort);
-    const locations = await openStorageLocations(checked);
+    // Storage is checked before the database is touched; the stores get the fleet's shared token cache once
+    // the schema is there (until then each keeps the token its check obtained, and shares it afterwards).
+    const sharedTokens = sharedTokenLinkFor(checked.config);
+    const locations = await openStorageLocations(checked, sharedTokens);
     // The logger exists before the database, so a connection lost at any moment is logged, never unhandled.
     const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
     const metrics = processMetrics();
     const database = await connectDatabase(checked, logger, workers === 1 ? metrics.database.onQuery : undefined);
+    let stopSharingTokens: () => void = () => undefined;
     try {
       await ensureSchema(database, !values['no-migrate'], say);
+      stopSharingTokens = shareStorageTokens(sharedTokens, database, tokenLog(logger));
       started = true;
       const identity = instanceIdentity(listenerAddresses(address, plan, listeners));
       const running = { listeners, plan, address, locations, database, say, logger, metricsListener, metrics, replicationWorker, identity };
@@ -149,6 +154,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
         }
       }
     } finally {
+      stopSharingTokens();
       await database.close();
     }
   } finally {
@@ -179,16 +185,21 @@ async function runWorker(location: { file?: string; dir?: string }, dataDir: str
   try {
     const checked = await resolveConfig(location, dataDir);
     const plan = planListeners(checked, { http: requested.http, https: requested.https, proxy: requested.proxy });
-    const locations = await openStorageLocations(checked);
+    const sharedTokens = sharedTokenLinkFor(checked.config);
+    const locations = await openStorageLocations(checked, sharedTokens);
     const logger = pino({ level: process.env.QUAYSIDE_LOG_LEVEL ?? 'info' });
     const metrics = processMetrics();
     const database = await connectDatabase(checked, logger, metrics.database.onQuery);
+    let stopSharingTokens: () => void = () => undefined;
     try {
       // The primary applied the migrations; a worker only refuses a schema it does not know.
       await ensureSchema(database, false, () => undefined);
+      // Each worker shares the fleet's token through its own connection to the database.
+      stopSharingTokens = shareStorageTokens(sharedTokens, database, tokenLog(logger));
       const selfId = process.env[INSTANCE_ID_ENV];
       await serveUntilSignal(checked, { listeners, plan, address: '', locations, database, say: (line) => process.stdout.write(`${line}\n`), logger, metrics, role: 'worker', replicationWorker, ...(selfId !== undefined && { selfId }) });
     } finally {
+      stopSharingTokens();
       await database.close();
     }
   } finally {
@@ -197,6 +208,11 @@ async function runWorker(location: { file?: string; dir?: string }, dataDir: str
     if (process.connected) process.disconnect();
   }
   return 0;
+}
+
+/** The shared token cache's outage lines, in the process's log. */
+function tokenLog(logger: Logger): { warn(line: string): void; info(line: string): void } {
+  return { warn: (line) => logger.warn(line), info: (line) => logger.info(line) };
 }
 
 interface Running {

@@ -138,6 +138,9 @@ const objectSchema = z.object({
   // or a redirect's HEAD within STORAGE_READ_TIMEOUT_S (fractions allowed) has failed and the next one holding
   // the blob is tried; STORAGE_BREAKER_FAILURES failures in a row make it avoided for STORAGE_BREAKER_OPEN_S.
   STORAGE_READ_TIMEOUT_S: z.number().min(0.1).max(600).default(10),
+  // SwiftStorage (docs/storage-swift.md, Quayside key): the fleet shares one auth token per set of credentials
+  // through the database (sealed with a key derived from the credentials); false keeps each process's own.
+  STORAGE_SWIFT_SHARED_TOKEN: z.boolean().default(true),
   STORAGE_BREAKER_FAILURES: z.number().int().min(1).max(1000).default(2),
   STORAGE_BREAKER_OPEN_S: z.number().min(0.1).max(24 * 3600).default(30),
   FEATURE_ANONYMOUS_ACCESS: z.boolean().default(true),

@@ -10,6 +10,7 @@ import * as tagExpiration from './migrations/0007_tag_expiration.js';
 import * as pullStatistics from './migrations/0010_pull_statistics.js';
 import * as userRegion from './migrations/0011_user_region.js';
 import * as instanceRegistry from './migrations/0012_instance_registry.js';
+import * as swiftAuthToken from './migrations/0013_swift_auth_token.js';
 import type { Schema } from './schema.js';
 
 /** A migration module: its up() gets the dialect because column types differ slightly between dialects. */
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '0010_pull_statistics': pullStatistics,
   '0011_user_region': userRegion,
   '0012_instance_registry': instanceRegistry,
+  '0013_swift_auth_token': swiftAuthToken,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -242,6 +242,18 @@ export interface ServingInstanceTable {
   health: string;
 }
 
+/** Added by 0013_swift_auth_token: the fleet's shared Swift token for one set of credentials, sealed. */
+export interface SwiftAuthTokenTable {
+  /** Hex SHA-256 of the credentials' identity (never of the password). */
+  cache_key: string;
+  /** base64 of IV | AES-256-GCM ciphertext | tag, under a key derived from the credentials. */
+  sealed: string;
+  /** Hex HMAC of the token under the same derived secret: what compare-and-delete compares. */
+  fingerprint: string;
+  expires_at: ColumnType<number | string | null, number | null, number | null>;
+  written_at: Int64;
+}
+
 export interface Schema {
   repository: RepositoryTable;
   blob: BlobTable;
@@ -267,4 +279,5 @@ export interface Schema {
   manifest_pull_statistics: ManifestPullStatisticsTable;
   user_region: UserRegionTable;
   serving_instance: ServingInstanceTable;
+  swift_auth_token: SwiftAuthTokenTable;
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { BlobStore } from './blob-store.js';
+import type { SharedTokenLink } from './shared-token-link.js';
 
 /**
  * What a storage driver is to the rest of Quayside: Quay's driver name (the first element of a
@@ -29,6 +30,11 @@ export interface StorageDriverContext {
   readonly extraCa: readonly string[];
   /** The clock, injectable for tests (token expiry, temp URL expiry, stale-upload cutoffs). */
   readonly now: () => number;
+  /**
+   * The fleet's shared auth-token cache, attached once the database is open (SwiftStorage shares its Keystone
+   * or v1 token through it; other drivers ignore it). Absent: tokens stay in this process's memory.
+   */
+  readonly sharedTokens?: SharedTokenLink;
 }
 
 /** The marker Quay writes and reads back to validate a location: `<storage_path>/_verify`. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, defaultConfig, loadConfigFile, parseConfig } from '../../src/config/load.js';
 import { CONFIG_KEYS, configSchema } from '../../src/config/schema.js';
+import { sharedTokenLinkFor } from '../../src/cli/runtime.js';
 
 const GiB = 1024 ** 3;
 
@@ -158,6 +159,16 @@ describe('parseConfig: a real Quay configuration', () => {
     for (const bad of ['STORAGE_READ_TIMEOUT_S: 0', 'STORAGE_READ_TIMEOUT_S: fast', 'STORAGE_READ_TIMEOUT_S: 601', 'STORAGE_BREAKER_FAILURES: 0', 'STORAGE_BREAKER_FAILURES: 1.5', 'STORAGE_BREAKER_OPEN_S: -1']) {
       assert.match(errorOf(`${bad}\n`), new RegExp(`^config\\.yaml: ${bad.split(':')[0]}: `), bad);
     }
+  });
+
+  test('STORAGE_SWIFT_SHARED_TOKEN: the fleet shares its Swift token by default; false turns it off; not a boolean is refused', () => {
+    assert.equal(parseConfig('SERVER_HOSTNAME: localhost\n', 'config.yaml', {}).config.STORAGE_SWIFT_SHARED_TOKEN, true);
+    const off = parseConfig('STORAGE_SWIFT_SHARED_TOKEN: false\n', 'config.yaml', {});
+    assert.deepEqual(off.warnings, []);
+    assert.equal(off.config.STORAGE_SWIFT_SHARED_TOKEN, false);
+    assert.equal(sharedTokenLinkFor(off.config), undefined, 'no link: every store keeps its own token');
+    assert.ok(sharedTokenLinkFor(parseConfig('SERVER_HOSTNAME: localhost\n', 'config.yaml', {}).config) !== undefined);
+    assert.match(errorOf('STORAGE_SWIFT_SHARED_TOKEN: sometimes\n'), /^config\.yaml: STORAGE_SWIFT_SHARED_TOKEN: /);
   });
 
   test('FEATURE_PROXY_STORAGE is read, not reported as a Quay key without effect', () => {

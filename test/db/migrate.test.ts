@@ -15,13 +15,13 @@ for (const dialect of ALL_DIALECTS) {
     after(() => fresh.drop());
 
     it('lists every migration as pending on an empty database', async () => {
-      assert.deepEqual(await pendingMigrations(fresh.database), ['0001_initial', '0002_accounts', '0003_account_superuser', '0004_upload_hash_state', '0005_gc_touch', '0006_geo_replication', '0007_tag_expiration', '0010_pull_statistics', '0011_user_region', '0012_instance_registry']);
+      assert.deepEqual(await pendingMigrations(fresh.database), ['0001_initial', '0002_accounts', '0003_account_superuser', '0004_upload_hash_state', '0005_gc_touch', '0006_geo_replication', '0007_tag_expiration', '0010_pull_statistics', '0011_user_region', '0012_instance_registry', '0013_swift_auth_token']);
     });
 
     it('applies each migration once when two instances (processes) migrate at the same time', async () => {
       const runs = await Promise.all([migrateInChild(fresh.uri), migrateInChild(fresh.uri)]);
-      assert.deepEqual(runs.flatMap((r) => r.applied), ['0001_initial', '0002_accounts', '0003_account_superuser', '0004_upload_hash_state', '0005_gc_touch', '0006_geo_replication', '0007_tag_expiration', '0010_pull_statistics', '0011_user_region', '0012_instance_registry']);
-      assert.deepEqual(runs.flatMap((r) => r.lines), ['applied migration 0001_initial', 'applied migration 0002_accounts', 'applied migration 0003_account_superuser', 'applied migration 0004_upload_hash_state', 'applied migration 0005_gc_touch', 'applied migration 0006_geo_replication', 'applied migration 0007_tag_expiration', 'applied migration 0010_pull_statistics', 'applied migration 0011_user_region', 'applied migration 0012_instance_registry']);
+      assert.deepEqual(runs.flatMap((r) => r.applied), ['0001_initial', '0002_accounts', '0003_account_superuser', '0004_upload_hash_state', '0005_gc_touch', '0006_geo_replication', '0007_tag_expiration', '0010_pull_statistics', '0011_user_region', '0012_instance_registry', '0013_swift_auth_token']);
+      assert.deepEqual(runs.flatMap((r) => r.lines), ['applied migration 0001_initial', 'applied migration 0002_accounts', 'applied migration 0003_account_superuser', 'applied migration 0004_upload_hash_state', 'applied migration 0005_gc_touch', 'applied migration 0006_geo_replication', 'applied migration 0007_tag_expiration', 'applied migration 0010_pull_statistics', 'applied migration 0011_user_region', 'applied migration 0012_instance_registry', 'applied migration 0013_swift_auth_token']);
       assert.deepEqual(await pendingMigrations(fresh.database), []);
     });
 

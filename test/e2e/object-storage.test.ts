@@ -278,6 +278,12 @@ for (const driver of ['S3Storage', 'SwiftStorage'] as const) {
       assert.equal(response.status, 200);
       assert.equal(sha256(bytes), digest);
       assert.deepEqual(await backend.listKeys('uploads/'), [], 'a committed upload leaves no temporary objects');
+      if (driver === 'SwiftStorage') {
+        // serve attached the fleet's token cache (docs/storage-swift.md): one sealed token for both instances.
+        const rows = await database.database.db.selectFrom('swift_auth_token').select(['sealed', 'expires_at']).execute();
+        assert.equal(rows.length, 1, 'one shared token row');
+        assert.ok(rows[0]!.expires_at !== null, 'Keystone v3 said when it expires');
+      }
     });
   });
 }

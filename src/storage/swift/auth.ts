@@ -1,11 +1,20 @@
 import { header, readText, type HttpTransport } from './http.js';
 import type { SwiftParams } from './params.js';
+import type { TokenSharing } from './token-sharing.js';
 
 /**
  * Swift authentication: v1 (tempauth/swauth: X-Auth-User/X-Auth-Key), Keystone v2.0 and v3 password auth.
  * The token and storage URL are cached until shortly before the token expires (by the injected clock); a 401
  * from Swift invalidates the cached token so the next call authenticates again. Concurrent callers share one
  * authentication.
+ *
+ * With a shared token cache (token-sharing.ts), the whole fleet uses one token per set of credentials, so the
+ * Swift proxy validates one token with Keystone instead of one per process: a process that has no usable
+ * token asks the cache first and authenticates only when the cache has none (then writes what it got); a
+ * process whose token came from before the cache was attached (serve checks its storage before it opens the
+ * database) publishes it, or adopts the fleet's, and every RECHECK_MS a process checks the cache again in the
+ * background and adopts the fleet's token when it differs (two instances that authenticated at once converge).
+ * Nothing ever authenticates because of what the cache holds, so processes cannot chase each other.
  */
 
 export interface SwiftSession {
@@ -39,31 +48,47 @@ export class SwiftAuthUnavailableError extends Error {
 }
 
 /** A token is not reused within this margin of its expiry (clock skew, a long request). */
-const EXPIRY_MARGIN_MS = 60_000;
+export const EXPIRY_MARGIN_MS = 60_000;
+/** How often a process with a token checks that it is still the fleet's (in the background, never blocking). */
+export const RECHECK_MS = 15_000;
+/** Tokens Swift refused lately, never taken from the shared cache again. */
+const REJECTED_KEPT = 8;
 
 type AuthParams = Pick<SwiftParams, 'auth_url' | 'auth_version' | 'swift_user' | 'swift_password' | 'os_options'>;
 
+interface CachedSession {
+  session: SwiftSession;
+  /** The shared cache holds (or held) this token: it came from there or was written there. */
+  synced: boolean;
+  /** When the shared cache was last asked about it. */
+  checkedAt: number;
+}
+
 export class SwiftAuthenticator {
-  private cached: SwiftSession | undefined;
+  private cached: CachedSession | undefined;
   private pending: Promise<SwiftSession> | undefined;
+  private syncing: Promise<void> | undefined;
+  private readonly rejected: string[] = [];
 
   constructor(
     private readonly params: AuthParams,
     private readonly transport: HttpTransport,
     private readonly now: () => number,
+    private readonly sharing?: TokenSharing,
   ) {}
 
-  /** A valid session, from the cache or a fresh authentication. */
+  /** A valid session, from memory, the shared cache or a fresh authentication. */
   session(): Promise<SwiftSession> {
     const cached = this.cached;
-    if (cached !== undefined && (cached.expiresAt === undefined || this.now() < cached.expiresAt - EXPIRY_MARGIN_MS)) {
-      return Promise.resolve(cached);
+    if (cached !== undefined && this.usable(cached.session)) {
+      this.syncInBackground(cached);
+      return Promise.resolve(cached.session);
     }
-    this.pending ??= this.authenticate().then(
-      (session) => {
-        this.cached = session;
+    this.pending ??= this.acquire().then(
+      (entry) => {
+        this.cached = entry;
         this.pending = undefined;
-        return session;
+        return entry.session;
       },
       (error: unknown) => {
         this.pending = undefined;
@@ -73,9 +98,58 @@ export class SwiftAuthenticator {
     return this.pending;
   }
 
-  /** Forgets `token` (Swift answered 401 to it); a newer token from a concurrent re-auth is kept. */
-  invalidate(token: string): void {
-    if (this.cached?.token === token) this.cached = undefined;
+  /**
+   * Forgets `token` (Swift answered 401 to it), here and in the shared cache (only if the cache still holds
+   * that token); a newer token from a concurrent re-auth is kept.
+   */
+  async invalidate(token: string): Promise<void> {
+    if (this.cached?.session.token === token) this.cached = undefined;
+    if (!this.rejected.includes(token)) {
+      this.rejected.push(token);
+      if (this.rejected.length > REJECTED_KEPT) this.rejected.shift();
+    }
+    await this.sharing?.drop(token);
+  }
+
+  private usable(session: SwiftSession): boolean {
+    return session.expiresAt === undefined || this.now() < session.expiresAt - EXPIRY_MARGIN_MS;
+  }
+
+  /** The fleet's token when the shared cache has a usable one; otherwise a fresh authentication, shared. */
+  private async acquire(): Promise<CachedSession> {
+    const shared = await this.lookup();
+    if (shared.state === 'found') return { session: shared.session, synced: true, checkedAt: this.now() };
+    const session = await this.authenticate();
+    // 'unavailable' (no cache, or it does not answer): the token stays unsynced and is published once it answers.
+    const synced = shared.state === 'none' ? await this.sharing!.publish(session) : false;
+    return { session, synced, checkedAt: this.now() };
+  }
+
+  /** The shared cache's token, a token Swift refused lately counting as none. */
+  private async lookup(): Promise<Awaited<ReturnType<TokenSharing['load']>>> {
+    if (this.sharing === undefined) return { state: 'unavailable' };
+    const shared = await this.sharing.load(this.now() + EXPIRY_MARGIN_MS);
+    return shared.state === 'found' && this.rejected.includes(shared.session.token) ? { state: 'none' } : shared;
+  }
+
+  /** Publishes a token the cache never saw, or adopts the fleet's when it differs; once per RECHECK_MS at most. */
+  private syncInBackground(entry: CachedSession): void {
+    if (this.sharing?.attached() !== true || this.syncing !== undefined) return;
+    if (entry.synced && this.now() - entry.checkedAt < RECHECK_MS) return;
+    entry.checkedAt = this.now();
+    this.syncing = (async () => {
+      const shared = await this.lookup();
+      if (this.cached !== entry) return;
+      if (shared.state === 'found') {
+        if (shared.session.token === entry.session.token) entry.synced = true;
+        else this.cached = { session: shared.session, synced: true, checkedAt: this.now() };
+      } else if (shared.state === 'none' && !entry.synced) {
+        // Written once per token at most: a token another process saw refused is never put back from here.
+        entry.synced = await this.sharing!.publish(entry.session);
+      }
+    })().finally(() => {
+      this.syncing = undefined;
+    });
   }
 
   private authenticate(): Promise<SwiftSession> {

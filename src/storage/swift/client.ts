@@ -82,7 +82,7 @@ export class SwiftClient {
           if (response.status === 401 && !reauthenticated && !writerStarted) {
             // Revoked or expired early: authenticate again, once.
             await drain(response.body);
-            this.auth.invalidate(session.token);
+            await this.auth.invalidate(session.token);
             reauthenticated = true;
             continue;
           }

@@ -6,6 +6,7 @@ import { SwiftAuthenticator } from './auth.js';
 import { SwiftClient } from './client.js';
 import { HttpTransport } from './http.js';
 import { swiftParamsSchema, type SwiftParams } from './params.js';
+import { TokenSharing } from './token-sharing.js';
 import { DEFAULT_SWIFT_TUNING, SwiftBlobStore, type SwiftStoreTuning } from './store.js';
 
 /** Quay's defaults when connect_timeout / retry_count are absent (python-swiftclient's). */
@@ -52,13 +53,15 @@ export function createSwiftStore(params: SwiftParams, context: StorageDriverCont
       return [...rootCertificates, ...context.extraCa, ...own];
     },
   });
-  const auth = new SwiftAuthenticator(params, transport, context.now);
+  const label = `SwiftStorage ${context.location} (container ${params.swift_container})`;
+  const sharing = context.sharedTokens === undefined ? undefined : new TokenSharing(params, context.sharedTokens);
+  const auth = new SwiftAuthenticator(params, transport, context.now, sharing);
   const client = new SwiftClient(
     transport,
     auth,
     params.swift_container,
     { retries: params.retry_count ?? DEFAULT_RETRY_COUNT, baseDelayMs: knobs.retryBaseDelayMs, maxDelayMs: knobs.retryMaxDelayMs },
-    `SwiftStorage ${context.location} (container ${params.swift_container})`,
+    label,
     context.now,
   );
   return new OwnedSwiftBlobStore(client, params, knobs, context.now, transport);
