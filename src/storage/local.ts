@@ -131,15 +131,7 @@ class LocalFiles implements BlobStore {
 
   /** Streams the blob or an inclusive range of it; the end of a range is clamped to the blob's size. */
   async read(digest: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
-    const file = this.blobPath(digest);
-    await this.ensureReady();
-    let handle: FileHandle;
-    try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw new BlobNotFoundError(digest);
-      throw error;
-    }
+    const handle = await this.openBlob(digest);
     try {
       if (range) checkRange(range, (await handle.stat()).size);
       signal?.throwIfAborted();
@@ -154,19 +146,23 @@ class LocalFiles implements BlobStore {
 
   /** The blob's file, opened for reading: what a zero-copy send (sendfile) reads from. */
   async openFile(digest: string): Promise<BlobFile> {
-    const file = this.blobPath(digest);
-    await this.ensureReady();
-    let handle: FileHandle;
-    try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw new BlobNotFoundError(digest);
-      throw error;
-    }
+    const handle = await this.openBlob(digest);
     try {
       return { handle, size: (await handle.stat()).size };
     } catch (error) {
       await handle.close();
+      throw error;
+    }
+  }
+
+  /** The blob's file opened for reading; BlobNotFoundError when it is not stored. */
+  private async openBlob(digest: string): Promise<FileHandle> {
+    const file = this.blobPath(digest);
+    await this.ensureReady();
+    try {
+      return await open(file, 'r');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) throw new BlobNotFoundError(digest);
       throw error;
     }
   }
