@@ -66,7 +66,21 @@ describe('quayside serve with RDSAwareHealthCheck and a stopped database', () =>
 
   it('answers 200 on both endpoints once PostgreSQL is back', async () => {
     await database.start();
-    await waitUntil('the database back', async () => (await status('/health/endtoend')) === 200, 20_000, 100);
+    // A generous bound: on a loaded CI machine the restarted cluster and the pool's reconnects are slow. The last
+    // report goes into the failure, so a recovery that never comes says which probe stayed down.
+    let last = '';
+    await waitUntil(
+      'the database back',
+      async () => {
+        const res = await fetch(`${server.url}/health/endtoend`);
+        last = `${res.status} ${await res.text()}`;
+        return res.status === 200;
+      },
+      60_000,
+      100,
+    ).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; last /health/endtoend: ${last}`);
+    });
     assert.equal(await status('/health/instance'), 200);
   });
 });
