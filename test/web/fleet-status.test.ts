@@ -130,7 +130,8 @@ INSTANCE_PURGE_AFTER_S: 3600
     };
     await waitUntil('the server to hold the new role', async () => (await roleOf('acme+ci')) === 'admin');
     assert.equal(await roleOf('builders'), 'write', 'the other default permission is untouched');
-    assert.equal(await robotRole.inputValue(), 'admin');
+    // The select follows the list the page reloads after the change, which may still be on its way.
+    await waitUntil('the page to show the new role', async () => (await robotRole.inputValue()) === 'admin');
 
     // Removed elsewhere: the change is refused in words on that row only.
     const listed = (await call('GET', '/organization/acme/prototypes')).json as { prototypes: Array<{ id: string; delegate: { name: string } }> };
