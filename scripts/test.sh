@@ -85,4 +85,7 @@ wait_for_server "$object_storage_dir/second-swift.json" "${object_storage_pids[1
 export QUAYSIDE_WORKERS="${QUAYSIDE_WORKERS:-1}"
 
 files=$(find dist/test -name '*.test.js' | sort)
-node --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" $files
+# TAP as the run goes, then every failure again at the end (scripts/failure-summary.mjs), where CI's tail shows it.
+node --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" \
+  --test-reporter=tap --test-reporter-destination=stdout \
+  --test-reporter=./scripts/failure-summary.mjs --test-reporter-destination=stdout $files
