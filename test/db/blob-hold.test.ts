@@ -8,7 +8,7 @@ import { openDatabase } from '../../src/db/database.js';
 import { createMetadata } from '../../src/db/kysely-metadata.js';
 import { MissingReferenceError, type GarbagePolicy, type Metadata } from '../../src/db/metadata.js';
 import { ALL_DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
-import { lockWaits } from '../helpers/lock-waits.js';
+import { LOCK_WAIT_POLL_MS, lockWaits } from '../helpers/lock-waits.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -100,7 +100,7 @@ for (const dialect of ALL_DIALECTS) {
         await lockTaken;
         let settled = false;
         const hold = metadata.blobs.holdLinkedBlob(repo, layer, HOUR).finally(() => (settled = true));
-        await waitUntil('the hold to wait for the collection\'s row lock', async () => (await lockWaits(fresh)) > 0, 20_000, 20);
+        await waitUntil('the hold to wait for the collection\'s row lock', async () => (await lockWaits(fresh)) > 0, 20_000, LOCK_WAIT_POLL_MS);
         assert.equal(settled, false);
         release();
         await collection;

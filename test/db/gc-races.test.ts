@@ -10,7 +10,7 @@ import { createMetadata } from '../../src/db/kysely-metadata.js';
 import { MissingReferenceError, type GarbagePolicy, type Metadata } from '../../src/db/metadata.js';
 import type { Schema } from '../../src/db/schema.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/databases.js';
-import { lockWaits } from '../helpers/lock-waits.js';
+import { LOCK_WAIT_POLL_MS, lockWaits } from '../helpers/lock-waits.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -70,7 +70,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       try {
         await heldNow;
         const outcome = contender().then((value) => ({ value }), (error: unknown) => ({ error }));
-        await waitUntil('the contender to wait for the held lock', async () => (await lockWaits(fresh)) > 0, 20_000, 20);
+        await waitUntil('the contender to wait for the held lock', async () => (await lockWaits(fresh)) > 0, 20_000, LOCK_WAIT_POLL_MS);
         release();
         await transaction;
         return await outcome;

@@ -3,6 +3,13 @@
 import { sql } from 'kysely';
 import type { FreshDatabase } from './databases.js';
 
+/**
+ * How often to ask lockWaits while waiting for a lock wait. MariaDB serves information_schema.innodb_trx from a
+ * cache it refreshes only when nobody has read it for 100 ms (trx0i_s.cc, CACHE_MIN_IDLE_TIME): polled every
+ * 20 ms, the cache froze at whatever it held before the contender blocked, and the wait timed out in 4 runs of 10.
+ */
+export const LOCK_WAIT_POLL_MS = 250;
+
 /** Sessions of `fresh`'s database waiting for a lock (PostgreSQL: pg_stat_activity; MariaDB/MySQL: InnoDB's transactions). */
 export async function lockWaits(fresh: FreshDatabase): Promise<number> {
   const name = new URL(fresh.uri.replace(/^mysql\+pymysql:/, 'mysql:')).pathname.slice(1);
