@@ -83,6 +83,18 @@ export function bytesSentDirectly(response: ServerResponse): number | undefined 
   return directBytes.get(response);
 }
 
+/** Each response's sendfile loop while it runs: a sendfile call in flight counts its bytes when it returns. */
+const sending = new WeakMap<ServerResponse, Promise<void>>();
+
+/**
+ * Settles once this response's sendfile loop has stopped, so bytesSentDirectly counts every byte it moved
+ * (a client that left mid-call is seen when the call returns, after the response has closed); resolves at
+ * once for a response that did not take that path.
+ */
+export function directSendSettled(response: ServerResponse): Promise<void> {
+  return sending.get(response) ?? Promise.resolve();
+}
+
 function noteSent(response: ServerResponse, bytes: number): void {
   directBytes.set(response, (directBytes.get(response) ?? 0) + bytes);
 }
@@ -134,7 +146,9 @@ export class FileBody extends Readable {
   override _read(): void {
     if (this.started) return;
     this.started = true;
-    this.send().then(
+    const sent = this.send();
+    sending.set(this.target.response, sent.then(() => undefined, () => undefined));
+    sent.then(
       (tail) => {
         if (tail === undefined) return;
         if (tail.length > 0) this.push(tail);

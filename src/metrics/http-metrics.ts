@@ -17,11 +17,14 @@ export interface ObservedRequest {
   bytesOut: number;
   /** Of bytesOut, those sent with sendfile(2); undefined when the body did not take that path. */
   bytesSentDirectly?: number;
+  /** The connection closed before the response was complete (a client that gave up mid-body). */
+  cut: boolean;
 }
 
 /** The HTTP side of /metrics (docs/metrics.md): requests by route and status, latency, blob bytes, uploads. */
 export class HttpMetrics {
   private readonly requests: Counter<'method' | 'route' | 'status'>;
+  private readonly cut: Counter<'method' | 'route'>;
   private readonly duration: Histogram<'method' | 'route'>;
   private readonly pushed: Counter;
   private readonly pulled: Counter;
@@ -34,6 +37,12 @@ export class HttpMetrics {
       name: 'quayside_http_requests_total',
       help: 'HTTP requests answered, by method, route template and status code.',
       labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.cut = new Counter({
+      name: 'quayside_http_responses_cut_total',
+      help: 'Responses whose connection closed before they were complete (also counted in quayside_http_requests_total).',
+      labelNames: ['method', 'route'],
       registers,
     });
     this.duration = new Histogram({
@@ -76,6 +85,7 @@ export class HttpMetrics {
   observe(request: ObservedRequest): void {
     const status = String(request.status);
     this.requests.inc({ method: request.method, route: request.route, status });
+    if (request.cut) this.cut.inc({ method: request.method, route: request.route });
     this.duration.observe({ method: request.method, route: request.route }, request.durationS);
     if (request.bytesIn > 0 && request.status < 300) this.pushed.inc(request.bytesIn);
     if (request.bytesOut > 0) this.pulled.inc(request.bytesOut);

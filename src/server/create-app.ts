@@ -30,7 +30,7 @@ import { webUiPlugin, type WebUiOptions } from '../web/ui-routes.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 import { HttpMetrics } from '../metrics/http-metrics.js';
 import { noteStreamedBytes } from '../http/buffer-churn.js';
-import { bytesSentDirectly } from '../http/file-body.js';
+import { bytesSentDirectly, directSendSettled } from '../http/file-body.js';
 import { bodiesInProgress, streamedBodyBytes } from '../registry/body.js';
 
 /** What the application is built from; tests build their own. */
@@ -133,8 +133,21 @@ function routeTemplate(request: FastifyRequest): string {
   return v2?.pattern ?? request.routeOptions.url ?? '(no route)';
 }
 
-/** Writes the one JSON line of a finished request, and counts it in the metrics. */
+/** Requests whose line is written: a response can both fail ('error', Fastify's onResponse) and close. */
+const logged = new WeakSet<FastifyRequest>();
+
+/**
+ * nginx's "client closed request": the status a cut response is logged with when the connection closed before
+ * any status line went out. Once one did, the line keeps that status and says `cut: true`.
+ */
+const CLIENT_CLOSED_REQUEST = 499;
+
+/** Writes the one JSON line of a finished (or cut) request, and counts it in the metrics. */
 function logRequest(request: FastifyRequest, reply: FastifyReply, metrics?: HttpMetrics): void {
+  if (logged.has(request)) return;
+  logged.add(request);
+  const cut = !reply.raw.writableFinished;
+  const status = cut && !reply.raw.headersSent ? CLIENT_CLOSED_REQUEST : reply.statusCode;
   const timing = timings.get(request);
   const durationMs = timing === undefined ? 0 : Number(process.hrtime.bigint() - timing.startedAt) / 1e6;
   if (metrics !== undefined) {
@@ -142,21 +155,23 @@ function logRequest(request: FastifyRequest, reply: FastifyReply, metrics?: Http
     metrics.observe({
       method: request.method,
       route,
-      status: reply.statusCode,
+      status,
       durationS: durationMs / 1000,
       bytesIn: streamedBodyBytes(request.raw),
       bytesOut: request.method === 'GET' && route === BLOB_ROUTE ? (timing?.bytes() ?? 0) : 0,
       bytesSentDirectly: bytesSentDirectly(reply.raw),
+      cut,
     });
   }
   const line: Record<string, unknown> = {
     method: request.method,
     url: request.url,
-    status: reply.statusCode,
+    status,
     bytes: request.method === 'HEAD' ? 0 : (timing?.bytes() ?? 0),
     durationMs: Math.round(durationMs * 1000) / 1000,
     client: timing?.client ?? clientAddress(request.raw),
   };
+  if (cut) line.cut = true;
   const refusal = refusalOf(request);
   if (refusal !== undefined) line.error = refusal;
   const failure = failureOf(request);
@@ -167,9 +182,24 @@ function logRequest(request: FastifyRequest, reply: FastifyReply, metrics?: Http
   }
 }
 
-/** One JSON line per request, written when the response is done; replaces Fastify's two request lines. */
+/**
+ * Logs a request whose connection closes before its response is complete: Fastify's onResponse waits for
+ * 'finish', which a response the client cut (a pull given up mid-blob) never emits.
+ */
+function logWhenCut(request: FastifyRequest, reply: FastifyReply, metrics?: HttpMetrics): void {
+  reply.raw.once('close', () => {
+    if (reply.raw.writableFinished) return;
+    // A sendfile call in flight when the client left reports the bytes it moved when it returns.
+    void directSendSettled(reply.raw).then(() => logRequest(request, reply, metrics));
+  });
+}
+
+/** One JSON line per request, written when the response is done or cut; replaces Fastify's two request lines. */
 function installRequestLog(app: FastifyInstance, metrics?: HttpMetrics): void {
-  app.addHook('onRequest', async (request, reply) => startTiming(request, reply));
+  app.addHook('onRequest', async (request, reply) => {
+    startTiming(request, reply);
+    logWhenCut(request, reply, metrics);
+  });
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply, metrics));
 }
 
@@ -204,6 +234,7 @@ async function frameworkErrorHandler(
   // Fastify skips the request hooks for these, so the log line is written here.
   startTiming(request, reply);
   reply.raw.once('finish', () => logRequest(request, reply, frameworkMetrics));
+  logWhenCut(request, reply, frameworkMetrics);
   const path = pathOf(request.url);
   if (path === '/v2' || path.startsWith('/v2/')) {
     let problem: unknown = error;

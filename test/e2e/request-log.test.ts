@@ -1,13 +1,14 @@
 // The request log: one JSON line on stdout per request, with what an operator needs to read it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cutAfterFirstBytes, requestOnFreshConnection } from '../helpers/fresh-connection.js';
 import { buildMultiArchIndex, http, type LayoutImage } from '../helpers/oci-images.js';
-import { requireCommand, skopeo, startQuayside, type RegistryServer } from '../helpers/processes.js';
-import { authHeaders, skopeoLogin } from '../helpers/registry-auth.js';
+import { E2E_USER, requireCommand, skopeo, startQuayside, type RegistryServer } from '../helpers/processes.js';
+import { authHeaders, pushScope, skopeoLogin } from '../helpers/registry-auth.js';
 import { waitUntil } from '../helpers/wait.js';
 
 type Json = Record<string, unknown>;
@@ -111,5 +112,26 @@ describe('the request log', () => {
     const lines = await waitForRequestLines(server, 'GET', url, 3);
     assert.equal(lines.length, 3, `expected 3 log lines for ${url}, got ${lines.length}`);
     for (const line of lines) assert.equal(pick(line, FIELDS.status), 404);
+  });
+
+  test('a pull the client cuts mid-blob gets its one line, marked cut, with the bytes that went out', async () => {
+    const repository = `${E2E_USER.username}/cut-${randomBytes(4).toString('hex')}`;
+    const headers = await authHeaders(server, pushScope(repository));
+    // Far more than the loopback socket buffers hold, so most of it is never sent.
+    const blob = randomBytes(64 * 1024 * 1024);
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const pushed = await requestOnFreshConnection(`${server.url}/v2/${repository}/blobs/uploads/?digest=${digest}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: blob });
+    assert.equal(pushed.status, 201, pushed.body.toString());
+
+    const url = `/v2/${repository}/blobs/${digest}`;
+    const cut = await cutAfterFirstBytes(`${server.url}${url}`, headers);
+    assert.equal(cut.status, 200);
+    const lines = await waitForRequestLines(server, 'GET', url, 1);
+    assert.equal(lines.length, 1, `expected one line for the cut pull, got ${JSON.stringify(lines)}`);
+    const line = lines[0] as Json;
+    assert.equal(line.cut, true, `not marked cut: ${JSON.stringify(line)}`);
+    assert.equal(pick(line, FIELDS.status), 200);
+    const bytes = Number(pick(line, FIELDS.bytes));
+    assert.ok(bytes >= cut.received && bytes < blob.length, `bytes of the cut pull: ${bytes} of ${blob.length}, ${cut.received} received`);
   });
 });

@@ -21,3 +21,23 @@ export function requestOnFreshConnection(url: string, options: { method?: string
     req.end(options.body);
   });
 }
+
+/**
+ * A GET that gives up mid-body, as a client killed during a pull does: waits for the status and the first
+ * body bytes, then destroys the connection. Resolves with the status and how many body bytes had arrived.
+ */
+export function cutAfterFirstBytes(url: string, headers: Record<string, string> = {}): Promise<{ status: number; received: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { ...headers, connection: 'close' }, agent: false }, (res) => {
+      res.once('data', (chunk: Buffer) => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, received: chunk.length });
+      });
+      res.once('end', () => reject(new Error(`${url}: the whole body arrived before it could be cut`)));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (!req.destroyed) reject(error);
+    });
+    req.end();
+  });
+}

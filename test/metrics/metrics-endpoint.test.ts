@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { TAIL_BYTES } from '../../src/http/file-body.js';
-import { requestOnFreshConnection as once } from '../helpers/fresh-connection.js';
+import { cutAfterFirstBytes, requestOnFreshConnection as once } from '../helpers/fresh-connection.js';
 import { parsePrometheusText, sampleValue, type MetricFamily } from '../helpers/prometheus-text.js';
 import { E2E_USER, startQuayside, type RegistryServer } from '../helpers/processes.js';
 import { authHeaders, pushScope } from '../helpers/registry-auth.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const MANIFEST_ROUTE = '/v2/<name>/manifests/<reference>';
 const BLOB_ROUTE = '/v2/<name>/blobs/<digest>';
@@ -87,6 +88,31 @@ for (const workers of ['2', '1']) {
       assert.equal(sampleValue(families, 'quayside_db_query_failures_total'), 0);
       assert.equal(sampleValue(families, 'quayside_db_pool_connections'), 0, 'SQLite has no pool');
       assert.ok((sampleValue(families, 'quayside_process_resident_memory_bytes') ?? 0) > 10 * 1024 * 1024);
+    });
+
+    it('counts a pull the client cut mid-blob as cut, with the bytes that went out', async () => {
+      const repository = `${E2E_USER.username}/cut-pull`;
+      const headers = await authHeaders(server, pushScope(repository));
+      // Far more than the loopback socket buffers hold, so the client can leave with most of it unsent.
+      const blob = randomBytes(64 * 1024 * 1024);
+      const pushed = await once(`${server.url}/v2/${repository}/blobs/uploads/?digest=${sha256(blob)}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: blob });
+      assert.equal(pushed.status, 201, pushed.body.toString());
+      const before = await scrape(metricsUrl);
+      const pulledBefore = sampleValue(before, 'quayside_registry_blob_bytes_pulled_total') ?? 0;
+      const completeBefore = sampleValue(before, 'quayside_http_requests_total', { method: 'GET', route: BLOB_ROUTE, status: '200' }) ?? 0;
+
+      const cut = await cutAfterFirstBytes(`${server.url}/v2/${repository}/blobs/${sha256(blob)}`, headers);
+      assert.equal(cut.status, 200);
+      let families = before;
+      await waitUntil('the cut pull to be counted', async () => {
+        families = await scrape(metricsUrl);
+        return sampleValue(families, 'quayside_http_responses_cut_total', { method: 'GET', route: BLOB_ROUTE }) === 1;
+      }, 30_000, 100);
+      assert.equal(families.get('quayside_http_responses_cut_total')?.type, 'counter');
+      // Counted among the requests with the status it was answered with, like any other.
+      assert.equal(sampleValue(families, 'quayside_http_requests_total', { method: 'GET', route: BLOB_ROUTE, status: '200' }), completeBefore + 1);
+      const sent = (sampleValue(families, 'quayside_registry_blob_bytes_pulled_total') ?? 0) - pulledBefore;
+      assert.ok(sent >= cut.received && sent < blob.length, `bytes counted for the cut pull: ${sent} of ${blob.length}, ${cut.received} received`);
     });
 
     it('answers 404 off /metrics, and HEAD without a body', async () => {
