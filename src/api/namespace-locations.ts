@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuthServices } from '../auth/services.js';
 import type { AccountRecord } from '../db/account-metadata.js';
+import { NamespaceGoneError } from '../db/namespace-locations.js';
 import { addLocationProblem, requiredLocations, type ReplicationSettings } from '../storage/required-locations.js';
 import { audit, noContent, ok, type ApiContext } from './context.js';
 import { badRequest, notFound } from './errors.js';
@@ -42,6 +43,16 @@ async function listing(ctx: ApiContext, settings: ReplicationSettings, account: 
   };
 }
 
+/** Adds the location; a namespace deleted since namespaceOf found it is a 404, as if it had been gone before. */
+async function addTo(ctx: ApiContext, account: AccountRecord, location: string): Promise<boolean> {
+  try {
+    return await ctx.services.accounts.namespaceLocations.add(account.id, location);
+  } catch (error) {
+    if (error instanceof NamespaceGoneError) throw notFound(`namespace ${JSON.stringify(account.name)} not found`);
+    throw error;
+  }
+}
+
 function auditKind(account: AccountRecord, what: 'add' | 'remove'): string {
   return `${account.kind === 'user' ? 'user' : 'org'}_${what}_storage_location`;
 }
@@ -64,7 +75,7 @@ export function namespaceLocationRoutes(app: FastifyInstance, services: AuthServ
       const location = ctx.params.location ?? '';
       const problem = addLocationProblem(settings, location);
       if (problem !== undefined) throw badRequest(problem);
-      if (await ctx.services.accounts.namespaceLocations.add(account.id, location)) {
+      if (await addTo(ctx, account, location)) {
         audit(ctx, auditKind(account, 'add'), { namespace: account.name }, { namespace: account.name, location });
       }
       return ok(await listing(ctx, settings, account));

@@ -1,4 +1,5 @@
 import type { AccountRecord } from '../db/account-metadata.js';
+import { NamespaceGoneError } from '../db/namespace-locations.js';
 import { addLocationProblem, replicationSettingsFrom, requiredLocations } from '../storage/required-locations.js';
 import type { AdminContext } from './admin-context.js';
 import { runAdminCommand, type ActionInput, type AdminAction } from './admin-command.js';
@@ -74,7 +75,10 @@ async function change(input: ActionInput, what: 'add' | 'remove'): Promise<void>
   if (what === 'add') {
     const problem = addLocationProblem(replicationSettingsFrom(context.config), location);
     if (problem !== undefined) throw new CliError(`${where}: ${problem}`, 2);
-    const added = await store.add(account.id, location);
+    const added = await store.add(account.id, location).catch((error: unknown) => {
+      if (error instanceof NamespaceGoneError) throw new CliError(`${where}: ${account.name} was deleted while the location was being added`, 2);
+      throw error;
+    });
     if (added) context.record(kind, { namespace: account.name }, { namespace: account.name, location });
     line = added
       ? `storage location ${location} added to ${account.name}; \`quayside storage backfill\` queues copies of the blobs it has already`

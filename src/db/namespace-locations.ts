@@ -1,5 +1,5 @@
 import type { Database } from './database.js';
-import { isUniqueViolation } from './write-transaction.js';
+import { isForeignKeyViolation, isUniqueViolation } from './write-transaction.js';
 
 /**
  * A namespace's own storage locations (Quay's UserRegion, table user_region; docs/geo-replication.md): a blob
@@ -11,7 +11,10 @@ export interface NamespaceLocationStore {
   list(accountId: number): Promise<string[]>;
   /** The locations the namespace of that name lists (none for an unknown name): what a push into it must reach. */
   forNamespace(namespace: string): Promise<string[]>;
-  /** Adds a location to the namespace; false when it was listed already (idempotent). */
+  /**
+   * Adds a location to the namespace; false when it was listed already (idempotent). Throws NamespaceGoneError
+   * when the account was deleted since the caller looked it up.
+   */
   add(accountId: number, location: string): Promise<boolean>;
   /** Removes a location from the namespace; false when it was not listed. Touches no placement or copy. */
   remove(accountId: number, location: string): Promise<boolean>;
@@ -19,6 +22,14 @@ export interface NamespaceLocationStore {
   listedLocations(): Promise<string[]>;
   /** The names of the namespaces that list `location`. */
   namespacesListing(location: string): Promise<string[]>;
+}
+
+/** The account a location was being added to was deleted before the row went in. */
+export class NamespaceGoneError extends Error {
+  constructor(readonly accountId: number) {
+    super(`account ${accountId} no longer exists`);
+    this.name = 'NamespaceGoneError';
+  }
 }
 
 /** NamespaceLocationStore on user_region. */
@@ -52,6 +63,7 @@ export class KyselyNamespaceLocationStore implements NamespaceLocationStore {
       return true;
     } catch (error) {
       if (isUniqueViolation(error)) return false;
+      if (isForeignKeyViolation(error)) throw new NamespaceGoneError(accountId);
       throw error;
     }
   }

@@ -11,6 +11,20 @@ const UNIQUE_VIOLATION_CODES = new Set([
   'SQLITE_CONSTRAINT_PRIMARYKEY',
 ]);
 
+/** The three drivers' codes for a row naming a parent row that does not exist (any more). */
+const FOREIGN_KEY_VIOLATION_CODES = new Set([
+  '23503', // PostgreSQL foreign_key_violation
+  'ER_NO_REFERENCED_ROW_2', // MySQL 1452
+  'SQLITE_CONSTRAINT_FOREIGNKEY',
+]);
+
+/** Whether a driver error is a missing parent row (the caller lost a race with the parent's deletion). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && 'code' in error && FOREIGN_KEY_VIOLATION_CODES.has(String(error.code))
+  );
+}
+
 /** Whether a driver error is a duplicate key (the caller lost a race for a unique name). */
 export function isUniqueViolation(error: unknown): boolean {
   return (

@@ -9,6 +9,7 @@ import type { AccountMetadata } from '../../src/db/account-metadata.js';
 import type { Metadata } from '../../src/db/metadata.js';
 import { PlacementAudit } from '../../src/db/placement-audit.js';
 import { KyselyPlacementIndex } from '../../src/db/placements.js';
+import { NamespaceGoneError } from '../../src/db/namespace-locations.js';
 import { ALL_DIALECTS, freshDatabase, type FreshDatabase } from '../helpers/databases.js';
 
 const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -105,6 +106,14 @@ for (const dialect of ALL_DIALECTS) {
       assert.equal(await accounts.accounts.deleteAccount(temp.id), true);
       assert.deepEqual(await accounts.namespaceLocations.listedLocations(), ['ap']);
       assert.deepEqual(await placements.locationsOf(digest(2)), ['ap']);
+    });
+
+    it('refuses to add a location to an account deleted since it was looked up, in words, and writes nothing', async () => {
+      const gone = await accounts.accounts.createOrganization({ name: 'gone', email: null, ownerId: bob });
+      assert.equal(await accounts.accounts.deleteAccount(gone.id), true);
+      await assert.rejects(accounts.namespaceLocations.add(gone.id, 'eu'), (error: unknown) => error instanceof NamespaceGoneError && error.accountId === gone.id);
+      assert.deepEqual(await accounts.namespaceLocations.list(gone.id), []);
+      assert.deepEqual(await accounts.namespaceLocations.listedLocations(), ['ap']);
     });
   });
 }
