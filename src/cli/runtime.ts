@@ -247,13 +247,14 @@ export async function checkStorageLocations(
 
 /**
  * The superuser API's view of the storage locations (src/api/superuser.ts): the same check as `quayside
- * storage validate`, run on demand, each store closed once it has answered.
+ * storage validate`, run on demand, each store closed once it has answered. With the fleet's shared token
+ * (`sharedTokens`), a check authenticates only when the fleet's token is missing or expired, as serving does.
  */
-export function storageValidationOf(checked: Pick<CheckedConfig, 'locations' | 'edge'>): StorageValidation {
+export function storageValidationOf(checked: Pick<CheckedConfig, 'locations' | 'edge'>, sharedTokens?: SharedTokenLink): StorageValidation {
   return {
     locations: () => checked.locations.map((location) => ({ name: location.name, driver: location.driver.name })),
     validate: async () => {
-      const checks = await checkStorageLocations(checked);
+      const checks = await checkStorageLocations(checked, { ...(sharedTokens && { sharedTokens }) });
       await Promise.all(checks.map((check) => check.store.close?.().catch(() => undefined)));
       return checks.map(({ location, failure }) => ({
         name: location.name,

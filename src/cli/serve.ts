@@ -33,6 +33,7 @@ import { attachListeners, bindListeners, closeListeners, edgeOptionsFrom, planLi
 import { resolveConfig, resolveDataDir, connectDatabase, ensureSchema, openStorageLocations, describeDatabase, storageValidationOf, sharedTokenLinkFor, shareStorageTokens, type CheckedConfig } from './runtime.js';
 import type { StorageLocation } from '../storage/distributed.js';
 import { replicationSettingsFrom } from '../storage/required-locations.js';
+import type { SharedTokenLink } from '../storage/shared-token-link.js';
 import { geoReplicationParts } from './geo-replication.js';
 import { INSTANCE_ID_ENV, instanceDirectory, instanceIdentity, listenerAddresses, startRegistryHeartbeat } from './instance-registry.js';
 import { registryChecks } from '../health/checks.js';
@@ -140,7 +141,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       stopSharingTokens = shareStorageTokens(sharedTokens, database, tokenLog(logger));
       started = true;
       const identity = instanceIdentity(listenerAddresses(address, plan, listeners));
-      const running = { listeners, plan, address, locations, database, say, logger, metricsListener, metrics, replicationWorker, identity };
+      const running = { listeners, plan, address, locations, database, say, logger, metricsListener, metrics, replicationWorker, identity, ...(sharedTokens && { sharedTokens }) };
       if (workers === 1) {
         await serveUntilSignal(checked, { ...running, role: 'single' });
       } else {
@@ -197,7 +198,7 @@ async function runWorker(location: { file?: string; dir?: string }, dataDir: str
       // Each worker shares the fleet's token through its own connection to the database.
       stopSharingTokens = shareStorageTokens(sharedTokens, database, tokenLog(logger));
       const selfId = process.env[INSTANCE_ID_ENV];
-      await serveUntilSignal(checked, { listeners, plan, address: '', locations, database, say: (line) => process.stdout.write(`${line}\n`), logger, metrics, role: 'worker', replicationWorker, ...(selfId !== undefined && { selfId }) });
+      await serveUntilSignal(checked, { listeners, plan, address: '', locations, database, say: (line) => process.stdout.write(`${line}\n`), logger, metrics, role: 'worker', replicationWorker, ...(selfId !== undefined && { selfId }), ...(sharedTokens && { sharedTokens }) });
     } finally {
       stopSharingTokens();
       await database.close();
@@ -232,6 +233,8 @@ interface Running {
   /** This instance in the registry of instances (the primary's; a worker knows only its id, `selfId`). */
   identity?: ReturnType<typeof instanceIdentity>;
   selfId?: string;
+  /** The fleet's shared storage token (STORAGE_SWIFT_SHARED_TOKEN), for the stores built on demand too. */
+  sharedTokens?: SharedTokenLink;
 }
 
 /** The registry of a serving process and the parts registered in it before the app exists. */
@@ -359,7 +362,7 @@ async function superviseWorkers(
   await metrics?.close();
 }
 
-async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, locations, database, say, logger, metricsListener, metrics: serving, role, replicationWorker, identity, selfId }: Running & { role: Role }): Promise<void> {
+async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, address, locations, database, say, logger, metricsListener, metrics: serving, role, replicationWorker, identity, selfId, sharedTokens }: Running & { role: Role }): Promise<void> {
   const config = checked.config;
   const metrics = serving.registry;
   const geo = geoReplicationParts(config, { locations, database, logger, metrics, workerEnabled: replicationWorker && config.STORAGE_REPLICATION_WORKER });
@@ -396,7 +399,7 @@ async function serveUntilSignal(checked: CheckedConfig, { listeners, plan, addre
     metrics,
     redis: cache.redis,
     ...(pulls && { pulls: pulls.statistics }),
-    storageValidation: storageValidationOf(checked),
+    storageValidation: storageValidationOf(checked, sharedTokens),
     instances: instanceDirectory(config, database, identity?.id ?? selfId),
     replicationSettings: replicationSettingsFrom(config),
   });

@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
+import { storageValidationOf } from '../../src/cli/runtime.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { KyselySharedTokenCache } from '../../src/db/swift-tokens.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
+import { parseStorageLocation } from '../../src/storage/factory.js';
 import { SharedTokenLink } from '../../src/storage/shared-token-link.js';
 import { createSwiftStore } from '../../src/storage/swift/driver.js';
 import { swiftParamsSchema, type SwiftParams } from '../../src/storage/swift/params.js';
@@ -72,8 +74,13 @@ after(async () => {
 
 /** Keystone v3 through the Keystone forwarder, Swift through the Swift one; `user` keeps tests' rows apart. */
 function params(container: string, user: { name: string; password: string }): SwiftParams {
+  return swiftParamsSchema.parse(configParams(container, user));
+}
+
+/** params() as a config.yaml's DISTRIBUTED_STORAGE_CONFIG entry has them, before the driver's schema. */
+function configParams(container: string, user: { name: string; password: string }): Record<string, unknown> {
   const ks = servers.keystone;
-  return swiftParamsSchema.parse({
+  return {
     auth_url: `${keystone.url}${new URL(ks.authUrl).pathname}`,
     auth_version: 3,
     swift_user: user.name,
@@ -87,7 +94,7 @@ function params(container: string, user: { name: string; password: string }): Sw
       region_name: ks.regionName,
       object_storage_url: `${swift.url}${new URL(ks.storageUrl).pathname}`,
     },
-  });
+  };
 }
 
 /** Token issuances Keystone answered through the forwarder since `from`. */
@@ -220,6 +227,31 @@ describe('SwiftStorage: one token for the fleet, through the database', () => {
       assert.equal(issuances(fromKeystone), 1);
     } finally {
       await store.close?.();
+      await removeContainer(container);
+    }
+  });
+
+  test('the superuser\'s on-demand validation checks with the fleet\'s token, and authenticates without it', SLOW, async () => {
+    await clearShared(fresh.database);
+    const container = randomName('validate');
+    const link = new SharedTokenLink();
+    link.attach(new KyselySharedTokenCache(fresh.database), logTo({ warn: [], info: [] }));
+    const serving = storeFor(container, link);
+    const checked = {
+      locations: [parseStorageLocation('shared', ['SwiftStorage', configParams(container, { name: servers.keystone.username, password: servers.keystone.password })])],
+      edge: { extraCa: { certificates: [], files: [] } },
+    };
+    try {
+      await serving.ping();
+      const fromKeystone = keystone.seen.length;
+      const shared = await storageValidationOf(checked, link).validate();
+      assert.deepEqual(shared.map((check) => [check.name, check.ok]), [['shared', true]]);
+      assert.equal(issuances(fromKeystone), 0, 'the check took the token the serving store shares');
+      const own = await storageValidationOf(checked).validate();
+      assert.deepEqual(own.map((check) => [check.name, check.ok]), [['shared', true]]);
+      assert.equal(issuances(fromKeystone), 1, 'without the link the check authenticates for itself');
+    } finally {
+      await serving.close?.();
       await removeContainer(container);
     }
   });
