@@ -9,6 +9,7 @@ import { cachingMetadata } from './caching-metadata.js';
 import { cachedLookups, type CacheTtls, type CachingDeps } from './cached-lookups.js';
 import { redisInvalidationBus } from './invalidation-bus.js';
 import { LocalCache } from './local-cache.js';
+import { EVERY_GROUP, invalidationChannel } from './outside-writes.js';
 import { fallbackThrottleStore, RedisThrottleStore } from './redis-throttle.js';
 import type { AccountMetadata, ThrottleStore } from '../db/account-metadata.js';
 
@@ -75,8 +76,9 @@ export function openCache(config: Config, metadata: Metadata, deps: OpenCacheDep
   const bus = redisInvalidationBus({
     publisher: redis.client,
     subscriber: redis.duplicate(),
-    channel: `${prefix}cache:invalidate`,
-    onInvalidate: (group) => cache.invalidate(group),
+    channel: invalidationChannel(prefix),
+    // A write from outside the serving processes (the CLI) names no group: everything goes, as on a gap.
+    onInvalidate: (group) => (group === EVERY_GROUP ? cache.clear() : cache.invalidate(group)),
     onGap: () => cache.clear(),
     logger: deps.logger,
   });

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { announceOutsideWrite } from '../cache/outside-writes.js';
 import { authOptionsFrom } from '../auth/options.js';
 import type { AccountMetadata } from '../db/account-metadata.js';
 import { createAccountMetadata } from '../db/kysely-accounts.js';
@@ -32,7 +33,10 @@ export interface AdminContext {
    * metadata.source 'cli' so that an auditor can tell it from an API call.
    */
   record(kind: string, where: { namespace: string | null; repository?: string | null }, metadata?: Record<string, unknown>): void;
-  /** Writes the queued audit rows; a change whose audit row cannot be written is reported (exit 1). */
+  /**
+   * Writes the queued audit rows (a change whose audit row cannot be written is reported, exit 1) and, when
+   * something changed, tells the serving instances' caches over Redis (one stderr line either way).
+   */
   finish(): Promise<void>;
   /** Stops the audit log (writing what it still can) and closes the database; never throws. */
   close(): Promise<void>;
@@ -61,6 +65,7 @@ export async function openAdminContext(flags: ConnectionFlags): Promise<AdminCon
   const accounts = createAccountMetadata(database);
   // The failure is rethrown by flush() and reported once by finish(), so nothing is logged here.
   const auditLog = new AuditLog(accounts.audit, { error: () => undefined });
+  let changes = 0;
   return {
     config,
     where: describeDatabase(where),
@@ -68,6 +73,7 @@ export async function openAdminContext(flags: ConnectionFlags): Promise<AdminCon
     accounts,
     superUsers: authOptionsFrom(config).superUsers,
     record(kind, where, metadata = {}) {
+      changes += 1;
       auditLog.record({
         kind,
         performer: null,
@@ -83,10 +89,24 @@ export async function openAdminContext(flags: ConnectionFlags): Promise<AdminCon
       } catch (error) {
         throw new CliError(`audit log: the change was made but its audit row could not be written: ${firstLine(error)}`);
       }
+      const told = changes > 0 ? await tellServingInstances(config) : undefined;
+      if (told !== undefined) process.stderr.write(`${told}\n`);
     },
     async close() {
       await auditLog.close();
       await database.close().catch(() => undefined);
     },
   };
+}
+
+/**
+ * The serving instances cache repositories and permission facts for 30 s while Redis carries their
+ * invalidations (docs/redis.md); a change made here reaches them through the same channel, or waits that long.
+ */
+async function tellServingInstances(config: Config): Promise<string | undefined> {
+  const outcome = await announceOutsideWrite(config);
+  if (outcome.kind === 'sent') return `cache: ${outcome.listeners} serving process${outcome.listeners === 1 ? '' : 'es'} told to drop their cached entries`;
+  // Without Redis nothing caches long enough to matter (3 s, permission facts not at all): nothing to say.
+  if (outcome.kind === 'no-redis') return undefined;
+  return `warning: serving instances were not told of the change (${outcome.reason}); they see it within 30 s`;
 }

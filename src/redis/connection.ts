@@ -35,7 +35,7 @@ export interface RedisConnectionDeps {
 }
 
 /** Options that make Redis never critical: no queue while offline, short timeouts, reconnection with capped backoff. */
-function clientOptions(endpoint: RedisEndpointConfig) {
+export function clientOptions(endpoint: RedisEndpointConfig) {
   return {
     host: endpoint.host.replace(/^\[(.*)\]$/, '$1'),
     port: endpoint.port,
