@@ -35,7 +35,8 @@ export interface AdminContext {
   record(kind: string, where: { namespace: string | null; repository?: string | null }, metadata?: Record<string, unknown>): void;
   /**
    * Writes the queued audit rows (a change whose audit row cannot be written is reported, exit 1) and, when
-   * something changed, tells the serving instances' caches over Redis (one stderr line either way).
+   * something changed, tells the serving instances' caches over Redis (one stderr line saying how it went,
+   * none when no Redis is configured).
    */
   finish(): Promise<void>;
   /** Stops the audit log (writing what it still can) and closes the database; never throws. */

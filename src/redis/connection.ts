@@ -24,7 +24,10 @@ export interface RedisConnection {
   ping(): Promise<void>;
   /** Called with true on each (re)connection and false on each loss (a cache drops what it may have missed). */
   onStateChange(listener: (up: boolean) => void): void;
-  /** A second connection for SUBSCRIBE (a subscribed connection takes no other commands); same options. */
+  /**
+   * A second connection for SUBSCRIBE (a subscribed connection takes no other commands); same options, except
+   * that it does not resubscribe by itself after a reconnection: its user subscribes again on each 'ready'.
+   */
   duplicate(): Redis;
   close(): Promise<void>;
 }
@@ -86,7 +89,11 @@ export function openRedisConnection(endpoint: RedisEndpointConfig, deps: RedisCo
       listeners.push(listener);
     },
     duplicate: () => {
-      const subscriber = client.duplicate();
+      // No autoResubscribe: ioredis's own resubscription on reconnect drops the promise of its SUBSCRIBE, so a
+      // connection that closes again at that moment was an unhandled rejection (seen in CI on close after a
+      // Redis restart; in serve it would end the process). The subscriber's user resubscribes on 'ready' itself
+      // (src/cache/invalidation-bus.ts) and handles the failure.
+      const subscriber = client.duplicate({ autoResubscribe: false });
       subscriber.on('error', (error: Error) => deps.logger.debug({ redis: where, err: error.message }, 'redis subscriber error'));
       return subscriber;
     },
