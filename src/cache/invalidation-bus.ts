@@ -1,6 +1,22 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
+/** The prefix of the invalidation channel and of every Redis key (tests give one of their own). */
+export const DEFAULT_KEY_PREFIX = 'quayside:';
+
+/**
+ * The invalidation group that means "everything": a write made outside every serving process (the admin
+ * CLI, src/cache/outside-writes.ts) does not know which cached groups it touched, so it asks each process to
+ * drop its whole cache, as a Redis reconnection does. No real group is named `*` (they are `repository:<id>`
+ * and `permissions`).
+ */
+export const EVERY_GROUP = '*';
+
+/** The pub/sub channel the caches listen on, under a key prefix. */
+export function invalidationChannel(prefix: string = DEFAULT_KEY_PREFIX): string {
+  return `${prefix}cache:invalidate`;
+}
+
 /**
  * Tells the other instances which cache group a write changed, over Redis pub/sub. `listening()` is true only
  * while this instance is subscribed: only then may entries live long, since a message sent while it was not

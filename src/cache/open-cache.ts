@@ -7,14 +7,12 @@ import { redisEndpointFrom } from '../redis/endpoint.js';
 import { cachingAccounts } from './caching-accounts.js';
 import { cachingMetadata } from './caching-metadata.js';
 import { cachedLookups, type CacheTtls, type CachingDeps } from './cached-lookups.js';
-import { redisInvalidationBus } from './invalidation-bus.js';
+import { DEFAULT_KEY_PREFIX, EVERY_GROUP, invalidationChannel, redisInvalidationBus } from './invalidation-bus.js';
 import { LocalCache } from './local-cache.js';
-import { EVERY_GROUP, invalidationChannel } from './outside-writes.js';
 import { fallbackThrottleStore, RedisThrottleStore } from './redis-throttle.js';
 import type { AccountMetadata, ThrottleStore } from '../db/account-metadata.js';
 
 const MAX_ENTRIES = 50_000;
-const DEFAULT_KEY_PREFIX = 'quayside:';
 
 export interface OpenedCache {
   /** `metadata` decorated (or as given with DATA_MODEL_CACHE_CONFIG engine: none). */

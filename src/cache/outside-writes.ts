@@ -2,18 +2,7 @@ import IORedis from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { clientOptions } from '../redis/connection.js';
 import { describeRedisEndpoint, redisEndpointFrom } from '../redis/endpoint.js';
-
-/**
- * The invalidation group that means "everything": a write made outside every serving process (the admin
- * CLI) does not know which cached groups it touched, so it asks each process to drop its whole cache, as a
- * Redis reconnection does. No real group is named `*` (they are `repository:<id>` and `permissions`).
- */
-export const EVERY_GROUP = '*';
-
-/** The pub/sub channel the caches listen on, under a key prefix (`quayside:` unless a test gives its own). */
-export function invalidationChannel(prefix: string): string {
-  return `${prefix}cache:invalidate`;
-}
+import { EVERY_GROUP, invalidationChannel } from './invalidation-bus.js';
 
 /** How long the announcement may take (connect and PUBLISH): a CLI never hangs on Redis. */
 const ANNOUNCE_TIMEOUT_MS = 3_000;
@@ -30,24 +19,18 @@ export type AnnounceOutcome =
  * Tells every serving instance on the configuration's Redis to drop its cache, after a change made outside
  * them (docs/redis.md, "Writes from the CLI"). Never rejects: the change is made already, whatever happens here.
  */
-export async function announceOutsideWrite(config: Config, options: { prefix?: string; timeoutMs?: number } = {}): Promise<AnnounceOutcome> {
+export async function announceOutsideWrite(config: Config): Promise<AnnounceOutcome> {
   const endpoint = redisEndpointFrom(config);
   if (endpoint === undefined) return { kind: 'no-redis' };
-  const timeoutMs = options.timeoutMs ?? ANNOUNCE_TIMEOUT_MS;
-  // One attempt, queued until connected, bounded as a whole: unlike serving, this has nothing to fall back on.
-  const client = new IORedis.default({ ...clientOptions(endpoint), enableOfflineQueue: true, retryStrategy: () => null, connectTimeout: timeoutMs, commandTimeout: timeoutMs });
+  // One attempt, queued until connected; ioredis bounds it: a refused or timed-out connection ends the client
+  // (no retries), which fails the queued PUBLISH, and a connected Redis that does not answer times it out.
+  const client = new IORedis.default({ ...clientOptions(endpoint), enableOfflineQueue: true, retryStrategy: () => null, connectTimeout: ANNOUNCE_TIMEOUT_MS, commandTimeout: ANNOUNCE_TIMEOUT_MS });
   client.on('error', () => undefined);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    const listeners = await Promise.race([client.publish(invalidationChannel(options.prefix ?? 'quayside:'), EVERY_GROUP), timedOut]);
-    return { kind: 'sent', listeners };
+    return { kind: 'sent', listeners: await client.publish(invalidationChannel(), EVERY_GROUP) };
   } catch (error) {
     return { kind: 'failed', reason: `${describeRedisEndpoint(endpoint)}: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
-    clearTimeout(timer);
     client.disconnect(false);
   }
 }

@@ -18,18 +18,19 @@ const FOREIGN_KEY_VIOLATION_CODES = new Set([
   'SQLITE_CONSTRAINT_FOREIGNKEY',
 ]);
 
+/** Whether a driver error carries one of `codes`. */
+function hasCode(error: unknown, codes: ReadonlySet<string>): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && codes.has(String(error.code));
+}
+
 /** Whether a driver error is a missing parent row (the caller lost a race with the parent's deletion). */
 export function isForeignKeyViolation(error: unknown): boolean {
-  return (
-    typeof error === 'object' && error !== null && 'code' in error && FOREIGN_KEY_VIOLATION_CODES.has(String(error.code))
-  );
+  return hasCode(error, FOREIGN_KEY_VIOLATION_CODES);
 }
 
 /** Whether a driver error is a duplicate key (the caller lost a race for a unique name). */
 export function isUniqueViolation(error: unknown): boolean {
-  return (
-    typeof error === 'object' && error !== null && 'code' in error && UNIQUE_VIOLATION_CODES.has(String(error.code))
-  );
+  return hasCode(error, UNIQUE_VIOLATION_CODES);
 }
 
 /**
